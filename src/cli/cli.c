@@ -1,0 +1,257 @@
+/*
+ * cli.c — `tip`: global options, the command table, and what every command shares (config,
+ * store, errors, JSON). Each command lives in a cmd_*.c file of its own.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+
+static const struct cli_cmd commands[] = {
+	{ "init", cmd_init, "create or migrate the store (idempotent)",
+	  "usage: tip init [--json]\n"
+	  "\n"
+	  "Creates the store named by [store] url if it does not exist and brings its schema to\n"
+	  "the newest version, one migration per transaction. Running it again changes nothing.\n" },
+	{ "watch", cmd_watch, "the fast-flux watch list: add, rm, list",
+	  "usage: tip watch add DOMAIN... | --file PATH [--skip-invalid] [--source NAME]\n"
+	  "       tip watch rm DOMAIN... | --file PATH [--skip-invalid]\n"
+	  "       tip watch list [--all] [--json]\n"
+	  "\n"
+	  "Domains are normalised (case, trailing dot, IDN to A-labels) before they are stored.\n"
+	  "A batch is one transaction: if any domain is invalid, nothing is changed and the\n"
+	  "error names it (with file and line for --file); --skip-invalid instead skips bad\n"
+	  "lines, reports each on stderr, and stores the rest. --file - reads standard input,\n"
+	  "one domain a line; blank lines and lines starting with # are ignored.\n"
+	  "Removing keeps the domain's history; adding it again re-activates it.\n"
+	  "  --all     list removed entries too\n"
+	  "  --source  who asked (default: cli)\n" },
+	{ "lookup", cmd_lookup, "everything TIP knows about a domain, IP, URL, CIDR or e-mail",
+	  "usage: tip lookup DOMAIN|IP|URL|CIDR|EMAIL [--json]\n"
+	  "\n"
+	  "Prints the normalised query, its type, every sighting (source, first seen, last seen,\n"
+	  "removed), the resolutions (value, rrtype, first and last seen, ASN, AS name,\n"
+	  "country) and the current flux verdict. For an IP also the listed networks that hold\n"
+	  "it and the domains seen on it; for a domain also the URLs and addresses on it.\n" },
+	{ "config", cmd_config, "show or check the configuration",
+	  "usage: tip config show | check\n"
+	  "\n"
+	  "show   prints every key with its value, default and meaning (etc/tip.conf's shape)\n"
+	  "check  reads the configuration and reports the first error (file, line, key)\n" },
+	{ "version", cmd_version, "version of tip and of the libraries it uses",
+	  "usage: tip version [--json]\n" },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage_main(FILE *f)
+{
+	fprintf(f, "usage: tip [-c FILE] [-v|-q] COMMAND [ARGS...]\n"
+		   "\n"
+		   "TIP, the Tracking Intelligence Project: threat intelligence collected on its own.\n"
+		   "\n"
+		   "commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n"
+		   "options:\n"
+		   "  -c, --config FILE  configuration (else $TIP_CONFIG, ./tip.conf, /etc/tip/tip.conf)\n"
+		   "  -v, --verbose      more log output (debug)\n"
+		   "  -q, --quiet        warnings and errors only\n"
+		   "  -h, --help         this help; `tip COMMAND --help` for a command's\n"
+		   "  -V, --version      the version\n"
+		   "\n"
+		   "Every read command takes --json. Exit status: 0 ok, 1 runtime error, 2 usage error.\n"
+		   "See tip(1).\n");
+}
+
+static const struct cli_cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int cli_help(const char *cmd)
+{
+	const struct cli_cmd *c = find_cmd(cmd);
+	if (!c) {
+		usage_main(stdout);
+		return EXIT_OK;
+	}
+	fputs(c->usage, stdout);
+	return EXIT_OK;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	}
+	return false;
+}
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "tip %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	const struct cli_cmd *c = find_cmd(cmd);
+	va_list ap;
+	fprintf(stderr, "tip %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c) {
+		const char *nl = strstr(c->usage, "\n\n");
+		fprintf(stderr, "%.*s", nl ? (int)(nl - c->usage) + 1 : (int)strlen(c->usage),
+			c->usage);
+	}
+	return EXIT_USAGE;
+}
+
+int cli_config(struct cli *c)
+{
+	struct tip_error err = { 0 };
+	enum tip_log_level lvl;
+
+	if (c->cfg_loaded)
+		return 0;
+	{
+		char *found = tip_config_find(c->config_path);
+		free(c->config_path);
+		c->config_path = found;
+	}
+	if (tip_config_load(&c->cfg, c->config_path, &err) < 0) {
+		fprintf(stderr, "tip: %s\n", err.msg);
+		tip_config_free(&c->cfg);
+		return EXIT_RUNTIME;
+	}
+	c->cfg_loaded = true;
+	if (tip_log_level_parse(c->cfg.daemon.log_level, &lvl) < 0) {
+		fprintf(stderr, "tip: %s: [daemon] log_level: '%s' is not err, warn, info or debug\n",
+			c->config_path ? c->config_path : "(defaults)", c->cfg.daemon.log_level);
+		return EXIT_RUNTIME;
+	}
+	if (c->verbosity > 0)
+		lvl = TIP_LOG_DEBUG;
+	else if (c->verbosity < 0)
+		lvl = TIP_LOG_WARN;
+	tip_log_init("cli", false, lvl);
+	return 0;
+}
+
+int cli_store(struct cli *c, bool readonly)
+{
+	struct tip_error err = { 0 };
+	int rc;
+
+	if (c->st)
+		return 0;
+	if ((rc = cli_config(c)) != 0)
+		return rc;
+	if (tip_store_open(c->cfg.store.url, readonly ? TIP_STORE_READONLY : 0, &c->st, &err) < 0) {
+		fprintf(stderr, "tip: %s\n", err.msg);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+json_t *cli_json_time(tip_time_t t)
+{
+	char buf[TIP_TIME_BUFLEN];
+	return t ? json_string(tip_time_format(t, buf, sizeof(buf))) : json_null();
+}
+
+int cli_json_print(json_t *j)
+{
+	int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	json_decref(j);
+	fputc('\n', stdout);
+	if (rc < 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "tip: cannot write output\n");
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+int tip_cli_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },        { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+	};
+	struct cli c = { .prog = argv[0] };
+	const struct cli_cmd *cmd;
+	int ch, rc;
+
+	tip_log_init("cli", false, TIP_LOG_INFO);
+	/* '+': stop at the command; its own options are its business */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			c.config_path = optarg;
+			break;
+		case 'v':
+			c.verbosity = 1;
+			break;
+		case 'q':
+			c.verbosity = -1;
+			break;
+		case 'h':
+			usage_main(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("tip %s\n", TIP_VERSION);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "tip: unknown option '%s'\n", argv[optind - 1]);
+			usage_main(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[optind], "help"))
+		return cli_help(optind + 1 < argc ? argv[optind + 1] : "");
+	if (!(cmd = find_cmd(argv[optind]))) {
+		fprintf(stderr, "tip: unknown command '%s'\n", argv[optind]);
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	/* `-c FILE` is ours: config_path must survive cli_config's replacement */
+	if (c.config_path)
+		c.config_path = tip_xstrdup(c.config_path);
+	argc -= optind;
+	argv += optind;
+	if (cli_wants_help(argc, argv))
+		rc = cli_help(cmd->name);
+	else {
+		optind = 0; /* reset getopt for the command (GNU: 0 re-initialises) */
+		opterr = 1;
+		rc = cmd->run(&c, argc, argv);
+	}
+	if (c.st)
+		tip_store_close(c.st);
+	if (c.cfg_loaded)
+		tip_config_free(&c.cfg);
+	free(c.config_path);
+	return rc;
+}

@@ -1,0 +1,168 @@
+/* store.c — picks the backend by the URL's scheme and forwards every call to it. */
+#include <string.h>
+
+#include "store_int.h"
+
+static const struct store_ops *backends[] = { &store_sqlite_ops, NULL };
+
+int tip_store_open(const char *url, int flags, struct tip_store **out, struct tip_error *err)
+{
+	const char *colon = strchr(url, ':');
+	size_t n = colon ? (size_t)(colon - url) : 0;
+
+	*out = NULL;
+	for (int i = 0; backends[i]; i++)
+		if (colon && strlen(backends[i]->scheme) == n && !strncmp(url, backends[i]->scheme, n))
+			return backends[i]->open(url, flags, out, err);
+	if (colon && n == 10 && !strncmp(url, "postgresql", n))
+		return tip_error_set(err, TIP_EINVAL,
+				     "store url '%s': the PostgreSQL backend is not built yet", url);
+	return tip_error_set(err, TIP_EINVAL,
+			     "store url '%s': unknown scheme (use sqlite:///path/to/tip.db)", url);
+}
+
+int tip_store_schema_latest(void)
+{
+	return store_sqlite_ops.schema_latest();
+}
+
+void tip_store_close(struct tip_store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+int tip_store_schema_version(struct tip_store *st, int *version, struct tip_error *err)
+{
+	return st->ops->schema_version(st, version, err);
+}
+
+int tip_store_migrate(struct tip_store *st, int target, int *from, int *to, struct tip_error *err)
+{
+	return st->ops->migrate(st, target, from, to, err);
+}
+
+int tip_store_begin(struct tip_store *st, struct tip_error *err)
+{
+	return st->ops->begin(st, err);
+}
+
+int tip_store_commit(struct tip_store *st, struct tip_error *err)
+{
+	return st->ops->commit(st, err);
+}
+
+int tip_store_rollback(struct tip_store *st)
+{
+	return st->ops->rollback(st);
+}
+
+int tip_store_watch_add(struct tip_store *st, const char *domain, const char *source, tip_time_t now, enum tip_watch_result *result, struct tip_error *err)
+{
+	return st->ops->watch_add(st, domain, source, now, result, err);
+}
+
+int tip_store_watch_rm(struct tip_store *st, const char *domain, tip_time_t now, bool *removed, struct tip_error *err)
+{
+	return st->ops->watch_rm(st, domain, now, removed, err);
+}
+
+int tip_store_watch_list(struct tip_store *st, bool all, tip_watch_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->watch_list(st, all, cb, arg, err);
+}
+
+int tip_store_watch_get(struct tip_store *st, const char *domain, tip_watch_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->watch_get(st, domain, cb, arg, err);
+}
+
+int tip_store_watch_count(struct tip_store *st, int64_t *active, struct tip_error *err)
+{
+	return st->ops->watch_count(st, active, err);
+}
+
+int tip_store_source_id(struct tip_store *st, const char *name, const char *kind, int64_t *id, struct tip_error *err)
+{
+	return st->ops->source_id(st, name, kind, id, err);
+}
+
+int tip_store_indicator_put(struct tip_store *st, const struct tip_indicator *ind, tip_time_t now, int64_t *id, struct tip_error *err)
+{
+	return st->ops->indicator_put(st, ind, now, id, err);
+}
+
+int tip_store_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_id, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, enum tip_sighting_state *state, struct tip_error *err)
+{
+	return st->ops->sighting_seen(st, source_id, indicator_id, now, mark, attrs, state, err);
+}
+
+int tip_store_sighting_sweep(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, int64_t *removed, struct tip_error *err)
+{
+	return st->ops->sighting_sweep(st, source_id, mark, now, removed, err);
+}
+
+int tip_store_sightings(struct tip_store *st, enum tip_ind_type type, const char *value, tip_sighting_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->sightings(st, type, value, cb, arg, err);
+}
+
+int tip_store_sightings_by_host(struct tip_store *st, const char *host, tip_sighting_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->sightings_by_host(st, host, cb, arg, err);
+}
+
+int tip_store_sightings_containing(struct tip_store *st, int family, const uint8_t *addr, tip_sighting_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->sightings_containing(st, family, addr, cb, arg, err);
+}
+
+int tip_store_pdns_record(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, struct tip_error *err)
+{
+	return st->ops->pdns_record(st, domain, rrtype, value, ttl, now, err);
+}
+
+int tip_store_resolutions(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->resolutions(st, domain, cb, arg, err);
+}
+
+int tip_store_resolutions_by_value(struct tip_store *st, const char *value, tip_resolution_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->resolutions_by_value(st, value, cb, arg, err);
+}
+
+int tip_store_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *info, struct tip_error *err)
+{
+	return st->ops->ipinfo_put(st, info, err);
+}
+
+int tip_store_ipinfo_get(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->ipinfo_get(st, addr, cb, arg, err);
+}
+
+int tip_store_verdict_put(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err)
+{
+	return st->ops->verdict_put(st, v, err);
+}
+
+int tip_store_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->verdict_get(st, domain, cb, arg, err);
+}
+
+int tip_store_run_start(struct tip_store *st, const char *module, int64_t pid, tip_time_t started, int64_t *id, struct tip_error *err)
+{
+	return st->ops->run_start(st, module, pid, started, id, err);
+}
+
+int tip_store_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const char *status, int64_t exit_code, int64_t signal, int64_t items, const char *error, struct tip_error *err)
+{
+	return st->ops->run_end(st, id, ended, status, exit_code, signal, items, error, err);
+}
+
+int tip_store_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->runs(st, module, limit, cb, arg, err);
+}

@@ -1,0 +1,221 @@
+/*
+ * store.h — the public face of src/store: everything TIP keeps, behind one narrow API.
+ *
+ * A store is opened from a URL (sqlite:///path today; postgresql://… is a second backend of the
+ * same API, picked by scheme from one table in store.c, as OpenSMTPD picks queue_fs/queue_ram).
+ * Callers never see SQL. Every function returns 0 or a negative TIP_E* code and fills err.
+ *
+ * Transactions: a module groups a batch with tip_store_begin / tip_store_commit (or _rollback);
+ * the store functions themselves never commit on their own inside a caller's transaction. Outside
+ * one, each write is its own transaction.
+ *
+ * Iteration: list functions call cb(arg, row) for each row; a row lives only during the call.
+ * A callback returning non-zero stops the iteration, and that value is returned.
+ *
+ * Times are tip_time_t (microseconds since the epoch). A removed/ended time of 0 means "not".
+ */
+#ifndef TIP_STORE_H
+#define TIP_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct tip_store;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Opening, schema, transactions */
+
+enum {
+	TIP_STORE_CREATE = 1 << 0,   /* create the file (and its folder) if missing */
+	TIP_STORE_READONLY = 1 << 1, /* the CLI's read commands */
+	TIP_STORE_NOMIGRATE = 1 << 2 /* do not check the schema version (tip init migrates) */
+};
+
+int tip_store_open(const char *url, int flags, struct tip_store **out, struct tip_error *err);
+void tip_store_close(struct tip_store *st);
+
+/* The newest schema version this build knows. */
+int tip_store_schema_latest(void);
+/* The version the store is at (0: empty). */
+int tip_store_schema_version(struct tip_store *st, int *version, struct tip_error *err);
+/* Brings the schema to `target` (0: the latest), one migration per transaction. Idempotent.
+ * *from and *to (may be NULL) say what happened. */
+int tip_store_migrate(struct tip_store *st, int target, int *from, int *to, struct tip_error *err);
+
+int tip_store_begin(struct tip_store *st, struct tip_error *err);
+int tip_store_commit(struct tip_store *st, struct tip_error *err);
+int tip_store_rollback(struct tip_store *st);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The watch list: the domains fast-flux tracking resolves. Removing keeps the row (history) and
+ * marks it removed; adding it again re-activates it. */
+
+struct tip_watch {
+	const char *domain;
+	const char *source;   /* "cli", "feed:NAME", "spamtrap", … */
+	tip_time_t added;
+	tip_time_t removed;   /* 0: active */
+	tip_time_t next_due;  /* 0: due now */
+	tip_time_t last_round;
+	int64_t rounds;
+};
+
+enum tip_watch_result { TIP_WATCH_ADDED = 1, TIP_WATCH_REACTIVATED, TIP_WATCH_PRESENT };
+
+/* domain must be canonical (tip_indicator_parse). *result (may be NULL) says what happened. */
+int tip_store_watch_add(struct tip_store *st, const char *domain, const char *source,
+			tip_time_t now, enum tip_watch_result *result, struct tip_error *err);
+/* *removed is false when the domain was not actively watched. */
+int tip_store_watch_rm(struct tip_store *st, const char *domain, tip_time_t now, bool *removed,
+		       struct tip_error *err);
+typedef int (*tip_watch_cb)(void *arg, const struct tip_watch *w);
+/* Active entries in domain order; with all, removed ones too. */
+int tip_store_watch_list(struct tip_store *st, bool all, tip_watch_cb cb, void *arg,
+			 struct tip_error *err);
+int tip_store_watch_get(struct tip_store *st, const char *domain, tip_watch_cb cb, void *arg,
+			struct tip_error *err);
+int tip_store_watch_count(struct tip_store *st, int64_t *active, struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Indicators and their sightings per source (feeds, spamtrap, …). */
+
+struct tip_sighting {
+	const char *source;
+	enum tip_ind_type type;
+	const char *value;
+	tip_time_t first_seen, last_seen;
+	tip_time_t removed; /* 0: still listed */
+	const char *category, *threat, *tags; /* may be NULL */
+};
+typedef int (*tip_sighting_cb)(void *arg, const struct tip_sighting *s);
+
+struct tip_sighting_attrs {
+	const char *category, *threat, *tags; /* may be NULL */
+	tip_time_t listed_since;              /* the feed's own first-seen, 0 if none */
+};
+
+/* Sources: feeds, "cli", "spamtrap"… Creates the row when missing; *id gets its id. */
+int tip_store_source_id(struct tip_store *st, const char *name, const char *kind, int64_t *id,
+			struct tip_error *err);
+/* Get-or-create the indicator (canonical, from tip_indicator_parse); *id gets its id. */
+int tip_store_indicator_put(struct tip_store *st, const struct tip_indicator *ind,
+			    tip_time_t now, int64_t *id, struct tip_error *err);
+/* The source lists the indicator at `now`, in the pass marked `mark` (a run id): new sightings
+ * get first_seen, present ones last_seen, removed ones come back. *state (may be NULL) gets
+ * TIP_SIGHTING_NEW, _SEEN or _RETURNED. */
+enum tip_sighting_state { TIP_SIGHTING_NEW = 1, TIP_SIGHTING_SEEN, TIP_SIGHTING_RETURNED };
+int tip_store_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_id,
+			    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
+			    enum tip_sighting_state *state, struct tip_error *err);
+/* After a complete pass: every active sighting of the source not seen with `mark` is marked
+ * removed at `now`. *removed (may be NULL) gets how many. */
+int tip_store_sighting_sweep(struct tip_store *st, int64_t source_id, int64_t mark,
+			     tip_time_t now, int64_t *removed, struct tip_error *err);
+
+/* Every sighting of this exact indicator (type + canonical value). */
+int tip_store_sightings(struct tip_store *st, enum tip_ind_type type, const char *value,
+			tip_sighting_cb cb, void *arg, struct tip_error *err);
+/* Sightings of indicators whose host is `host` (URLs and e-mail addresses on a domain or IP). */
+int tip_store_sightings_by_host(struct tip_store *st, const char *host, tip_sighting_cb cb,
+				void *arg, struct tip_error *err);
+/* Listed networks (CIDR sightings) that contain the address (family 4 or 6, 16 bytes). */
+int tip_store_sightings_containing(struct tip_store *st, int family, const uint8_t *addr,
+				   tip_sighting_cb cb, void *arg, struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Passive DNS: what resolving returned, merged per (domain, rrtype, value). */
+
+struct tip_resolution {
+	const char *domain;
+	const char *rrtype; /* "A", "AAAA", "NS", … */
+	const char *value;
+	tip_time_t first_seen, last_seen;
+	int64_t count;
+	int64_t min_ttl, max_ttl;
+	/* enrichment of A/AAAA values; asn 0 and NULL strings when unknown */
+	int64_t asn;
+	const char *as_name, *cc;
+};
+typedef int (*tip_resolution_cb)(void *arg, const struct tip_resolution *r);
+
+/* One answer record seen at `now` with `ttl`: inserts or merges (count, last_seen, TTL range). */
+int tip_store_pdns_record(struct tip_store *st, const char *domain, const char *rrtype,
+			  const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
+/* By domain, ordered by rrtype, first_seen. */
+int tip_store_resolutions(struct tip_store *st, const char *domain, tip_resolution_cb cb,
+			  void *arg, struct tip_error *err);
+/* By value: the domains seen on an address (or pointing at a name server). */
+int tip_store_resolutions_by_value(struct tip_store *st, const char *value, tip_resolution_cb cb,
+				   void *arg, struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* IP enrichment cache. */
+
+struct tip_ipinfo {
+	const char *addr;
+	int64_t asn;         /* 0: unknown */
+	const char *as_name; /* NULL: unknown */
+	const char *cc;      /* ISO 3166 alpha-2, NULL: unknown */
+	const char *db;      /* which database answered: "libloc", "mmdb" */
+	const char *db_version;
+	tip_time_t updated;
+};
+typedef int (*tip_ipinfo_cb)(void *arg, const struct tip_ipinfo *i);
+int tip_store_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *info,
+			 struct tip_error *err);
+/* TIP_ENOTFOUND when the address has no cached row. */
+int tip_store_ipinfo_get(struct tip_store *st, const char *addr,
+			 tip_ipinfo_cb cb, void *arg,
+			 struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Flux verdicts: the newest per domain, with its features and why. */
+
+struct tip_verdict {
+	const char *domain;
+	tip_time_t at;
+	const char *verdict; /* fastflux, suspicious, benign, unknown */
+	double score;
+	int64_t n_a, n_asn, n_ns, n_cc;
+	double fluxiness;
+	int64_t min_ttl; /* -1: none seen */
+	int64_t rounds;
+	bool double_flux;
+	const char *why;    /* the numbers that made the verdict, in words */
+	const char *family; /* network family name, or NULL */
+};
+typedef int (*tip_verdict_cb)(void *arg, const struct tip_verdict *v);
+/* Records a verdict (history kept) and makes it the domain's current one. */
+int tip_store_verdict_put(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err);
+/* The current verdict of a domain; TIP_ENOTFOUND when none. */
+int tip_store_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,
+			  struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Job runs, recorded by the master for every module pass. */
+
+struct tip_run {
+	int64_t id;
+	const char *module;
+	int64_t pid;
+	tip_time_t started, ended; /* ended 0: still running (or the master died) */
+	const char *status;        /* running, ok, failed, killed, timeout, crashed */
+	int64_t exit_code;         /* -1 when killed by a signal */
+	int64_t signal;            /* 0 when it exited */
+	int64_t items;
+	const char *error; /* NULL when none */
+};
+typedef int (*tip_run_cb)(void *arg, const struct tip_run *r);
+
+int tip_store_run_start(struct tip_store *st, const char *module, int64_t pid,
+			tip_time_t started, int64_t *id, struct tip_error *err);
+int tip_store_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const char *status,
+		      int64_t exit_code, int64_t signal, int64_t items, const char *error,
+		      struct tip_error *err);
+/* Newest first; module NULL: every module; limit 0: no limit. */
+int tip_store_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg,
+		   struct tip_error *err);
+
+#endif

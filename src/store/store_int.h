@@ -1,0 +1,48 @@
+/* store_int.h — inside src/store: the backend interface. A backend fills one struct store_ops
+ * and embeds struct tip_store first in its own handle. Not for use outside src/store. */
+#ifndef TIP_STORE_INT_H
+#define TIP_STORE_INT_H
+
+#include "store.h"
+
+struct store_ops {
+	const char *scheme; /* "sqlite", "postgresql" */
+	int (*open)(const char *url, int flags, struct tip_store **out, struct tip_error *err);
+	int (*schema_latest)(void);
+	void (*close)(struct tip_store *st);
+	int (*schema_version)(struct tip_store *st, int *version, struct tip_error *err);
+	int (*migrate)(struct tip_store *st, int target, int *from, int *to, struct tip_error *err);
+	int (*begin)(struct tip_store *st, struct tip_error *err);
+	int (*commit)(struct tip_store *st, struct tip_error *err);
+	int (*rollback)(struct tip_store *st);
+	int (*watch_add)(struct tip_store *st, const char *domain, const char *source, tip_time_t now, enum tip_watch_result *result, struct tip_error *err);
+	int (*watch_rm)(struct tip_store *st, const char *domain, tip_time_t now, bool *removed, struct tip_error *err);
+	int (*watch_list)(struct tip_store *st, bool all, tip_watch_cb cb, void *arg, struct tip_error *err);
+	int (*watch_get)(struct tip_store *st, const char *domain, tip_watch_cb cb, void *arg, struct tip_error *err);
+	int (*watch_count)(struct tip_store *st, int64_t *active, struct tip_error *err);
+	int (*source_id)(struct tip_store *st, const char *name, const char *kind, int64_t *id, struct tip_error *err);
+	int (*indicator_put)(struct tip_store *st, const struct tip_indicator *ind, tip_time_t now, int64_t *id, struct tip_error *err);
+	int (*sighting_seen)(struct tip_store *st, int64_t source_id, int64_t indicator_id, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, enum tip_sighting_state *state, struct tip_error *err);
+	int (*sighting_sweep)(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, int64_t *removed, struct tip_error *err);
+	int (*sightings)(struct tip_store *st, enum tip_ind_type type, const char *value, tip_sighting_cb cb, void *arg, struct tip_error *err);
+	int (*sightings_by_host)(struct tip_store *st, const char *host, tip_sighting_cb cb, void *arg, struct tip_error *err);
+	int (*sightings_containing)(struct tip_store *st, int family, const uint8_t *addr, tip_sighting_cb cb, void *arg, struct tip_error *err);
+	int (*pdns_record)(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
+	int (*resolutions)(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg, struct tip_error *err);
+	int (*resolutions_by_value)(struct tip_store *st, const char *value, tip_resolution_cb cb, void *arg, struct tip_error *err);
+	int (*ipinfo_put)(struct tip_store *st, const struct tip_ipinfo *info, struct tip_error *err);
+	int (*ipinfo_get)(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg, struct tip_error *err);
+	int (*verdict_put)(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err);
+	int (*verdict_get)(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg, struct tip_error *err);
+	int (*run_start)(struct tip_store *st, const char *module, int64_t pid, tip_time_t started, int64_t *id, struct tip_error *err);
+	int (*run_end)(struct tip_store *st, int64_t id, tip_time_t ended, const char *status, int64_t exit_code, int64_t signal, int64_t items, const char *error, struct tip_error *err);
+	int (*runs)(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg, struct tip_error *err);
+};
+
+struct tip_store {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

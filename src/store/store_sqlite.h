@@ -1,0 +1,98 @@
+/* store_sqlite.h — inside src/store: the SQLite backend's handle and helpers, shared by its
+ * files (one per area: watch, intel, pdns, runs). */
+#ifndef TIP_STORE_SQLITE_H
+#define TIP_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+
+struct sq_cache_ent {
+	const char *sql; /* the static SQL text is the key: its address, not its content */
+	sqlite3_stmt *stmt;
+};
+
+struct sq_store {
+	struct tip_store base; /* first: a struct tip_store * is a struct sq_store * */
+	sqlite3 *db;
+	char *path;
+	int flags;
+	int tx_depth;
+	struct sq_cache_ent *cache;
+	size_t cache_cap, cache_n;
+};
+
+static inline struct sq_store *sq_of(struct tip_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+/* A prepared statement for `sql` (a string literal or static array: cached by address), reset
+ * and with its bindings cleared. NULL on error, with err set. */
+sqlite3_stmt *sq_prep(struct sq_store *s, const char *sql, struct tip_error *err);
+/* Sets err from the connection's last error and returns TIP_ESTORE. */
+int sq_fail(struct sq_store *s, struct tip_error *err, const char *what);
+/* Runs a statement to completion (a write); 0 or TIP_ESTORE. */
+int sq_done(struct sq_store *s, sqlite3_stmt *stmt, struct tip_error *err, const char *what);
+int sq_exec(struct sq_store *s, const char *sql, struct tip_error *err);
+
+/* Binding helpers: text NULL binds NULL; text is copied only for the step (STATIC). */
+void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+void sq_bind_int(sqlite3_stmt *st, int i, int64_t v);
+/* Column text, NULL for SQL NULL. */
+const char *sq_col_text(sqlite3_stmt *st, int i);
+
+/* The migrations (store_sqlite_schema.c). */
+int sq_schema_latest(void);
+int sq_schema_version(struct sq_store *s, int *version, struct tip_error *err);
+int sq_migrate(struct sq_store *s, int target, int *from, int *to, struct tip_error *err);
+
+/* Area implementations, wired into the ops table in store_sqlite.c. */
+int sq_watch_add(struct tip_store *st, const char *domain, const char *source, tip_time_t now,
+		 enum tip_watch_result *result, struct tip_error *err);
+int sq_watch_rm(struct tip_store *st, const char *domain, tip_time_t now, bool *removed,
+		struct tip_error *err);
+int sq_watch_list(struct tip_store *st, bool all, tip_watch_cb cb, void *arg,
+		  struct tip_error *err);
+int sq_watch_get(struct tip_store *st, const char *domain, tip_watch_cb cb, void *arg,
+		 struct tip_error *err);
+int sq_watch_count(struct tip_store *st, int64_t *active, struct tip_error *err);
+
+int sq_source_id(struct tip_store *st, const char *name, const char *kind, int64_t *id,
+		 struct tip_error *err);
+int sq_indicator_put(struct tip_store *st, const struct tip_indicator *ind, tip_time_t now,
+		     int64_t *id, struct tip_error *err);
+int sq_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_id,
+		     tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
+		     enum tip_sighting_state *state, struct tip_error *err);
+int sq_sighting_sweep(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
+		      int64_t *removed, struct tip_error *err);
+int sq_sightings(struct tip_store *st, enum tip_ind_type type, const char *value,
+		 tip_sighting_cb cb, void *arg, struct tip_error *err);
+int sq_sightings_by_host(struct tip_store *st, const char *host, tip_sighting_cb cb, void *arg,
+			 struct tip_error *err);
+int sq_sightings_containing(struct tip_store *st, int family, const uint8_t *addr,
+			    tip_sighting_cb cb, void *arg, struct tip_error *err);
+
+int sq_pdns_record(struct tip_store *st, const char *domain, const char *rrtype,
+		   const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
+int sq_resolutions(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg,
+		   struct tip_error *err);
+int sq_resolutions_by_value(struct tip_store *st, const char *value, tip_resolution_cb cb,
+			    void *arg, struct tip_error *err);
+int sq_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *info, struct tip_error *err);
+int sq_ipinfo_get(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg,
+		  struct tip_error *err);
+int sq_verdict_put(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err);
+int sq_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,
+		   struct tip_error *err);
+
+int sq_run_start(struct tip_store *st, const char *module, int64_t pid, tip_time_t started,
+		 int64_t *id, struct tip_error *err);
+int sq_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const char *status,
+	       int64_t exit_code, int64_t signal, int64_t items, const char *error,
+	       struct tip_error *err);
+int sq_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg,
+	    struct tip_error *err);
+
+#endif

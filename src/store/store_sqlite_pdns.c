@@ -1,0 +1,218 @@
+/* store_sqlite_pdns.c — passive DNS, the IP enrichment cache and flux verdicts in SQLite. */
+#include <string.h>
+
+#include "store_sqlite.h"
+
+static const char q_pdns_upsert[] =
+	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
+	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5)"
+	" ON CONFLICT (domain, rrtype, value) DO UPDATE SET"
+	" last_seen = max(last_seen, excluded.last_seen), count = count + 1,"
+	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)";
+#define RES_COLS                                                                             \
+	"SELECT p.domain, p.rrtype, p.value, p.first_seen, p.last_seen, p.count, p.min_ttl,"    \
+	" p.max_ttl, coalesce(i.asn, 0), i.as_name, i.cc FROM pdns p"                           \
+	" LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA') "
+static const char q_res_domain[] =
+	RES_COLS "WHERE p.domain = ?1 ORDER BY p.rrtype, p.first_seen, p.value";
+static const char q_res_value[] =
+	RES_COLS "WHERE p.value = ?1 ORDER BY p.first_seen, p.domain";
+static const char q_ipinfo_put[] =
+	"INSERT INTO ipinfo (addr, asn, as_name, cc, db, db_version, updated)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (addr) DO UPDATE SET"
+	" asn = excluded.asn, as_name = excluded.as_name, cc = excluded.cc, db = excluded.db,"
+	" db_version = excluded.db_version, updated = excluded.updated";
+static const char q_ipinfo_get[] =
+	"SELECT addr, coalesce(asn, 0), as_name, cc, db, db_version, updated FROM ipinfo"
+	" WHERE addr = ?1";
+static const char q_verdict_insert[] =
+	"INSERT OR REPLACE INTO verdict (domain, at, verdict, score, n_a, n_asn, n_ns, n_cc,"
+	" fluxiness, min_ttl, rounds, double_flux, family, why)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char q_verdict_current[] =
+	"INSERT INTO flux_current (domain, at, verdict, since) VALUES (?1, ?2, ?3, ?2)"
+	" ON CONFLICT (domain) DO UPDATE SET at = excluded.at,"
+	" since = CASE WHEN verdict = excluded.verdict THEN since ELSE excluded.at END,"
+	" verdict = excluded.verdict";
+static const char q_verdict_get[] =
+	"SELECT v.domain, v.at, v.verdict, v.score, v.n_a, v.n_asn, v.n_ns, v.n_cc, v.fluxiness,"
+	" coalesce(v.min_ttl, -1), v.rounds, v.double_flux, v.why, v.family"
+	" FROM flux_current c JOIN verdict v ON v.domain = c.domain AND v.at = c.at"
+	" WHERE c.domain = ?1";
+
+int sq_pdns_record(struct tip_store *st, const char *domain, const char *rrtype,
+		   const char *value, int64_t ttl, tip_time_t now, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_pdns_upsert, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	sq_bind_text(q, 2, rrtype);
+	sq_bind_text(q, 3, value);
+	sq_bind_int(q, 4, now);
+	sq_bind_int(q, 5, ttl);
+	return sq_done(s, q, err, "pdns record");
+}
+
+static int res_rows(struct sq_store *s, sqlite3_stmt *q, tip_resolution_cb cb, void *arg,
+		    struct tip_error *err)
+{
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct tip_resolution r = {
+			.domain = sq_col_text(q, 0),
+			.rrtype = sq_col_text(q, 1),
+			.value = sq_col_text(q, 2),
+			.first_seen = sqlite3_column_int64(q, 3),
+			.last_seen = sqlite3_column_int64(q, 4),
+			.count = sqlite3_column_int64(q, 5),
+			.min_ttl = sqlite3_column_int64(q, 6),
+			.max_ttl = sqlite3_column_int64(q, 7),
+			.asn = sqlite3_column_int64(q, 8),
+			.as_name = sq_col_text(q, 9),
+			.cc = sq_col_text(q, 10),
+		};
+		int x = cb(arg, &r);
+		if (x) {
+			sqlite3_reset(q);
+			return x;
+		}
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "resolutions");
+}
+
+int sq_resolutions(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg,
+		   struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_res_domain, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	return res_rows(s, q, cb, arg, err);
+}
+
+int sq_resolutions_by_value(struct tip_store *st, const char *value, tip_resolution_cb cb,
+			    void *arg, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_res_value, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, value);
+	return res_rows(s, q, cb, arg, err);
+}
+
+int sq_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *i, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_ipinfo_put, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, i->addr);
+	if (i->asn)
+		sq_bind_int(q, 2, i->asn);
+	sq_bind_text(q, 3, i->as_name);
+	sq_bind_text(q, 4, i->cc);
+	sq_bind_text(q, 5, i->db ? i->db : "unknown");
+	sq_bind_text(q, 6, i->db_version);
+	sq_bind_int(q, 7, i->updated ? i->updated : tip_now());
+	return sq_done(s, q, err, "ipinfo put");
+}
+
+int sq_ipinfo_get(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg,
+		  struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_ipinfo_get, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, addr);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		struct tip_ipinfo i = {
+			.addr = sq_col_text(q, 0),
+			.asn = sqlite3_column_int64(q, 1),
+			.as_name = sq_col_text(q, 2),
+			.cc = sq_col_text(q, 3),
+			.db = sq_col_text(q, 4),
+			.db_version = sq_col_text(q, 5),
+			.updated = sqlite3_column_int64(q, 6),
+		};
+		rc = cb(arg, &i);
+		sqlite3_reset(q);
+		return rc;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? TIP_ENOTFOUND : sq_fail(s, err, "ipinfo get");
+}
+
+int sq_verdict_put(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_verdict_insert, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, v->domain);
+	sq_bind_int(q, 2, v->at);
+	sq_bind_text(q, 3, v->verdict);
+	sqlite3_bind_double(q, 4, v->score);
+	sq_bind_int(q, 5, v->n_a);
+	sq_bind_int(q, 6, v->n_asn);
+	sq_bind_int(q, 7, v->n_ns);
+	sq_bind_int(q, 8, v->n_cc);
+	sqlite3_bind_double(q, 9, v->fluxiness);
+	if (v->min_ttl >= 0)
+		sq_bind_int(q, 10, v->min_ttl);
+	sq_bind_int(q, 11, v->rounds);
+	sq_bind_int(q, 12, v->double_flux);
+	sq_bind_text(q, 13, v->family);
+	sq_bind_text(q, 14, v->why);
+	if ((rc = sq_done(s, q, err, "verdict put")) < 0)
+		return rc;
+	if (!(q = sq_prep(s, q_verdict_current, err)))
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, v->domain);
+	sq_bind_int(q, 2, v->at);
+	sq_bind_text(q, 3, v->verdict);
+	return sq_done(s, q, err, "verdict current");
+}
+
+int sq_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,
+		   struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_verdict_get, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		struct tip_verdict v = {
+			.domain = sq_col_text(q, 0),
+			.at = sqlite3_column_int64(q, 1),
+			.verdict = sq_col_text(q, 2),
+			.score = sqlite3_column_double(q, 3),
+			.n_a = sqlite3_column_int64(q, 4),
+			.n_asn = sqlite3_column_int64(q, 5),
+			.n_ns = sqlite3_column_int64(q, 6),
+			.n_cc = sqlite3_column_int64(q, 7),
+			.fluxiness = sqlite3_column_double(q, 8),
+			.min_ttl = sqlite3_column_int64(q, 9),
+			.rounds = sqlite3_column_int64(q, 10),
+			.double_flux = sqlite3_column_int(q, 11) != 0,
+			.why = sq_col_text(q, 12),
+			.family = sq_col_text(q, 13),
+		};
+		rc = cb(arg, &v);
+		sqlite3_reset(q);
+		return rc;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? TIP_ENOTFOUND : sq_fail(s, err, "verdict get");
+}

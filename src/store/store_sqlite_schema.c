@@ -1,0 +1,205 @@
+/*
+ * store_sqlite_schema.c — the schema as a list of migrations. A store is at the version of the
+ * newest row in schema_version; `tip init` applies each newer migration in its own transaction
+ * (SQL, then an optional C step for data the SQL cannot derive). Never edit a migration that has
+ * shipped: add the next one.
+ *
+ * Times are INTEGER microseconds since the epoch; removed/ended NULL means "not (yet)".
+ */
+#include <string.h>
+
+#include "store_sqlite.h"
+
+struct migration {
+	int version;
+	const char *what;
+	const char *sql;
+	int (*step)(struct sq_store *s, struct tip_error *err);
+};
+
+/* Version 1: the foundation. */
+static const char v1[] =
+	"CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL);"
+
+	/* where indicators come from: feeds, cli, spamtrap, … (feed state lives here too) */
+	"CREATE TABLE source ("
+	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+	"  url TEXT, format TEXT, interval_s INTEGER, options TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  etag TEXT, last_modified TEXT, last_fetch INTEGER, last_success INTEGER,"
+	"  last_status INTEGER, last_error TEXT,"
+	"  n_total INTEGER NOT NULL DEFAULT 0, n_new INTEGER NOT NULL DEFAULT 0,"
+	"  n_removed INTEGER NOT NULL DEFAULT 0, n_rejected INTEGER NOT NULL DEFAULT 0);"
+
+	/* one row per distinct indicator, canonical value; type as in enum tip_ind_type */
+	"CREATE TABLE indicator ("
+	"  id INTEGER PRIMARY KEY, type INTEGER NOT NULL, value TEXT NOT NULL,"
+	"  host TEXT, registrable TEXT, family INTEGER, addr BLOB, prefix INTEGER,"
+	"  first_seen INTEGER NOT NULL, UNIQUE (type, value));"
+	"CREATE INDEX indicator_host ON indicator (host) WHERE host IS NOT NULL;"
+	"CREATE INDEX indicator_registrable ON indicator (registrable) WHERE registrable IS NOT NULL;"
+
+	/* an indicator as listed by a source; last_mark is the pass that last saw it */
+	"CREATE TABLE sighting ("
+	"  source_id INTEGER NOT NULL REFERENCES source (id),"
+	"  indicator_id INTEGER NOT NULL REFERENCES indicator (id),"
+	"  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, removed INTEGER,"
+	"  category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"
+	"  last_mark INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (source_id, indicator_id)) WITHOUT ROWID;"
+	"CREATE INDEX sighting_indicator ON sighting (indicator_id);"
+
+	/* the fast-flux watch list */
+	"CREATE TABLE watch ("
+	"  id INTEGER PRIMARY KEY, domain TEXT NOT NULL UNIQUE, source TEXT NOT NULL,"
+	"  added INTEGER NOT NULL, removed INTEGER,"
+	"  next_due INTEGER NOT NULL DEFAULT 0, last_round INTEGER, rounds INTEGER NOT NULL DEFAULT 0,"
+	"  last_outcome TEXT);"
+	"CREATE INDEX watch_due ON watch (next_due) WHERE removed IS NULL;"
+
+	/* passive DNS, merged per (domain, rrtype, value) */
+	"CREATE TABLE pdns ("
+	"  domain TEXT NOT NULL, rrtype TEXT NOT NULL, value TEXT NOT NULL,"
+	"  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  min_ttl INTEGER NOT NULL, max_ttl INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, rrtype, value)) WITHOUT ROWID;"
+	"CREATE INDEX pdns_value ON pdns (value);"
+
+	/* one resolution round of one domain and rrtype: outcome and what the answer held */
+	"CREATE TABLE round ("
+	"  domain TEXT NOT NULL, rrtype TEXT NOT NULL, at INTEGER NOT NULL,"
+	"  outcome TEXT NOT NULL, n_records INTEGER NOT NULL DEFAULT 0,"
+	"  n_new INTEGER NOT NULL DEFAULT 0, min_ttl INTEGER, set_hash INTEGER,"
+	"  PRIMARY KEY (domain, rrtype, at)) WITHOUT ROWID;"
+
+	/* IP enrichment cache, with the database that answered and its version */
+	"CREATE TABLE ipinfo ("
+	"  addr TEXT PRIMARY KEY, asn INTEGER, as_name TEXT, cc TEXT,"
+	"  db TEXT NOT NULL, db_version TEXT, updated INTEGER NOT NULL) WITHOUT ROWID;"
+
+	/* flux verdicts: every one kept, the newest per domain in flux_current */
+	"CREATE TABLE verdict ("
+	"  domain TEXT NOT NULL, at INTEGER NOT NULL, verdict TEXT NOT NULL, score REAL NOT NULL,"
+	"  n_a INTEGER NOT NULL, n_asn INTEGER NOT NULL, n_ns INTEGER NOT NULL, n_cc INTEGER NOT NULL,"
+	"  fluxiness REAL NOT NULL, min_ttl INTEGER, rounds INTEGER NOT NULL,"
+	"  double_flux INTEGER NOT NULL DEFAULT 0, family TEXT, why TEXT,"
+	"  PRIMARY KEY (domain, at)) WITHOUT ROWID;"
+	"CREATE TABLE flux_current ("
+	"  domain TEXT PRIMARY KEY, at INTEGER NOT NULL, verdict TEXT NOT NULL,"
+	"  since INTEGER NOT NULL) WITHOUT ROWID;"
+
+	/* spam messages and what they yielded */
+	"CREATE TABLE message ("
+	"  id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, received INTEGER NOT NULL,"
+	"  source TEXT NOT NULL, mail_from TEXT, subject TEXT, size INTEGER NOT NULL,"
+	"  relay_ip TEXT);"
+	"CREATE TABLE message_indicator ("
+	"  message_id INTEGER NOT NULL REFERENCES message (id),"
+	"  indicator_id INTEGER NOT NULL REFERENCES indicator (id),"
+	"  role TEXT NOT NULL, PRIMARY KEY (message_id, indicator_id, role)) WITHOUT ROWID;"
+
+	/* every module pass the master ran */
+	"CREATE TABLE run ("
+	"  id INTEGER PRIMARY KEY, module TEXT NOT NULL, pid INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL, ended INTEGER, status TEXT NOT NULL,"
+	"  exit_code INTEGER, signal INTEGER, items INTEGER NOT NULL DEFAULT 0, error TEXT);"
+	"CREATE INDEX run_module ON run (module, started);";
+
+/* Version 2: the history of every sighting as events (listed, removed, returned), so that an
+ * indicator that comes and goes keeps each interval, not only the last. Existing sightings get
+ * their 'listed' event (and 'removed' where they are removed) from the rows themselves. */
+static const char v2[] =
+	"CREATE TABLE sighting_event ("
+	"  source_id INTEGER NOT NULL, indicator_id INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL, event TEXT NOT NULL CHECK (event IN ('listed','removed','returned')),"
+	"  PRIMARY KEY (source_id, indicator_id, at, event)) WITHOUT ROWID;"
+	"INSERT INTO sighting_event SELECT source_id, indicator_id, first_seen, 'listed' FROM sighting;"
+	"INSERT INTO sighting_event SELECT source_id, indicator_id, removed, 'removed' FROM sighting"
+	"  WHERE removed IS NOT NULL;";
+
+static const struct migration migrations[] = {
+	{ 1, "foundation schema", v1, NULL },
+	{ 2, "sighting history events", v2, NULL },
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int sq_schema_latest(void)
+{
+	return migrations[N_MIGRATIONS - 1].version;
+}
+
+int sq_schema_version(struct sq_store *s, int *version, struct tip_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*version = 0;
+	/* not cached: the table may not exist yet */
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(s, err, "schema check");
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, err, "schema check");
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
+			       &stmt, NULL) != SQLITE_OK)
+		return sq_fail(s, err, "schema version");
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+int sq_migrate(struct sq_store *s, int target, int *from, int *to, struct tip_error *err)
+{
+	int v, rc;
+
+	if (target <= 0)
+		target = sq_schema_latest();
+	if (target > sq_schema_latest())
+		return tip_error_set(err, TIP_EINVAL, "no schema version %d (newest is %d)", target,
+				     sq_schema_latest());
+	if ((rc = sq_schema_version(s, &v, err)) < 0)
+		return rc;
+	if (from)
+		*from = v;
+	if (v > sq_schema_latest())
+		return tip_error_set(err, TIP_ESTORE,
+				     "store is at schema version %d, newer than this tip knows (%d)", v,
+				     sq_schema_latest());
+	for (int i = 0; i < N_MIGRATIONS; i++) {
+		const struct migration *m = &migrations[i];
+		char ins[128];
+		if (m->version <= v || m->version > target)
+			continue;
+		if ((rc = sq_exec(s, "BEGIN IMMEDIATE", err)) < 0)
+			return rc;
+		rc = sq_exec(s, m->sql, err);
+		if (rc == 0 && m->step)
+			rc = m->step(s, err);
+		if (rc == 0) {
+			snprintf(ins, sizeof(ins),
+				 "INSERT INTO schema_version (version, applied) VALUES (%d, %lld)",
+				 m->version, (long long)tip_now());
+			rc = sq_exec(s, ins, err);
+		}
+		if (rc == 0)
+			rc = sq_exec(s, "COMMIT", err);
+		if (rc < 0) {
+			sq_exec(s, "ROLLBACK", NULL);
+			tip_error_prefix(err, "migration to schema version %d (%s)", m->version,
+					 m->what);
+			return rc;
+		}
+		tip_info("store schema migrated to version %d: %s", m->version, m->what);
+		v = m->version;
+	}
+	if (to)
+		*to = v;
+	return 0;
+}
