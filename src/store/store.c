@@ -132,6 +132,16 @@ int tip_store_resolutions_by_value(struct tip_store *st, const char *value, tip_
 	return st->ops->resolutions_by_value(st, value, cb, arg, err);
 }
 
+int tip_store_round_put(struct tip_store *st, const struct tip_round *r, struct tip_error *err)
+{
+	return st->ops->round_put(st, r, err);
+}
+
+int tip_store_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->rounds(st, domain, since, cb, arg, err);
+}
+
 int tip_store_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *info, struct tip_error *err)
 {
 	return st->ops->ipinfo_put(st, info, err);

@@ -150,6 +150,25 @@ int tip_store_resolutions(struct tip_store *st, const char *domain, tip_resoluti
 int tip_store_resolutions_by_value(struct tip_store *st, const char *value, tip_resolution_cb cb,
 				   void *arg, struct tip_error *err);
 
+/* One resolution round of one domain and record type: the outcome ("ok", "nxdomain",
+ * "servfail", "timeout", "refused", "nodata", …) and what the answer held. Flux classification
+ * reads these: n_records summed over rounds is the n_all of Holz et al.'s fluxiness. */
+struct tip_round {
+	const char *domain;
+	const char *rrtype;
+	tip_time_t at;
+	const char *outcome;
+	int64_t n_records; /* records in the answer */
+	int64_t n_new;     /* of which never seen before for this domain and rrtype */
+	int64_t min_ttl;   /* -1: no records */
+	int64_t set_hash;  /* order-independent hash of the answer's values (0: none) */
+};
+typedef int (*tip_round_cb)(void *arg, const struct tip_round *r);
+int tip_store_round_put(struct tip_store *st, const struct tip_round *r, struct tip_error *err);
+/* Rounds of a domain at or after `since`, oldest first. */
+int tip_store_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb,
+		     void *arg, struct tip_error *err);
+
 /* ---------------------------------------------------------------------------------------- */
 /* IP enrichment cache. */
 

@@ -30,6 +30,8 @@ struct store_ops {
 	int (*pdns_record)(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
 	int (*resolutions)(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg, struct tip_error *err);
 	int (*resolutions_by_value)(struct tip_store *st, const char *value, tip_resolution_cb cb, void *arg, struct tip_error *err);
+	int (*round_put)(struct tip_store *st, const struct tip_round *r, struct tip_error *err);
+	int (*rounds)(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb, void *arg, struct tip_error *err);
 	int (*ipinfo_put)(struct tip_store *st, const struct tip_ipinfo *info, struct tip_error *err);
 	int (*ipinfo_get)(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg, struct tip_error *err);
 	int (*verdict_put)(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err);

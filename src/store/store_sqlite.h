@@ -80,6 +80,9 @@ int sq_resolutions(struct tip_store *st, const char *domain, tip_resolution_cb c
 		   struct tip_error *err);
 int sq_resolutions_by_value(struct tip_store *st, const char *value, tip_resolution_cb cb,
 			    void *arg, struct tip_error *err);
+int sq_round_put(struct tip_store *st, const struct tip_round *r, struct tip_error *err);
+int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb,
+	      void *arg, struct tip_error *err);
 int sq_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *info, struct tip_error *err);
 int sq_ipinfo_get(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg,
 		  struct tip_error *err);

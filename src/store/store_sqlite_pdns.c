@@ -17,6 +17,12 @@ static const char q_res_domain[] =
 	RES_COLS "WHERE p.domain = ?1 ORDER BY p.rrtype, p.first_seen, p.value";
 static const char q_res_value[] =
 	RES_COLS "WHERE p.value = ?1 ORDER BY p.first_seen, p.domain";
+static const char q_round_put[] =
+	"INSERT OR REPLACE INTO round (domain, rrtype, at, outcome, n_records, n_new, min_ttl,"
+	" set_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char q_rounds[] =
+	"SELECT domain, rrtype, at, outcome, n_records, n_new, coalesce(min_ttl, -1),"
+	" coalesce(set_hash, 0) FROM round WHERE domain = ?1 AND at >= ?2 ORDER BY at, rrtype";
 static const char q_ipinfo_put[] =
 	"INSERT INTO ipinfo (addr, asn, as_name, cc, db, db_version, updated)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (addr) DO UPDATE SET"
@@ -103,6 +109,56 @@ int sq_resolutions_by_value(struct tip_store *st, const char *value, tip_resolut
 		return TIP_ESTORE;
 	sq_bind_text(q, 1, value);
 	return res_rows(s, q, cb, arg, err);
+}
+
+int sq_round_put(struct tip_store *st, const struct tip_round *r, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_round_put, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, r->domain);
+	sq_bind_text(q, 2, r->rrtype);
+	sq_bind_int(q, 3, r->at);
+	sq_bind_text(q, 4, r->outcome);
+	sq_bind_int(q, 5, r->n_records);
+	sq_bind_int(q, 6, r->n_new);
+	if (r->min_ttl >= 0)
+		sq_bind_int(q, 7, r->min_ttl);
+	if (r->set_hash)
+		sq_bind_int(q, 8, r->set_hash);
+	return sq_done(s, q, err, "round put");
+}
+
+int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb,
+	      void *arg, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_rounds, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	sq_bind_int(q, 2, since);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct tip_round r = {
+			.domain = sq_col_text(q, 0),
+			.rrtype = sq_col_text(q, 1),
+			.at = sqlite3_column_int64(q, 2),
+			.outcome = sq_col_text(q, 3),
+			.n_records = sqlite3_column_int64(q, 4),
+			.n_new = sqlite3_column_int64(q, 5),
+			.min_ttl = sqlite3_column_int64(q, 6),
+			.set_hash = sqlite3_column_int64(q, 7),
+		};
+		int x = cb(arg, &r);
+		if (x) {
+			sqlite3_reset(q);
+			return x;
+		}
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "rounds");
 }
 
 int sq_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *i, struct tip_error *err)
