@@ -125,10 +125,13 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 	char *buf = NULL;
 	size_t n;
 	int rc;
+	tip_time_t t_start = tip_monotonic(), t_parsed, t_settled;
 
 	snprintf(p.source, sizeof(p.source), "feed:%s", def->name);
 	if ((rc = tip_store_begin(ctx->store, err)) < 0)
 		return rc;
+	if ((rc = tip_store_listing_begin(ctx->store, fs->id, err)) < 0)
+		goto fail;
 	if ((rc = tip_feed_parser_new(def, on_entry, &p, &parser, err)) < 0)
 		goto fail;
 	buf = tip_xmalloc(CHUNK);
@@ -149,8 +152,10 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 				   (long long)st->rejected, st->samples);
 		goto fail;
 	}
+	t_parsed = tip_monotonic();
 	if ((rc = tip_store_listing_settle(ctx->store, fs->id, p.mark, now, &counts, err)) < 0)
 		goto fail;
+	t_settled = tip_monotonic();
 	{
 		struct tip_feed_result r = {
 			.at = now,
@@ -168,6 +173,9 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 	}
 	if ((rc = tip_store_commit(ctx->store, err)) < 0)
 		goto fail;
+	tip_debug("feed %s: parse and write %.3f s, diff %.3f s, commit %.3f s", def->name,
+		  (double)(t_parsed - t_start) / TIP_SEC, (double)(t_settled - t_parsed) / TIP_SEC,
+		  (double)(tip_monotonic() - t_settled) / TIP_SEC);
 	tip_info("feed %s: %lld bytes, %lld lines, %lld entries: %lld listed (%lld new, %lld back, "
 		 "%lld removed), %lld rejected, %lld domains newly watched",
 		 def->name, (long long)f->size, (long long)st->lines, (long long)st->entries,

@@ -171,11 +171,13 @@ struct tip_feed_result {
 int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r,
 			  struct tip_error *err);
 
-/* A listing pass, the fast way (one statement per new indicator, one UPSERT per entry, and the
- * diff done set-based at the end): every entry of the pass goes through listing_seen with the
- * same `now` and `mark`, then listing_settle writes the history events (listed, returned,
- * removed), re-activates what came back and marks removed what vanished. Call both inside one
- * transaction. An entry listed twice in one pass counts once. */
+/* A listing pass, the fast way (a complete snapshot of one source, e.g. a feed): inside one
+ * transaction, listing_begin, then every entry of the pass through listing_seen with the same
+ * `now` and `mark`, then listing_settle, which stores the indicators and sightings set-based,
+ * writes the history events (listed, returned, removed), re-activates what came back and marks
+ * removed what vanished. An entry listed twice in one pass counts once. Entries are held in
+ * temporary storage (on disk, not in memory) until settle. */
+int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err);
 int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 			   tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 			   struct tip_error *err);

@@ -198,7 +198,7 @@ static int sq_open(const char *url, int flags, struct tip_store **out, struct ti
 		if (rc < 0)
 			goto fail;
 	}
-	rc = sq_exec(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
+	rc = sq_exec(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=FILE; PRAGMA cache_size=-32768;",
 		     err);
 	if (rc < 0)
 		goto fail;
@@ -298,6 +298,7 @@ const struct store_ops store_sqlite_ops = {
 	.feed_list = sq_feed_list,
 	.feed_get = sq_feed_get,
 	.feed_result = sq_feed_result,
+	.listing_begin = sq_listing_begin,
 	.listing_seen = sq_listing_seen,
 	.listing_settle = sq_listing_settle,
 	.pdns_record = sq_pdns_record,

@@ -2,10 +2,9 @@
  * store_sqlite_feeds.c — feeds in SQLite: the definition and state columns of a source row, and
  * the fast write path of a whole listing pass.
  *
- * The listing pass (measured in bench/bench_feeds.c, figures in docs/performance.md): per entry
- * one index probe for the indicator (plus one insert when it is new) and one UPSERT of the
- * sighting that sets last_seen and the pass's mark; nothing else per row. What changed is then
- * worked out set-based over the source's rows, which the sighting primary key (source_id,
+ * The listing pass (measured in bench/bench_feeds.c, figures in docs/performance.md): one
+ * append to a temporary table per entry, then set-based statements in key order. What changed
+ * is worked out over the source's rows, which the sighting primary key (source_id,
  * indicator_id) keeps together: new = first_seen is this pass's time, returned = seen in this
  * pass but marked removed, removed = active but not seen in this pass.
  */
@@ -40,18 +39,40 @@ static const char q_feed_ok[] =
 	" etag = ?4, last_modified = ?5, rejected_sample = ?6, n_total = ?7, n_new = ?8,"
 	" n_removed = ?9, n_rejected = ?10 WHERE id = ?1";
 
-static const char q_ind_find[] = "SELECT id FROM indicator WHERE type = ?1 AND value = ?2";
-static const char q_ind_insert[] =
+/* The listing pass. Entries go into a temporary table (append only, no index: one cheap insert
+ * per entry); settle then works set-based and in key order: it indexes the temporary table,
+ * inserts the new indicators in (type, value) order, upserts the sightings in indicator-id
+ * order, and derives the events and removals from the source's rows. Random-order B-tree
+ * inserts into the big indexes were what made the per-row path slow (docs/performance.md). */
+static const char q_listing_create[] =
+	"DROP TABLE IF EXISTS temp.listing;"
+	"CREATE TEMP TABLE listing (type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT,"
+	" registrable TEXT, family INTEGER, addr BLOB, prefix INTEGER, category TEXT, threat TEXT,"
+	" tags TEXT, listed_since INTEGER)";
+static const char q_listing_put[] =
+	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+/* one external sort (bounded memory, spills to temp files) puts the entries in key order */
+static const char q_listing_sort[] =
+	"DROP TABLE IF EXISTS temp.listing_sorted;"
+	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing ORDER BY type, value;"
+	"DROP TABLE temp.listing;";
+/* settle: ?1 source, ?2 mark, ?3 now */
+static const char q_settle_indicators[] =
 	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-static const char q_listing_upsert[] =
+	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
+	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
+	" ON CONFLICT (type, value) DO NOTHING";
+static const char q_settle_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
-	" category, threat, tags, listed_since) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)"
+	" category, threat, tags, listed_since)"
+	" SELECT ?1, i.id, ?3, ?3, ?2, l.category, l.threat, l.tags, l.listed_since"
+	" FROM temp.listing_sorted l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
+	" WHERE true ORDER BY i.id"
 	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
 	" last_mark = excluded.last_mark, category = coalesce(excluded.category, category),"
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"
 	" listed_since = coalesce(excluded.listed_since, listed_since)";
-/* settle: ?1 source, ?2 mark, ?3 now */
+static const char q_listing_drop[] = "DROP TABLE temp.listing_sorted";
 static const char q_settle_new[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
 	" SELECT source_id, indicator_id, ?3, 'listed' FROM sighting"
@@ -228,64 +249,46 @@ int sq_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_
 	return sq_done(s, q, err, "feed state");
 }
 
+int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
+{
+	(void)source_id;
+	return sq_exec(sq_of(st), q_listing_create, err);
+}
+
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_ind_find, err);
-	int64_t id;
-	int rc;
+	sqlite3_stmt *q = sq_prep(s, q_listing_put, err);
 
+	(void)source_id, (void)now, (void)mark;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, ind->type);
-	sqlite3_bind_text(q, 2, ind->value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(q, 0);
-		sqlite3_reset(q);
-	} else if (rc == SQLITE_DONE) {
-		sqlite3_reset(q);
-		if (!(q = sq_prep(s, q_ind_insert, err)))
-			return TIP_ESTORE;
-		sq_bind_int(q, 1, ind->type);
-		sq_bind_text(q, 2, ind->value);
-		sq_bind_text(q, 3, ind->host[0] ? ind->host : NULL);
-		sq_bind_text(q, 4, ind->registrable[0] ? ind->registrable : NULL);
-		if (ind->family) {
-			sq_bind_int(q, 5, ind->family);
-			sqlite3_bind_blob(q, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);
-			sq_bind_int(q, 7, ind->prefix);
-		}
-		sq_bind_int(q, 8, now);
-		if ((rc = sq_done(s, q, err, "indicator insert")) < 0)
-			return rc;
-		id = sqlite3_last_insert_rowid(s->db);
-	} else {
-		sqlite3_reset(q);
-		return sq_fail(s, err, "indicator");
+	sq_bind_text(q, 2, ind->value);
+	sq_bind_text(q, 3, ind->host[0] ? ind->host : NULL);
+	sq_bind_text(q, 4, ind->registrable[0] ? ind->registrable : NULL);
+	if (ind->family) {
+		sq_bind_int(q, 5, ind->family);
+		sqlite3_bind_blob(q, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);
+		sq_bind_int(q, 7, ind->prefix);
 	}
-	if (!(q = sq_prep(s, q_listing_upsert, err)))
-		return TIP_ESTORE;
-	sq_bind_int(q, 1, source_id);
-	sq_bind_int(q, 2, id);
-	sq_bind_int(q, 3, now);
-	sq_bind_int(q, 4, mark);
 	if (attrs) {
-		sq_bind_text(q, 5, attrs->category);
-		sq_bind_text(q, 6, attrs->threat);
-		sq_bind_text(q, 7, attrs->tags);
+		sq_bind_text(q, 8, attrs->category);
+		sq_bind_text(q, 9, attrs->threat);
+		sq_bind_text(q, 10, attrs->tags);
 		if (attrs->listed_since)
-			sq_bind_int(q, 8, attrs->listed_since);
+			sq_bind_int(q, 11, attrs->listed_since);
 	}
-	return sq_done(s, q, err, "sighting");
+	return sq_done(s, q, err, "listing entry");
 }
 
 static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, int64_t mark,
 		       tip_time_t now, int64_t *changes, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
+	tip_time_t t0 = tip_monotonic();
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
@@ -293,6 +296,7 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 	sq_bind_int(q, 2, mark);
 	sq_bind_int(q, 3, now);
 	rc = sqlite3_step(q);
+	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
 	if (rc == SQLITE_ROW) {
 		*changes = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
@@ -314,11 +318,15 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = settle_step(s, q_settle_new, source_id, mark, now, &c->added, err)) < 0 ||
+	if ((rc = sq_exec(s, q_listing_sort, err)) < 0 ||
+	    (rc = settle_step(s, q_settle_indicators, source_id, mark, now, &dummy, err)) < 0 ||
+	    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, &dummy, err)) < 0 ||
+	    (rc = settle_step(s, q_settle_new, source_id, mark, now, &c->added, err)) < 0 ||
 	    (rc = settle_step(s, q_settle_returned_events, source_id, mark, now, &dummy, err)) < 0 ||
 	    (rc = settle_step(s, q_settle_returned, source_id, mark, now, &c->returned, err)) < 0 ||
 	    (rc = sq_sighting_sweep(st, source_id, mark, now, &c->removed, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_total, source_id, mark, now, &c->total, err)) < 0)
+	    (rc = settle_step(s, q_settle_total, source_id, mark, now, &c->total, err)) < 0 ||
+	    (rc = sq_exec(s, q_listing_drop, err)) < 0)
 		return rc;
 	return 0;
 }
