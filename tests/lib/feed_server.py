@@ -45,9 +45,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not any(k.lower() == "content-length" for k, _ in headers):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if body:
-            self.wfile.write(body)
         self.note(status)
+        if body:
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (size cap): expected
 
     def do_GET(self):
         root = self.server.docroot
@@ -69,7 +72,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              [("Content-Type", "text/html")])
         if mode == "big":
             line = b"big-%07d.example\n"
-            body = b"".join(line % i for i in range(1 << 20 // 20))
+            body = b"".join(line % i for i in range((1 << 20) // 20))
             return self.send(200, body)
         if not name or not os.path.isfile(path):
             return self.send(404, b"not found\n")
