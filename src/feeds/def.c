@@ -230,7 +230,8 @@ int tip_feed_def_from_section(const struct tip_config *cfg, const struct tip_con
 		return rc;
 	/* messages name the line of the key when it is there, else the section's */
 	kv = tip_config_kv(s, "url");
-	snprintf(where, sizeof(where), "%s:%d: [feed %s]", cfg->path ? cfg->path : "(config)",
+	snprintf(where, sizeof(where), "%s:%d: [feed %s]",
+		 s->file ? s->file : cfg->path ? cfg->path : "(config)",
 		 kv ? kv->line : s->line, s->name);
 	if ((rc = build(s, where, def, err)) < 0) {
 		tip_feed_def_free(def);
