@@ -56,16 +56,30 @@ static bool good_name(const char *s)
 	return true;
 }
 
+/* Feed state quotes hostile input: a string that is not UTF-8 is shown, not dropped. */
 static json_t *str_or_null(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	json_t *j;
+	if (!s)
+		return json_null();
+	if ((j = json_string(s)))
+		return j;
+	{
+		char *c = tip_xstrdup(s);
+		for (char *p = c; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		j = json_string(c);
+		free(c);
+		return j;
+	}
 }
 
 static json_t *row_json(const struct tip_feed_row *f)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, "
+	return json_pack("{s:s, s:o, s:s, s:I, s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, "
 			 "s:I, s:o, s:o}",
-			 "name", f->name, "url", f->url ? f->url : "", "format",
+			 "name", f->name, "url", str_or_null(f->url ? f->url : ""), "format",
 			 f->format ? f->format : "", "interval", (json_int_t)f->interval_s,
 			 "enabled", f->enabled, "origin", f->origin ? f->origin : "cli", "removed",
 			 cli_json_time(f->removed), "last_fetch", cli_json_time(f->last_fetch),

@@ -60,6 +60,27 @@ static const char *const skip_hosts[] = {
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* One sample, one line of valid UTF-8: the messages quote hostile input, which may hold control
+ * characters and bytes that are not UTF-8 (they become '?'). */
+static void sanitize(char *s)
+{
+	unsigned char *c = (unsigned char *)s;
+	while (*c) {
+		int n = *c < 0x80 ? 0 : (*c & 0xe0) == 0xc0 ? 1 : (*c & 0xf0) == 0xe0 ? 2
+			: (*c & 0xf8) == 0xf0 ? 3 : -1;
+		bool ok = n >= 0 && !(*c == 0xc0 || *c == 0xc1);
+		for (int k = 1; ok && k <= n; k++)
+			ok = (c[k] & 0xc0) == 0x80;
+		if (!ok) {
+			*c++ = '?';
+			continue;
+		}
+		if (n == 0 && *c < 0x20)
+			*c = ' ';
+		c += n + 1;
+	}
+}
+
 static void reject(struct tip_feed_parser *p, int64_t line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void reject(struct tip_feed_parser *p, int64_t line, const char *fmt, ...)
@@ -81,10 +102,7 @@ static void reject(struct tip_feed_parser *p, int64_t line, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(p->st.samples + used, sizeof(p->st.samples) - used, fmt, ap);
 	va_end(ap);
-	/* one sample, one line: the messages quote input, which may hold control characters */
-	for (char *c = p->st.samples + used; *c; c++)
-		if ((unsigned char)*c < 0x20)
-			*c = ' ';
+	sanitize(p->st.samples + used);
 	p->st.n_samples++;
 }
 
@@ -155,7 +173,8 @@ static int plain_line(struct tip_feed_parser *p, const char *s, size_t n, int64_
 	rn = n - tok;
 	trim(&rest, &rn);
 	if (rn && !is_comment(p->def, rest, rn)) {
-		reject(p, line, "unexpected text after the indicator: '%.60s'", rest);
+		reject(p, line, "unexpected text after the indicator: '%.*s'", (int)(rn < 60 ? rn : 60),
+		       rest);
 		return 0;
 	}
 	return entry(p, s, tok, &a, line);
