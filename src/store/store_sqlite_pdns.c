@@ -7,6 +7,7 @@ static const char q_pdns_upsert[] =
 	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
 	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5)"
 	" ON CONFLICT (domain, rrtype, value) DO UPDATE SET"
+	" first_seen = min(first_seen, excluded.first_seen),"
 	" last_seen = max(last_seen, excluded.last_seen), count = count + 1,"
 	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)";
 #define RES_COLS                                                                             \
