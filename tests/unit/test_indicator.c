@@ -442,6 +442,12 @@ static void test_url(void **state)
 	ok("http://example.com:80", TIP_IND_URL, TIP_IND_URL, "http://example.com/");
 	ok("http://example.com:8080/x", TIP_IND_URL, TIP_IND_URL, "http://example.com:8080/x");
 	ok("https://example.com:80/", TIP_IND_URL, TIP_IND_URL, "https://example.com:80/");
+	/* the root's dot and a zero-padded default port (RFC 3986 §3.2.3: port is *DIGIT) */
+	ok("http://Example.COM./a", TIP_IND_URL, TIP_IND_URL, "http://example.com/a");
+	ok("http://example.com:0080/", TIP_IND_URL, TIP_IND_URL, "http://example.com/");
+	bad("http://example.com:65536/", TIP_IND_URL, NULL);
+	/* an empty query keeps its '?' (RFC 3986 §6.2.3: delimiters of empty components stay) */
+	ok("http://example.com/?", TIP_IND_URL, TIP_IND_URL, "http://example.com/?");
 	ok("ftp://files.example.org:21/pub", TIP_IND_URL, TIP_IND_URL, "ftp://files.example.org/pub");
 	/* IDN host: idn2 --tr46nt 'pаypal.com' → xn--pypal-4ve.com */
 	assert_int_equal(tip_indicator_parse(S("http://p\xd0\xb0ypal.com/login"), TIP_IND_ANY,
