@@ -276,6 +276,10 @@ static const char *section_problem(const char *section, char *kind, size_t kindl
 		known |= !strcmp(named_kinds[i], kind);
 	if (!known)
 		return "unknown section (named sections are [feed NAME] and [module NAME])";
+	if (!*n) {
+		snprintf(why, whylen, "a [%s NAME] section needs a name", kind);
+		return why;
+	}
 	for (const char *c = n; *c; c++)
 		if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
 			snprintf(why, whylen,

@@ -109,6 +109,8 @@ static void test_errors(void **state)
 	load_fails("[dns\nretries = 1\n", "1: syntax error");
 	/* a named section's name is restricted */
 	load_fails("[feed bad/name]\nurl = x\n", "1: [feed bad/name]");
+	load_fails("[dns]\nretries = 1\n[feed ]\nurl = x\n", "3: [feed ]: a [feed NAME] section needs a name");
+	load_fails("[module\t]\n", "1: [module\t]: a [module NAME] section needs a name");
 }
 
 static void test_missing_file(void **state)
