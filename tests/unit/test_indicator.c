@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -553,6 +554,54 @@ static void test_email(void **state)
 	bad("a@bad..example", TIP_IND_ANY, "empty label");
 }
 
+/* The parser takes a length, not a C string: an input that is a slice of a larger buffer
+ * (a feed line) must parse exactly as the same text on its own. Each input is parsed from a
+ * heap block of exactly its length (no NUL: ASan sees any read past it) and from a buffer
+ * where more digits and letters follow it. */
+static void test_unterminated(void **state)
+{
+	static const struct {
+		const char *in;
+		enum tip_ind_type type;
+		const char *value;
+	} cases[] = {
+		{ "10.0.0.0/8", TIP_IND_CIDR, "10.0.0.0/8" },
+		{ "2001:db8::/32", TIP_IND_CIDR, "2001:db8::/32" },
+		{ "192.0.2.1", TIP_IND_IPV4, "192.0.2.1" },
+		{ "2001:db8::1", TIP_IND_IPV6, "2001:db8::1" },
+		{ "Example.COM", TIP_IND_DOMAIN, "example.com" },
+		{ "p\xd0\xb0ypal.com", TIP_IND_DOMAIN, "xn--pypal-4ve.com" },
+		{ "http://example.com/a", TIP_IND_URL, "http://example.com/a" },
+		{ "hxxp://evil[.]com/", TIP_IND_URL, "http://evil.com/" },
+		{ "a@example.com", TIP_IND_EMAIL, "a@example.com" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].in);
+		char *exact = malloc(len), more[300];
+		assert_non_null(exact);
+		memcpy(exact, cases[i].in, len);
+		ok_n(exact, len, TIP_IND_ANY, cases[i].type, cases[i].value);
+		free(exact);
+		snprintf(more, sizeof(more), "%s0123abc", cases[i].in);
+		ok_n(more, len, TIP_IND_ANY, cases[i].type, cases[i].value);
+	}
+}
+
+/* Guessing the type: a schemeless URL whose host happens to be all hex letters is a URL,
+ * not a CIDR network (only digits and dots, or an IPv6 address with its colons, make one). */
+static void test_guess(void **state)
+{
+	(void)state;
+	ok("cafe.de/1", TIP_IND_ANY, TIP_IND_URL, "https://cafe.de/1");
+	ok("abc.de/8", TIP_IND_ANY, TIP_IND_URL, "https://abc.de/8");
+	ok("192.0.2.0/24", TIP_IND_ANY, TIP_IND_CIDR, "192.0.2.0/24");
+	ok("2001:db8::/32", TIP_IND_ANY, TIP_IND_CIDR, "2001:db8::/32");
+	ok("example.com/path", TIP_IND_ANY, TIP_IND_URL, "https://example.com/path");
+	ok("a@example.com", TIP_IND_ANY, TIP_IND_EMAIL, "a@example.com");
+	bad("10.0.0.0/", TIP_IND_ANY, "prefix");
+}
+
 static void test_types(void **state)
 {
 	enum tip_ind_type t;
@@ -575,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4),           cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_cidr),           cmocka_unit_test(test_cidr_contains),
 		cmocka_unit_test(test_url),            cmocka_unit_test(test_email),
+		cmocka_unit_test(test_unterminated),   cmocka_unit_test(test_guess),
 		cmocka_unit_test(test_types),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
