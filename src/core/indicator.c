@@ -640,11 +640,20 @@ static enum tip_ind_type guess(const char *s, size_t len)
 	if (slash) {
 		const char *sl = memchr(s, '/', len);
 		size_t left = (size_t)(sl - s);
+		size_t colons = 0;
 		bool ipish = left > 0;
 		for (size_t i = 0; i < left; i++)
-			if (!isxdigit((unsigned char)s[i]) && s[i] != '.' && s[i] != ':')
+			colons += s[i] == ':';
+		/* digits and dots, or (with an IPv6 address's two colons at least) hex digits */
+		for (size_t i = 0; i < left; i++)
+			if (!(colons >= 2 ? isxdigit((unsigned char)s[i]) : isdigit((unsigned char)s[i])) &&
+			    s[i] != '.' && s[i] != ':')
 				ipish = false;
-		if (ipish && strspn(sl + 1, "0123456789") == len - left - 1)
+		/* the prefix: digits up to len (the input is not NUL-terminated) */
+		for (size_t i = left + 1; i < len; i++)
+			if (!isdigit((unsigned char)s[i]))
+				ipish = false;
+		if (ipish)
 			return TIP_IND_CIDR;
 		return TIP_IND_URL;
 	}
