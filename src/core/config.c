@@ -24,7 +24,61 @@ struct item {
 	const char *def;
 	long long min, max;
 	const char *doc;
+	int (*check)(const char *v, char *why, size_t whylen); /* optional, for strings */
 };
+
+static int one_of(const char *v, const char *const *ok, char *why, size_t whylen)
+{
+	for (int i = 0; ok[i]; i++)
+		if (!strcmp(v, ok[i]))
+			return 0;
+	snprintf(why, whylen, "'%s' is not one of:", v);
+	for (int i = 0; ok[i]; i++)
+		snprintf(why + strlen(why), whylen - strlen(why), " %s", ok[i]);
+	return TIP_EINVAL;
+}
+
+static int check_log(const char *v, char *why, size_t whylen)
+{
+	static const char *const ok[] = { "stderr", "syslog", NULL };
+	return one_of(v, ok, why, whylen);
+}
+
+static int check_level(const char *v, char *why, size_t whylen)
+{
+	static const char *const ok[] = { "err", "warn", "info", "debug", NULL };
+	return one_of(v, ok, why, whylen);
+}
+
+static int check_url(const char *v, char *why, size_t whylen)
+{
+	if (!strncmp(v, "sqlite:", 7) && v[7] && strcmp(v + 7, "//") && strcmp(v + 7, "///"))
+		return 0;
+	if (!strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11))
+		return 0;
+	snprintf(why, whylen, "'%s' is not sqlite:///path or postgresql://…", v);
+	return TIP_EINVAL;
+}
+
+/* "A, AAAA, NS": record types the resolver knows how to ask and store */
+static int check_rrtypes(const char *v, char *why, size_t whylen)
+{
+	static const char *const ok[] = { "A", "AAAA", "NS", NULL };
+	char buf[256], *save = NULL;
+	int n = 0;
+	if (!tip_strlcpy(buf, v, sizeof(buf))) {
+		snprintf(why, whylen, "too long");
+		return TIP_EINVAL;
+	}
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save), n++)
+		if (one_of(t, ok, why, whylen) < 0)
+			return TIP_EINVAL;
+	if (n == 0) {
+		snprintf(why, whylen, "empty: give at least one of A, AAAA, NS");
+		return TIP_EINVAL;
+	}
+	return 0;
+}
 
 #define OFF(f) offsetof(struct tip_config, f)
 #define BIG 1000000000000LL
@@ -32,12 +86,12 @@ struct item {
 static const struct item items[] = {
 	{ "store", "url", IT_STR, OFF(store.url), "sqlite:///var/lib/tip/tip.db", 0, 0,
 	  "where TIP keeps everything: sqlite:///absolute/path, sqlite://relative/path, or (later) "
-	  "postgresql://user@host/db" },
+	  "postgresql://user@host/db", check_url },
 
 	{ "daemon", "pidfile", IT_STR, OFF(daemon.pidfile), "/run/tip.pid", 0, 0,
 	  "pid file of `tip run` when it daemonises" },
-	{ "daemon", "log", IT_STR, OFF(daemon.log), "stderr", 0, 0, "stderr or syslog" },
-	{ "daemon", "log_level", IT_STR, OFF(daemon.log_level), "info", 0, 0, "err, warn, info or debug" },
+	{ "daemon", "log", IT_STR, OFF(daemon.log), "stderr", 0, 0, "stderr or syslog", check_log },
+	{ "daemon", "log_level", IT_STR, OFF(daemon.log_level), "info", 0, 0, "err, warn, info or debug", check_level },
 	{ "daemon", "max_children", IT_INT, OFF(daemon.max_children), "4", 1, 256,
 	  "module passes running at once" },
 	{ "daemon", "grace_ms", IT_INT, OFF(daemon.grace_ms), "5000", 0, 600000,
@@ -52,7 +106,7 @@ static const struct item items[] = {
 	{ "dns", "servers", IT_DNS_SERVERS, 0, "", 0, 0,
 	  "resolvers as host[:port], comma-separated (IPv6 as [addr]:port); empty: /etc/resolv.conf" },
 	{ "dns", "rrtypes", IT_STR, OFF(dns.rrtypes), "A, AAAA, NS", 0, 0,
-	  "record types each watched domain is resolved for" },
+	  "record types each watched domain is resolved for (A, AAAA, NS)", check_rrtypes },
 	{ "dns", "concurrency", IT_INT, OFF(dns.concurrency), "2000", 1, 100000,
 	  "queries in flight at most" },
 	{ "dns", "timeout_ms", IT_INT, OFF(dns.timeout_ms), "2000", 10, 60000, "per-try timeout" },
@@ -71,16 +125,16 @@ static const struct item items[] = {
 	{ "enrich", "mmdb_country", IT_STR, OFF(enrich.mmdb_country), "", 0, 0,
 	  "MaxMind country database (.mmdb); empty: not used" },
 
-	{ "web", "listen", IT_STR, OFF(web.listen), "127.0.0.1:8080", 0, 0, "web interface address" },
-	{ "web", "token", IT_STR, OFF(web.token), "", 0, 0, "API token (empty: read-only without one)" },
+	{ "web", "listen", IT_STR, OFF(web.listen), "127.0.0.1:8080", 0, 0, "web interface address (not used yet: the web interface is a later release)" },
+	{ "web", "token", IT_STR, OFF(web.token), "", 0, 0, "API token (empty: read-only without one; not used yet)" },
 
 	{ "spamtrap", "listen", IT_STR, OFF(spamtrap.listen), "127.0.0.1:2525", 0, 0,
-	  "SMTP trap address" },
+	  "SMTP trap address (not used yet: the spamtrap is a later release)" },
 	{ "spamtrap", "domains", IT_STR, OFF(spamtrap.domains), "", 0, 0,
-	  "domains the trap accepts mail for, comma-separated" },
-	{ "spamtrap", "maildir", IT_STR, OFF(spamtrap.maildir), "", 0, 0, "maildir to read spam from" },
+	  "domains the trap accepts mail for, comma-separated (not used yet)" },
+	{ "spamtrap", "maildir", IT_STR, OFF(spamtrap.maildir), "", 0, 0, "maildir to read spam from (not used yet)" },
 	{ "spamtrap", "max_size", IT_INT, OFF(spamtrap.max_size), "10485760", 1024, 1LL << 32,
-	  "largest message accepted, bytes" },
+	  "largest message accepted, bytes (not used yet)" },
 
 	{ "flux", "window", IT_INT, OFF(flux.window_s), "604800", 60, 86400 * 365,
 	  "seconds of resolution history a verdict looks at" },
@@ -174,6 +228,8 @@ static int set_item(struct tip_config *cfg, const struct item *it, const char *v
 	long long n;
 	switch (it->type) {
 	case IT_STR:
+		if (it->check && it->check(v, why, whylen) < 0)
+			return TIP_EINVAL;
 		free(*str_at(cfg, it));
 		*str_at(cfg, it) = tip_xstrdup(v);
 		return 0;
