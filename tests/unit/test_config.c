@@ -89,6 +89,11 @@ static void test_errors(void **state)
 	load_fails("[daemon]\nmax_children = 0\n", "2: [daemon] max_children: '0' is not a whole number from 1 to 256");
 	load_fails("[daemon]\nmax_children = 257\n", "2: [daemon] max_children:");
 	load_fails("[daemon]\nmax_children = -1\n", "2: [daemon] max_children:");
+	/* a value outside its documented set (stderr or syslog; err, warn, info or debug) */
+	load_fails("[daemon]\nlog_level = debug\nlog = journald\n",
+		   "3: [daemon] log: 'journald' is not one of: stderr syslog");
+	load_fails("[daemon]\nlog_level = loud\n", "2: [daemon] log_level:");
+	load_fails("[daemon]\nlog_level = \n", "2: [daemon] log_level:");
 	/* duplicate key: the second one's line (5), and the first one's (2) in the message */
 	load_fails("[dns]\nretries = 1\n\n; again\nretries = 2\n",
 		   "5: [dns] retries: given twice (first on line 2)");
