@@ -946,6 +946,48 @@ static void test_migration(void **state)
 	tip_store_close(st);
 }
 
+/* A migration that fails is rolled back whole: the version stays, nothing half-done remains.
+ * Made to fail by a table already holding the name migration 2 creates. And a file that is
+ * not SQLite is refused with a message, not a crash. */
+static void test_migration_failure(void **state)
+{
+	char url[400], path[300];
+	struct tip_store *st;
+	struct tip_error err = { 0 };
+	int from, to, v;
+	(void)state;
+
+	fresh(url, sizeof(url), path, sizeof(path));
+	OK(tip_store_open(url, TIP_STORE_CREATE | TIP_STORE_NOMIGRATE, &st, &err));
+	OK(tip_store_migrate(st, 1, &from, &to, &err));
+	tip_store_close(st);
+	sql_exec(path, "INSERT INTO source (id, name, kind, created) VALUES (1, 's', 'feed', 1);"
+		       "INSERT INTO indicator (id, type, value, first_seen) VALUES (1, 1, 'x.example', 1);"
+		       "INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen)"
+		       " VALUES (1, 1, 5, 5);"
+		       "CREATE TABLE sighting_event (junk TEXT);");
+	OK(tip_store_open(url, TIP_STORE_NOMIGRATE, &st, &err));
+	assert_int_equal(tip_store_migrate(st, 0, &from, &to, &err), TIP_ESTORE);
+	assert_non_null(strstr(err.msg, "schema version 2"));
+	OK(tip_store_schema_version(st, &v, &err));
+	assert_int_equal(v, 1);
+	tip_store_close(st);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event"), 0);
+	assert_int_equal(sql_int(path, "SELECT max(version) FROM schema_version"), 1);
+
+	/* not a database */
+	fresh(url, sizeof(url), path, sizeof(path));
+	{
+		FILE *f = fopen(path, "w"); /* its folder exists: earlier tests made it */
+		assert_non_null(f);
+		fputs("this is not an SQLite file, just text long enough to have a header\n", f);
+		fclose(f);
+	}
+	err.msg[0] = '\0';
+	assert_true(tip_store_open(url, 0, &st, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a database"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +997,7 @@ int main(void)
 		cmocka_unit_test(test_rounds),      cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_runs),        cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_readonly),    cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_migration_failure),
 	};
 	tip_log_init("test", false, TIP_LOG_WARN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
