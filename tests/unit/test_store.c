@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -978,7 +979,10 @@ static void test_migration_failure(void **state)
 	/* not a database */
 	fresh(url, sizeof(url), path, sizeof(path));
 	{
-		FILE *f = fopen(path, "w"); /* its folder exists: earlier tests made it */
+		char sub[300];
+		snprintf(sub, sizeof(sub), "%s/sub", dir);
+		mkdir(sub, 0700); /* may exist already */
+		FILE *f = fopen(path, "w");
 		assert_non_null(f);
 		fputs("this is not an SQLite file, just text long enough to have a header\n", f);
 		fclose(f);
