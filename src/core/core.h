@@ -76,7 +76,7 @@ typedef int64_t tip_time_t; /* microseconds since 1970-01-01T00:00:00Z */
 
 tip_time_t tip_now(void);           /* CLOCK_REALTIME */
 tip_time_t tip_monotonic(void);     /* CLOCK_MONOTONIC */
-/* Writes "2026-11-25T19:56:23Z" (or with ".123456" when usec is set and frac is true). */
+/* Writes "2026-11-25T19:56:23Z": whole seconds (microseconds are kept in the store, not shown). */
 char *tip_time_format(tip_time_t t, char *buf, size_t len);
 #define TIP_TIME_BUFLEN 40
 int tip_time_parse(const char *s, tip_time_t *out); /* RFC 3339 / "YYYY-MM-DD[ HH:MM:SS]" */

@@ -40,7 +40,7 @@ static const char q_verdict_current[] =
 	"INSERT INTO flux_current (domain, at, verdict, since) VALUES (?1, ?2, ?3, ?2)"
 	" ON CONFLICT (domain) DO UPDATE SET at = excluded.at,"
 	" since = CASE WHEN verdict = excluded.verdict THEN since ELSE excluded.at END,"
-	" verdict = excluded.verdict";
+	" verdict = excluded.verdict WHERE excluded.at >= flux_current.at";
 static const char q_verdict_get[] =
 	"SELECT v.domain, v.at, v.verdict, v.score, v.n_a, v.n_asn, v.n_ns, v.n_cc, v.fluxiness,"
 	" coalesce(v.min_ttl, -1), v.rounds, v.double_flux, v.why, v.family"

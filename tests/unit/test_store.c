@@ -686,6 +686,14 @@ static void test_verdicts(void **state)
 	assert_int_equal(sql_int(path, "SELECT since FROM flux_current WHERE domain = 'f.example'"),
 			 3000);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM verdict WHERE domain = 'f.example'"), 4);
+	/* a verdict that arrives late (older than the current one) joins the history but does not
+	 * become current */
+	v.at = 3500;
+	v.verdict = "benign";
+	OK(tip_store_verdict_put(st, &v, &err));
+	assert_int_equal(sql_int(path, "SELECT at FROM flux_current WHERE domain = 'f.example'"), 4000);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM verdict WHERE domain = 'f.example'"), 5);
+	v.verdict = "fastflux";
 
 	memset(&g, 0, sizeof(g));
 	OK(tip_store_verdict_get(st, "f.example", verdict_cb, &g, &err));
