@@ -18,10 +18,11 @@ ev() { sqlite3 "$T/tip.db" "SELECT group_concat(e.event, ',') FROM (SELECT event
 removed() { tip lookup "$1" --json | jq -r '[.sightings[] | select(.source == "hist") | (.removed != null)] | .[0]'; }
 first() { tip lookup "$1" --json | jq -r '.sightings[] | select(.source == "hist") | .first_seen'; }
 
-# snapshot 1: a, b, an address, a network, a URL; one bad line (line 6)
-printf 'a.example\nb.example\n192.0.2.1\n198.51.100.0/24\nhttp://www.shop.example.co.uk/x\nbad..name\n' > "$f"
+# snapshot 1: a, b, an address, a network, a URL; one bad line (line 6); a.example again,
+# spelled differently (line 7: the same indicator once normalised, listed once)
+printf 'a.example\nb.example\n192.0.2.1\n198.51.100.0/24\nhttp://www.shop.example.co.uk/x\nbad..name\nA.Example.\n' > "$f"
 assert_rc 0 "snapshot 1" -- tip feed fetch hist
-assert_match "$OUT" "5 listed, 5 new, 0 removed, 1 lines rejected" "5 listed, the bad line counted"
+assert_match "$OUT" "5 listed, 5 new, 0 removed, 1 lines rejected" "5 listed, the bad line counted, the duplicate once"
 assert_match "$(tip feed list --json | jq -r '.[0].rejected_sample')" "^line 6: 'bad\.\.name': empty label" \
 	"the rejected line is reported with its number"
 fa=$(first a.example)
