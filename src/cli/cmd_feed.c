@@ -222,6 +222,12 @@ static int feed_add(struct cli *c, int argc, char **argv)
 				free(options);
 				return cli_usage("feed", "--set '%s': expected KEY=VALUE", optarg);
 			}
+			if (!strncmp(optarg, "url=", 4) || !strncmp(optarg, "format=", 7) ||
+			    !strncmp(optarg, "interval=", 9) || !strncmp(optarg, "enabled=", 8)) {
+				free(options);
+				return cli_usage("feed", "--set '%s': give url, format, --interval and "
+						 "--disabled as such", optarg);
+			}
 			options = tip_xrealloc(options, olen + strlen(optarg) + 2);
 			olen += (size_t)sprintf(options + olen, "%s\n", optarg);
 			break;

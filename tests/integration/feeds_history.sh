@@ -99,6 +99,7 @@ assert_rc 1 "add with an unknown option key" -- tip feed add x "file://$T/cat.cs
 assert_match "$ERR" "colour: unknown key" "names the key"
 assert_rc 1 "add a feed the config defines" -- tip feed add hist "file://$f" --format plain
 assert_rc 2 "add without --format" -- tip feed add y "file://$f"
+assert_rc 2 "--set of a key that has its own option" -- tip feed add y "file://$f" --format plain --set interval=60
 assert_rc 2 "feed without subcommand" -- tip feed
 assert_rc 1 "fetch an unknown feed" -- tip feed fetch nosuch
 assert_match "$ERR" "no feed named 'nosuch'" "names it"
