@@ -175,8 +175,11 @@ int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct ti
  * transaction, listing_begin, then every entry of the pass through listing_seen with the same
  * `now` and `mark`, then listing_settle, which stores the indicators and sightings set-based,
  * writes the history events (listed, returned, removed), re-activates what came back and marks
- * removed what vanished. An entry listed twice in one pass counts once. Entries are held in
- * temporary storage (on disk, not in memory) until settle. */
+ * removed what vanished. An entry listed twice in one pass counts once. The pass is diffed
+ * against the source's previous snapshot (kept by the store): entries listed before with the
+ * same attributes are not written, the others are held in temporary storage (on disk) until
+ * settle; memory is about 24 bytes per entry of the snapshot. An active sighting's last_seen
+ * is then the source's last_success (what tip_store_sightings returns; removal stores it). */
 int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err);
 int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 			   tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,

@@ -156,6 +156,7 @@ static void sq_close(struct tip_store *st)
 		if (s->cache[i].stmt)
 			sqlite3_finalize(s->cache[i].stmt);
 	free(s->cache);
+	sq_listing_free(s->listing);
 	if (s->db)
 		sqlite3_close(s->db);
 	free(s->path);

@@ -20,6 +20,7 @@ struct sq_store {
 	int tx_depth;
 	struct sq_cache_ent *cache;
 	size_t cache_cap, cache_n;
+	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
 };
 
 static inline struct sq_store *sq_of(struct tip_store *st)
@@ -41,6 +42,12 @@ void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 void sq_bind_int(sqlite3_stmt *st, int i, int64_t v);
 /* Column text, NULL for SQL NULL. */
 const char *sq_col_text(sqlite3_stmt *st, int i);
+
+/* Frees the state of a listing pass (store_sqlite_feeds.c); NULL is fine. */
+void sq_listing_free(struct sq_listing *l);
+/* Forgets a source's listing snapshot: any write to its sightings outside a listing pass
+ * must call it, so that the next pass rebuilds the snapshot from the sighting rows. */
+int sq_listing_forget(struct sq_store *s, int64_t source_id, struct tip_error *err);
 
 /* The migrations (store_sqlite_schema.c). */
 int sq_schema_latest(void);

@@ -2,13 +2,13 @@
  * store_sqlite_feeds.c — feeds in SQLite: the definition and state columns of a source row, and
  * the fast write path of a whole listing pass.
  *
- * The listing pass (measured in bench/bench_feeds.c, figures in docs/performance.md): one
- * append to a temporary table per entry, then set-based statements in key order. What changed
- * is worked out over the source's rows, which the sighting primary key (source_id,
- * indicator_id) keeps together: new = first_seen is this pass's time, returned = seen in this
- * pass but marked removed, removed = active but not seen in this pass.
+ * The listing pass (measured in bench/bench_feeds.c, figures in docs/performance.md): the
+ * diff against the source's previous snapshot is done in C over hashes, and only what changed
+ * is written; see "The listing pass" below.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_sqlite.h"
 
@@ -39,55 +39,102 @@ static const char q_feed_ok[] =
 	" etag = ?4, last_modified = ?5, rejected_sample = ?6, n_total = ?7, n_new = ?8,"
 	" n_removed = ?9, n_rejected = ?10 WHERE id = ?1";
 
-/* The listing pass. Entries go into a temporary table (append only, no index: one cheap insert
- * per entry); settle then works set-based and in key order: it indexes the temporary table,
- * inserts the new indicators in (type, value) order, upserts the sightings in indicator-id
- * order, and derives the events and removals from the source's rows. Random-order B-tree
- * inserts into the big indexes were what made the per-row path slow (docs/performance.md). */
+/* The listing pass.
+ *
+ * Steady state first: a feed re-fetched every hour is mostly the same list. The source's
+ * previous snapshot is kept as a sorted array of keyed 96-bit hashes of (type, value) with the
+ * indicator id and a hash of the attributes (table listing_snapshot, one BLOB per source).
+ * listing_seen looks each entry up in it in memory: an entry that is there with the same
+ * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed)
+ * goes into a temporary table, which settle sorts into key order and writes set-based
+ * (indicators in (type, value) order, sightings, 'listed' and 'returned' events). What the old
+ * snapshot has and the pass did not see is marked removed, row by row in indicator-id order.
+ * Then the new snapshot replaces the old one.
+ *
+ * last_seen of an active sighting of a feed is therefore not rewritten on every pass: it is
+ * the source's last_success (every active sighting was in the last successful pass), and the
+ * read queries (store_sqlite_intel.c) return max(last_seen, source.last_success) while the
+ * sighting is active; removal stores that value. docs/architecture.md says so.
+ *
+ * The hash is SipHash-2-4 (128-bit output, 96 bits kept) under a random key stored with the
+ * snapshot: feeds are hostile input, and a crafted collision would hide an entry. */
 static const char q_listing_create[] =
 	"DROP TABLE IF EXISTS temp.listing;"
 	"CREATE TEMP TABLE listing (type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT,"
 	" registrable TEXT, family INTEGER, addr BLOB, prefix INTEGER, category TEXT, threat TEXT,"
-	" tags TEXT, listed_since INTEGER)";
+	" tags TEXT, listed_since INTEGER, h INTEGER NOT NULL, k INTEGER NOT NULL)";
 static const char q_listing_put[] =
-	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 /* one external sort (bounded memory, spills to temp files) puts the entries in key order */
 static const char q_listing_sort[] =
 	"DROP TABLE IF EXISTS temp.listing_sorted;"
 	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing ORDER BY type, value;"
 	"DROP TABLE temp.listing;";
-/* settle: ?1 source, ?2 mark, ?3 now */
+static const char q_listing_unused[] = "DROP TABLE temp.listing";
+static const char q_listing_drop[] = "DROP TABLE IF EXISTS temp.listing_ids";
+static const char q_snap_get[] =
+	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
+static const char q_snap_put[] =
+	"INSERT OR REPLACE INTO listing_snapshot (source_id, n, keys) VALUES (?1, ?2, zeroblob(?3))";
+static const char q_snap_forget[] = "DELETE FROM listing_snapshot WHERE source_id = ?1";
+static const char q_snap_rebuild[] =
+	"SELECT s.indicator_id, i.type, i.value, s.category, s.threat, s.tags, s.listed_since"
+	" FROM sighting s JOIN indicator i ON i.id = s.indicator_id"
+	" WHERE s.source_id = ?1 AND s.removed IS NULL";
+static const char q_prev_success[] =
+	"SELECT coalesce(last_success, 0) FROM source WHERE id = ?1";
+/* settle: ?1 source, ?2 mark, ?3 now; the joins are forced to start from the (small, sorted)
+ * temporary table */
 static const char q_settle_indicators[] =
 	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
 	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
 	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
 	" ON CONFLICT (type, value) DO NOTHING";
+/* the written entries with their indicator ids, in id order (one join, one sort) */
+static const char q_settle_ids[] =
+	"DROP TABLE IF EXISTS temp.listing_ids;"
+	"CREATE TEMP TABLE listing_ids AS SELECT i.id AS id, l.h AS h, l.k AS k,"
+	" l.category AS category, l.threat AS threat, l.tags AS tags,"
+	" l.listed_since AS listed_since"
+	" FROM temp.listing_sorted l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
+	" ORDER BY i.id;"
+	"DROP TABLE temp.listing_sorted;";
+static const char q_settle_returned[] =
+	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
+	" SELECT ?1, l.id, ?3, 'returned' FROM temp.listing_ids l"
+	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
+	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL";
 static const char q_settle_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since)"
-	" SELECT ?1, i.id, ?3, ?3, ?2, l.category, l.threat, l.tags, l.listed_since"
-	" FROM temp.listing_sorted l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
-	" WHERE true ORDER BY i.id"
+	" SELECT ?1, id, ?3, ?3, ?2, category, threat, tags, listed_since"
+	" FROM temp.listing_ids WHERE true ORDER BY rowid"
 	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
-	" last_mark = excluded.last_mark, category = coalesce(excluded.category, category),"
+	" last_mark = excluded.last_mark, removed = NULL,"
+	" category = coalesce(excluded.category, category),"
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"
 	" listed_since = coalesce(excluded.listed_since, listed_since)";
-static const char q_listing_drop[] = "DROP TABLE temp.listing_sorted";
-static const char q_settle_new[] =
+static const char q_settle_listed[] =
+	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
+	" SELECT ?1, l.id, ?3, 'listed' FROM temp.listing_ids l"
+	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
+	" WHERE s.first_seen = ?3 AND ?2 IS NOT NULL";
+/* the same for a big pass (most of the source changed, e.g. the first): scanning the
+ * source's rows in key order beats probing them entry by entry */
+static const char q_settle_listed_scan[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
 	" SELECT source_id, indicator_id, ?3, 'listed' FROM sighting"
-	" WHERE source_id = ?1 AND last_mark = ?2 AND first_seen = ?3";
-static const char q_settle_returned_events[] =
+	" WHERE source_id = ?1 AND first_seen = ?3 AND ?2 IS NOT NULL";
+static const char q_any_removed[] =
+	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
+	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
+static const char q_settle_keys[] = "SELECT h, k, id FROM temp.listing_ids";
+static const char q_remove[] =
+	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen, ?4)"
+	" WHERE source_id = ?1 AND indicator_id = ?2 AND removed IS NULL";
+static const char q_remove_event[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT source_id, indicator_id, ?3, 'returned' FROM sighting"
-	" WHERE source_id = ?1 AND last_mark = ?2 AND removed IS NOT NULL";
-static const char q_settle_returned[] =
-	"UPDATE sighting SET removed = NULL"
-	" WHERE source_id = ?1 AND last_mark = ?2 AND removed IS NOT NULL AND ?3 IS NOT NULL";
-static const char q_settle_total[] =
-	"SELECT count(*) FROM sighting WHERE source_id = ?1 AND removed IS NULL"
-	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL";
-
+	" VALUES (?1, ?2, ?3, 'removed')";
 int sq_feed_put(struct tip_store *st, const char *name, const char *url, const char *format,
 		int64_t interval_s, const char *options, const char *origin, bool enabled,
 		tip_time_t now, int64_t *id, struct tip_error *err)
@@ -249,10 +296,342 @@ int sq_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_
 	return sq_done(s, q, err, "feed state");
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The listing snapshot */
+
+#define SNAP_MAGIC 0x54495053u /* "TIPS", native byte order: a foreign one is rebuilt */
+#define SNAP_VERSION 1u
+
+struct snap_head {
+	uint32_t magic, version;
+	uint64_t k0, k1; /* the SipHash key of this snapshot */
+};
+
+struct snap_ent {
+	uint64_t h;  /* key hash, first 64 bits */
+	uint32_t h2; /* key hash, 32 more bits */
+	uint32_t ah; /* attributes hash */
+	int64_t id;  /* indicator id */
+};
+
+struct sq_listing {
+	int64_t source_id;
+	struct snap_head head;
+	struct snap_ent *old; /* sorted by (h, h2) */
+	size_t n_old;
+	uint32_t *dir;        /* first index per bucket of the top dir_bits bits of h */
+	int dir_bits;
+	uint8_t *seen;        /* per old entry: 1 seen unchanged, 2 seen with other attributes */
+	int64_t n_changed;    /* entries written to the temporary table */
+};
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                               \
+	do {                                                                                   \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                      \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                         \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                         \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                      \
+	} while (0)
+
+/* SipHash-2-4 with 128-bit output (Aumasson and Bernstein), little-endian message words. */
+static void siphash128(const struct snap_head *k, const uint8_t *in, size_t len, uint64_t out[2])
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k->k0, v1 = 0x646f72616e646f6dULL ^ k->k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k->k0, v3 = 0x7465646279746573ULL ^ k->k1;
+	uint64_t b = (uint64_t)len << 56, m;
+	const uint8_t *end = in + (len & ~(size_t)7);
+
+	v1 ^= 0xee;
+	for (; in != end; in += 8) {
+		m = (uint64_t)in[0] | (uint64_t)in[1] << 8 | (uint64_t)in[2] << 16 |
+		    (uint64_t)in[3] << 24 | (uint64_t)in[4] << 32 | (uint64_t)in[5] << 40 |
+		    (uint64_t)in[6] << 48 | (uint64_t)in[7] << 56;
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t i = 0; i < (len & 7); i++)
+		b |= (uint64_t)in[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xee;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	out[0] = v0 ^ v1 ^ v2 ^ v3;
+	v1 ^= 0xdd;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	out[1] = v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void key_hash(const struct snap_head *k, int type, const char *value, struct snap_ent *e)
+{
+	uint8_t buf[TIP_IND_VALUE_MAX + 2];
+	size_t l = strlen(value);
+	uint64_t out[2];
+	if (l > TIP_IND_VALUE_MAX)
+		l = TIP_IND_VALUE_MAX;
+	buf[0] = (uint8_t)type;
+	memcpy(buf + 1, value, l);
+	siphash128(k, buf, l + 1, out);
+	e->h = out[0];
+	e->h2 = (uint32_t)out[1];
+}
+
+/* FNV-1a over the attributes: only tells whether they changed (not a security matter: a
+ * collision only delays an attribute update of the colliding entry). */
+static uint32_t attr_hash(const char *cat, const char *threat, const char *tags, int64_t since)
+{
+	const char *f[3] = { cat, threat, tags };
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 3; i++) {
+		const unsigned char *p = (const unsigned char *)f[i];
+		h = (h ^ (p ? 1u : 0u)) * 16777619u;
+		for (; p && *p; p++)
+			h = (h ^ *p) * 16777619u;
+		h = (h ^ 0xffu) * 16777619u;
+	}
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)((uint64_t)since >> (8 * i))) * 16777619u;
+	return h;
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct snap_ent *x = a, *y = b;
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	if (x->h2 != y->h2)
+		return x->h2 < y->h2 ? -1 : 1;
+	return 0;
+}
+
+static inline bool ent_less(const struct snap_ent *x, const struct snap_ent *y)
+{
+	return x->h < y->h || (x->h == y->h && x->h2 < y->h2);
+}
+
+/* In place: glibc's qsort would allocate a copy of the array (a merge sort), doubling the
+ * peak memory of a big snapshot. Quicksort on random hashes, the smaller side recursed. */
+static void ent_sort(struct snap_ent *v, size_t n)
+{
+	while (n > 16) {
+		struct snap_ent p = v[n / 2], t;
+		size_t i = 0, j = n - 1;
+		for (;;) {
+			while (ent_less(&v[i], &p))
+				i++;
+			while (ent_less(&p, &v[j]))
+				j--;
+			if (i >= j)
+				break;
+			t = v[i], v[i] = v[j], v[j] = t;
+			i++, j--;
+		}
+		/* [0, j] <= p <= [j + 1, n) */
+		if (j + 1 < n - j - 1) {
+			ent_sort(v, j + 1);
+			v += j + 1, n -= j + 1;
+		} else {
+			ent_sort(v + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct snap_ent t = v[i];
+		size_t j = i;
+		for (; j > 0 && ent_less(&t, &v[j - 1]); j--)
+			v[j] = v[j - 1];
+		v[j] = t;
+	}
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void sq_listing_free(struct sq_listing *l)
+{
+	if (!l)
+		return;
+	free(l->old);
+	free(l->dir);
+	free(l->seen);
+	free(l);
+}
+
+int sq_listing_forget(struct sq_store *s, int64_t source_id, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_snap_forget, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, source_id);
+	return sq_done(s, q, err, "listing snapshot");
+}
+
+/* The bucket directory: entries are sorted by h, so the top bits of h index them directly
+ * (about four entries a bucket). */
+static void build_dir(struct sq_listing *l)
+{
+	size_t nb;
+	l->dir_bits = 1;
+	while (l->dir_bits < 30 && ((size_t)1 << (l->dir_bits + 2)) < l->n_old)
+		l->dir_bits++;
+	nb = (size_t)1 << l->dir_bits;
+	l->dir = tip_xmalloc((nb + 1) * sizeof(*l->dir));
+	for (size_t b = 0, i = 0; b <= nb; b++) {
+		while (i < l->n_old && (l->old[i].h >> (64 - l->dir_bits)) < b)
+			i++;
+		l->dir[b] = (uint32_t)i;
+	}
+}
+
+static struct snap_ent *snap_find(struct sq_listing *l, const struct snap_ent *k)
+{
+	size_t b;
+	if (!l->n_old)
+		return NULL;
+	b = (size_t)(k->h >> (64 - l->dir_bits));
+	for (uint32_t i = l->dir[b]; i < l->dir[b + 1]; i++) {
+		struct snap_ent *e = &l->old[i];
+		if (e->h == k->h && e->h2 == k->h2)
+			return e;
+		if (e->h > k->h)
+			break;
+	}
+	return NULL;
+}
+
+static int snap_load(struct sq_store *s, struct sq_listing *l, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_snap_get, err);
+	int64_t n = -1, len = 0;
+	int rc;
+
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, l->source_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		n = sqlite3_column_int64(q, 0);
+		len = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, err, "listing snapshot");
+	if (n >= 0 && n < INT32_MAX &&
+	    len == (int64_t)(sizeof(struct snap_head) + (size_t)n * sizeof(struct snap_ent))) {
+		sqlite3_blob *b;
+		if (sqlite3_blob_open(s->db, "main", "listing_snapshot", "keys", l->source_id, 0,
+				      &b) != SQLITE_OK)
+			return sq_fail(s, err, "listing snapshot");
+		l->n_old = (size_t)n;
+		l->old = tip_xmalloc(l->n_old ? l->n_old * sizeof(*l->old) : 1);
+		rc = sqlite3_blob_read(b, &l->head, sizeof(l->head), 0);
+		if (rc == SQLITE_OK && l->head.magic == SNAP_MAGIC &&
+		    l->head.version == SNAP_VERSION && l->n_old)
+			rc = sqlite3_blob_read(b, l->old, (int)(l->n_old * sizeof(*l->old)),
+					       sizeof(l->head));
+		sqlite3_blob_close(b);
+		if (rc != SQLITE_OK)
+			return sq_fail(s, err, "listing snapshot read");
+		if (l->head.magic == SNAP_MAGIC && l->head.version == SNAP_VERSION)
+			return 0;
+		free(l->old);
+		l->old = NULL;
+		l->n_old = 0;
+	}
+	/* none (a new source, a store from before snapshots, or sightings written another
+	 * way): rebuild it from the active sightings, under a fresh key */
+	l->head.magic = SNAP_MAGIC;
+	l->head.version = SNAP_VERSION;
+	if (getentropy(&l->head.k0, sizeof(l->head.k0)) < 0 ||
+	    getentropy(&l->head.k1, sizeof(l->head.k1)) < 0)
+		return tip_error_set(err, TIP_EIO, "getentropy failed");
+	if (!(q = sq_prep(s, q_snap_rebuild, err)))
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, l->source_id);
+	{
+		size_t cap = 0;
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			struct snap_ent *e;
+			if (l->n_old == cap) {
+				cap = cap ? cap * 2 : 1024;
+				l->old = tip_xrealloc(l->old, cap * sizeof(*l->old));
+			}
+			e = &l->old[l->n_old++];
+			e->id = sqlite3_column_int64(q, 0);
+			key_hash(&l->head, sqlite3_column_int(q, 1), sq_col_text(q, 2), e);
+			e->ah = attr_hash(sq_col_text(q, 3), sq_col_text(q, 4), sq_col_text(q, 5),
+					  sqlite3_column_int64(q, 6));
+		}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "listing snapshot rebuild");
+	if (l->n_old)
+		ent_sort(l->old, l->n_old);
+	tip_debug("listing snapshot of source %lld rebuilt from %zu sightings",
+		  (long long)l->source_id, l->n_old);
+	return 0;
+}
+
+static int snap_store(struct sq_store *s, struct sq_listing *l, struct snap_ent *v, size_t n,
+		      struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_snap_put, err);
+	size_t bytes = n * sizeof(*v), off = 0;
+	sqlite3_blob *b;
+	int rc;
+
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, l->source_id);
+	sq_bind_int(q, 2, (int64_t)n);
+	sq_bind_int(q, 3, (int64_t)(sizeof(l->head) + bytes));
+	if ((rc = sq_done(s, q, err, "listing snapshot")) < 0)
+		return rc;
+	if (sqlite3_blob_open(s->db, "main", "listing_snapshot", "keys", l->source_id, 1, &b) !=
+	    SQLITE_OK)
+		return sq_fail(s, err, "listing snapshot");
+	rc = sqlite3_blob_write(b, &l->head, sizeof(l->head), 0);
+	while (rc == SQLITE_OK && off < bytes) {
+		size_t c = bytes - off > (1u << 20) ? (1u << 20) : bytes - off;
+		rc = sqlite3_blob_write(b, (const char *)v + off, (int)c,
+					(int)(sizeof(l->head) + off));
+		off += c;
+	}
+	sqlite3_blob_close(b);
+	return rc == SQLITE_OK ? 0 : sq_fail(s, err, "listing snapshot write");
+}
+
 int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
 {
-	(void)source_id;
-	return sq_exec(sq_of(st), q_listing_create, err);
+	struct sq_store *s = sq_of(st);
+	struct sq_listing *l;
+	int rc;
+
+	sq_listing_free(s->listing);
+	s->listing = l = tip_xcalloc(1, sizeof(*l));
+	l->source_id = source_id;
+	if ((rc = sq_exec(s, q_listing_create, err)) < 0 || (rc = snap_load(s, l, err)) < 0) {
+		sq_listing_free(l);
+		s->listing = NULL;
+		return rc;
+	}
+	build_dir(l);
+	l->seen = tip_xcalloc(l->n_old + 1, 1);
+	return 0;
 }
 
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
@@ -260,10 +639,25 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		    struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_listing_put, err);
+	struct sq_listing *l = s->listing;
+	struct snap_ent k, *e;
+	sqlite3_stmt *q;
 
-	(void)source_id, (void)now, (void)mark;
-	if (!q)
+	(void)now, (void)mark;
+	if (!l || l->source_id != source_id)
+		return tip_error_set(err, TIP_EINVAL, "listing entry outside a listing pass");
+	key_hash(&l->head, ind->type, ind->value, &k);
+	k.ah = attrs ? attr_hash(attrs->category, attrs->threat, attrs->tags, attrs->listed_since)
+		     : attr_hash(NULL, NULL, NULL, 0);
+	if ((e = snap_find(l, &k))) {
+		size_t i = (size_t)(e - l->old);
+		if (e->ah == k.ah) {
+			l->seen[i] |= 1;
+			return 0; /* listed before, unchanged: nothing to write */
+		}
+		l->seen[i] |= 2;
+	}
+	if (!(q = sq_prep(s, q_listing_put, err)))
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, ind->type);
 	sq_bind_text(q, 2, ind->value);
@@ -281,6 +675,9 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		if (attrs->listed_since)
 			sq_bind_int(q, 11, attrs->listed_since);
 	}
+	sq_bind_int(q, 12, (int64_t)k.h);
+	sq_bind_int(q, 13, (int64_t)((uint64_t)k.h2 << 32 | k.ah));
+	l->n_changed++;
 	return sq_done(s, q, err, "listing entry");
 }
 
@@ -297,7 +694,7 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 	sq_bind_int(q, 3, now);
 	rc = sqlite3_step(q);
 	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW && changes) {
 		*changes = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
 		return 0;
@@ -310,23 +707,140 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 	return 0;
 }
 
+/* What the old snapshot has and the pass did not see: removed now; last_seen becomes the
+ * previous successful pass (the last that listed it), as the read side showed it. */
+static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t now,
+			  int64_t *removed, struct tip_error *err)
+{
+	int64_t *ids = NULL, prev = 0;
+	size_t n = 0;
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	for (size_t i = 0; i < l->n_old; i++)
+		if (!l->seen[i])
+			n++;
+	*removed = 0;
+	if (!n)
+		return 0;
+	if (!(q = sq_prep(s, q_prev_success, err)))
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, l->source_id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		prev = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	ids = tip_xmalloc(n * sizeof(*ids));
+	n = 0;
+	for (size_t i = 0; i < l->n_old; i++)
+		if (!l->seen[i])
+			ids[n++] = l->old[i].id;
+	qsort(ids, n, sizeof(*ids), id_cmp); /* B-tree order */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!(q = sq_prep(s, q_remove, err))) {
+			rc = TIP_ESTORE;
+			break;
+		}
+		sq_bind_int(q, 1, l->source_id);
+		sq_bind_int(q, 2, ids[i]);
+		sq_bind_int(q, 3, now);
+		sq_bind_int(q, 4, prev);
+		if ((rc = sq_done(s, q, err, "listing removal")) < 0 || sqlite3_changes(s->db) == 0)
+			continue;
+		(*removed)++;
+		if (!(q = sq_prep(s, q_remove_event, err))) {
+			rc = TIP_ESTORE;
+			break;
+		}
+		sq_bind_int(q, 1, l->source_id);
+		sq_bind_int(q, 2, ids[i]);
+		sq_bind_int(q, 3, now);
+		rc = sq_done(s, q, err, "listing removal event");
+	}
+	free(ids);
+	return rc;
+}
+
 int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
 		      struct tip_listing_counts *c, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	int64_t dummy;
+	struct sq_listing *l = s->listing;
+	struct snap_ent *v;
+	size_t n = 0, cap, w;
+	sqlite3_stmt *q;
+	tip_time_t t0;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = sq_exec(s, q_listing_sort, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_indicators, source_id, mark, now, &dummy, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, &dummy, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_new, source_id, mark, now, &c->added, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_returned_events, source_id, mark, now, &dummy, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_returned, source_id, mark, now, &c->returned, err)) < 0 ||
-	    (rc = sq_sighting_sweep(st, source_id, mark, now, &c->removed, err)) < 0 ||
-	    (rc = settle_step(s, q_settle_total, source_id, mark, now, &c->total, err)) < 0 ||
-	    (rc = sq_exec(s, q_listing_drop, err)) < 0)
+	if (!l || l->source_id != source_id)
+		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
+	if ((rc = sq_exec(s, l->n_changed ? q_listing_sort : q_listing_unused, err)) < 0)
 		return rc;
+	if (l->n_changed) {
+		/* big: more written than a quarter of what was listed before */
+		bool big = (size_t)l->n_changed > l->n_old / 4;
+		int64_t any_removed = 1;
+		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
+		    (rc = sq_exec(s, q_settle_ids, err)) < 0 ||
+		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
+					      err)) < 0) ||
+		    (any_removed && (rc = settle_step(s, q_settle_returned, source_id, mark, now,
+						      &c->returned, err)) < 0) ||
+		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0 ||
+		    (rc = settle_step(s, big ? q_settle_listed_scan : q_settle_listed, source_id,
+				      mark, now, &c->added, err)) < 0)
+			return rc;
+	}
+	t0 = tip_monotonic();
+	if ((rc = settle_removed(s, l, now, &c->removed, err)) < 0)
+		return rc;
+	tip_debug("listing settle: %.3f s: %lld removed", (double)(tip_monotonic() - t0) / TIP_SEC,
+		  (long long)c->removed);
+
+	/* the new snapshot: the old entries seen unchanged, and the written ones with their ids.
+	 */
+	t0 = tip_monotonic();
+	v = l->old;
+	for (size_t i = 0; i < l->n_old; i++)
+		if (l->seen[i] == 1)
+			v[n++] = l->old[i];
+	l->old = NULL;
+	l->n_old = 0;
+	cap = n + (size_t)l->n_changed;
+	v = tip_xrealloc(v, (cap ? cap : 1) * sizeof(*v));
+	if (l->n_changed) {
+		if (!(q = sq_prep(s, q_settle_keys, err))) {
+			free(v);
+			return TIP_ESTORE;
+		}
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < cap) {
+			uint64_t k = (uint64_t)sqlite3_column_int64(q, 1);
+			v[n].h = (uint64_t)sqlite3_column_int64(q, 0);
+			v[n].h2 = (uint32_t)(k >> 32);
+			v[n].ah = (uint32_t)k;
+			v[n].id = sqlite3_column_int64(q, 2);
+			n++;
+		}
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+			free(v);
+			return sq_fail(s, err, "listing snapshot");
+		}
+	}
+	ent_sort(v, n);
+	for (size_t i = w = 0; i < n; i++) /* an entry listed twice counts once */
+		if (w == 0 || ent_cmp(&v[w - 1], &v[i]))
+			v[w++] = v[i];
+	rc = snap_store(s, l, v, w, err);
+	free(v);
+	if (rc < 0)
+		return rc;
+	c->total = (int64_t)w;
+	tip_debug("listing settle: %.3f s: new snapshot of %zu", (double)(tip_monotonic() - t0) / TIP_SEC,
+		  w);
+	if ((rc = sq_exec(s, q_listing_drop, err)) < 0)
+		return rc;
+	sq_listing_free(l);
+	s->listing = NULL;
 	return 0;
 }

@@ -28,12 +28,18 @@ static const char q_sweep_events[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
 	" SELECT source_id, indicator_id, ?3, 'removed' FROM sighting"
 	" WHERE source_id = ?1 AND removed IS NULL AND last_mark <> ?2";
+/* last_seen on removal: a feed pass does not rewrite the last_seen of what it still lists,
+ * which is its source's last_success while active (store_sqlite_feeds.c); removal stores it */
 static const char q_sweep[] =
-	"UPDATE sighting SET removed = ?3"
+	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen,"
+	" coalesce((SELECT last_success FROM source WHERE id = ?1), 0))"
 	" WHERE source_id = ?1 AND removed IS NULL AND last_mark <> ?2";
 
+/* an active sighting was seen at least in its source's last successful pass */
 #define SIGHTING_COLS                                                                       \
-	"SELECT src.name, i.type, i.value, s.first_seen, s.last_seen, coalesce(s.removed, 0),"  \
+	"SELECT src.name, i.type, i.value, s.first_seen,"                                      \
+	" CASE WHEN s.removed IS NULL THEN max(s.last_seen, coalesce(src.last_success, 0))"     \
+	" ELSE s.last_seen END, coalesce(s.removed, 0),"                                       \
 	" s.category, s.threat, s.tags FROM sighting s JOIN indicator i ON i.id = s.indicator_id" \
 	" JOIN source src ON src.id = s.source_id "
 static const char q_sightings[] =
@@ -132,6 +138,8 @@ int sq_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_
 
 	if (!q)
 		return TIP_ESTORE;
+	if ((rc = sq_listing_forget(s, source_id, err)) < 0)
+		return rc;
 	sq_bind_int(q, 1, source_id);
 	sq_bind_int(q, 2, indicator_id);
 	rc = sqlite3_step(q);
@@ -177,6 +185,8 @@ int sq_sighting_sweep(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	struct sq_store *s = sq_of(st);
 	const char *qs[2] = { q_sweep_events, q_sweep };
 	int rc;
+	if ((rc = sq_listing_forget(s, source_id, err)) < 0)
+		return rc;
 	for (int i = 0; i < 2; i++) {
 		sqlite3_stmt *q = sq_prep(s, qs[i], err);
 		if (!q)

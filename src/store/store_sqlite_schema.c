@@ -126,10 +126,20 @@ static const char v3[] =
 	"ALTER TABLE source ADD COLUMN removed INTEGER;"
 	"ALTER TABLE source ADD COLUMN rejected_sample TEXT;";
 
+/* Version 4: the listing snapshot of a source: the keys of its active sightings as a sorted
+ * array of hashes with their indicator ids (store_sqlite_feeds.c), so that a feed pass diffs in
+ * C and writes only what changed. Derived data: a missing row is rebuilt from the sightings.
+ * Self-contained (only a new table): renumber freely at merge. */
+static const char v4[] =
+	"CREATE TABLE listing_snapshot ("
+	"  source_id INTEGER PRIMARY KEY REFERENCES source (id),"
+	"  n INTEGER NOT NULL, keys BLOB NOT NULL);";
+
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
 	{ 3, "feed definitions and state", v3, NULL },
+	{ 4, "listing snapshots", v4, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
