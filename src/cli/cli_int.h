@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "core/core.h"
+#include "module/module.h"
 #include "store/store.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -18,6 +19,7 @@ struct cli {
 	bool cfg_loaded;
 	struct tip_store *st;
 	int verbosity;      /* -v: 1, -q: -1 */
+	const struct tip_module *const *modules; /* tip_modules, or a test daemon's table */
 };
 
 struct cli_cmd {
@@ -33,6 +35,8 @@ int cmd_version(struct cli *c, int argc, char **argv);
 int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_lookup(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_run(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
 
 /* Loads the config once (-c, $TIP_CONFIG, ./tip.conf, /etc/tip/tip.conf). 0 or EXIT_RUNTIME. */
 int cli_config(struct cli *c);
