@@ -13,6 +13,7 @@
  * supervisor did to the child (timeout, stop), into one cause: ok, failed, crashed, timeout,
  * killed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -81,6 +83,36 @@ static void set_limit(int res, long long v, const char *what)
 		tip_warn("setrlimit %s %lld", what, v);
 }
 
+/* The parent's event loop, signal pipe, syslog socket and its other children's sockets are
+ * not the child's: every descriptor that is not a regular file goes, but stdio and the socket
+ * to the parent. Regular files stay open on purpose: they are the parent's SQLite connection.
+ * SQLite keeps one table per process of the files it has open (with their lock state and the
+ * WAL-index mapping), and the child inherits it; the child's own new connection to the same
+ * file finds and shares those entries, descriptors included. Closing them under SQLite made
+ * the child's connection spin on locks it could not take. Keeping them is safe because the
+ * parent keeps its connection open (and so its hold on the WAL index) for as long as the child
+ * runs, and never has a transaction open at fork time (it is single-threaded and its writes
+ * are synchronous). */
+static void close_inherited(int keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	if (!d) {
+		/* no /proc: the loop and pipes stay open; nothing breaks, the child exits anyway */
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat sb;
+		int fd = atoi(de->d_name);
+		if (fd <= 2 || fd == keep || fd == dirfd(d) || de->d_name[0] == '.')
+			continue;
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+			continue;
+		close(fd);
+	}
+	closedir(d);
+}
+
 static void __attribute__((noreturn))
 child_main(const struct tip_config *cfg, const struct tip_module *m, int fd, pid_t parent,
 	   char **args, int n_args)
@@ -117,16 +149,8 @@ child_main(const struct tip_config *cfg, const struct tip_module *m, int fd, pid
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 
-	/* only stdio and the socket to the parent: the master's store, pidfile, event loop and
-	 * whatever else it holds are not ours */
 	closelog();
-	if (fd != 3) {
-		if (dup2(fd, 3) < 0)
-			_exit(125);
-		fd = 3;
-	}
-	close_range(4, ~0U, 0);
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	close_inherited(fd);
 
 	tip_log_level_parse(cfg->daemon.log_level, &lvl);
 	tip_log_init(m->name, use_syslog, lvl);
@@ -232,7 +256,9 @@ int sched_sup_start(struct sched_sup *s, const struct tip_module *m, tip_time_t 
 		return tip_error_set(err, TIP_EIO, "module %s: socketpair: %s", m->name,
 				     strerror(errno));
 	fflush(NULL); /* nothing buffered is written twice */
-	sup_store_close(s);
+	/* the recording connection is open before the fork and stays open while the child runs
+	 * (see close_inherited) */
+	sup_store(s);
 	pid = fork();
 	if (pid < 0) {
 		int e = errno;

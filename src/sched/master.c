@@ -35,6 +35,7 @@ struct master {
 	struct event *tick;
 	struct event *sig[5];
 	bool stopping;
+	char *store_url; /* as started: a reload does not change it */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -180,11 +181,11 @@ static void reload(struct master *M)
 	M->cfg_owned = true;
 	M->cfg = &M->cfg_own;
 	M->sup.cfg = M->cfg;
-	M->sup.store_url = M->cfg->store.url;
-	if (M->sup.st) { /* reopened from the (maybe new) url when next needed */
-		tip_store_close(M->sup.st);
-		M->sup.st = NULL;
-	}
+	/* the recording connection must outlive every running child (child.c): a new store url
+	 * takes effect at the next start */
+	if (strcmp(M->store_url, M->cfg->store.url))
+		tip_warnx("SIGHUP: [store] url changed: restart tip run to use %s (still using %s)",
+			  M->cfg->store.url, M->store_url);
 	if (tip_log_level_parse(M->cfg->daemon.log_level, &lvl) == 0)
 		tip_log_init("master", !strcmp(M->cfg->daemon.log, "syslog"), lvl);
 	tip_info("SIGHUP: config %s reloaded (%d runs in progress kept)",
@@ -333,7 +334,8 @@ int tip_sched_master(const struct tip_sched_opts *o, const struct tip_config *cf
 	 * restore, as no connection may be open across a fork */
 	tip_store_close(M.st);
 	M.st = NULL;
-	M.sup.store_url = cfg->store.url;
+	M.store_url = tip_xstrdup(cfg->store.url);
+	M.sup.store_url = M.store_url;
 	M.sup.reap_any = true;
 	M.sup.on_end = on_end;
 	M.sup.arg = &M;
@@ -376,6 +378,7 @@ out:
 		tip_store_close(M.st);
 	if (M.cfg_owned)
 		tip_config_free(&M.cfg_own);
+	free(M.store_url);
 	if (pidfd >= 0) {
 		if (rc == 0)
 			unlink(cfg->daemon.pidfile);

@@ -42,9 +42,7 @@ struct sched_sup {
 	struct event_base *base;
 	const struct tip_config *cfg; /* rlimits, grace_ms, store url; the owner may swap it */
 	/* Where runs are recorded (the config's store url; NULL: not recorded). The connection is
-	 * opened when a run is recorded and closed before every fork: an SQLite connection must
-	 * not be open across fork(), or the child's own connection shares its inherited lock and
-	 * WAL-index state (SQLite's "how to corrupt", §2.6) and blocks on locks nobody holds. */
+	 * opened before the first fork and kept open while any child runs (child.c says why). */
 	const char *store_url;
 	struct tip_store *st;
 	bool reap_any;                /* waitpid(-1): the master reaps every child it has */
