@@ -397,6 +397,10 @@ static void ended(struct sched_sup *s, struct sched_child **pp, int wstatus)
 			      r.error[0] ? r.error : NULL, &err) < 0)
 		tip_warnx("module %s: the end of run %lld could not be recorded: %s", c->m->name,
 			  (long long)c->run_id, err.msg);
+	/* the run table only grows; its pages need not stay cached in a process that lives for
+	 * months and only ever appends */
+	if (s->st)
+		tip_store_release_memory(s->st);
 	if (!strcmp(r.status, TIP_RUN_OK))
 		tip_info("module %s: ok, %lld items in %lldms (pid %ld)", c->m->name,
 			 (long long)r.items, (long long)((r.ended - r.started) / TIP_MSEC),

@@ -176,3 +176,9 @@ int tip_store_runs(struct tip_store *st, const char *module, int limit, tip_run_
 {
 	return st->ops->runs(st, module, limit, cb, arg, err);
 }
+
+void tip_store_release_memory(struct tip_store *st)
+{
+	if (st->ops->release_memory)
+		st->ops->release_memory(st);
+}

@@ -37,8 +37,10 @@ rss() { awk '/^VmRSS/ {print $2}' /proc/$1/status; }
 # the master's own descriptors: with it stopped (SIGSTOP: it can neither fork nor reap), all
 # of them minus one socket per child it has (running or not yet reaped)
 fds() {
-	kill -STOP $1
 	local all kids
+	kill -STOP $1
+	# SIGSTOP is asynchronous: wait until the master is stopped
+	for _ in $(seq 100); do [ "$(awk '{print $3}' /proc/$1/stat)" = T ] && break; sleep 0.01; done
 	all=$(ls /proc/$1/fd | wc -l)
 	kids=$(ps --ppid $1 -o pid= | wc -l)
 	kill -CONT $1
