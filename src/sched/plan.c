@@ -249,6 +249,7 @@ struct restore_state {
 	tip_time_t now;
 	enum tip_sched_restore mode;
 	int seen;
+	bool have_last;
 	bool streak; /* still counting consecutive failures */
 	int rc;
 	struct tip_error *err;
@@ -283,8 +284,11 @@ static int restore_row(void *arg, const struct tip_run *r)
 		}
 		status = TIP_RUN_INTERRUPTED;
 	}
-	if (rs->seen == 0) {
-		e->last_start = r->started;
+	if (!rs->have_last) {
+		/* the newest finished run (behind a live one, when one runs) */
+		rs->have_last = true;
+		if (!e->running)
+			e->last_start = r->started;
 		e->last_end = r->ended ? r->ended : rs->now;
 		tip_strlcpy(e->last_status, status, sizeof(e->last_status));
 		e->last_items = r->items;

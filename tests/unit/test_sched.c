@@ -514,6 +514,19 @@ static void test_restore(void **state)
 		assert_string_equal(entry(&p2, "b")->last_status, TIP_RUN_INTERRUPTED);
 		tip_sched_plan_free(&p2);
 	}
+	{
+		/* `tip status` beside a live master: a running row is running, and the last result
+		 * is the newest finished run's */
+		struct tip_sched_plan p3;
+		tip_store_run_start(st, "a", 103, now + 21 * TIP_SEC, &id, &err);
+		assert_int_equal(tip_sched_plan_init(&p3, &cfg, mods, now + 22 * TIP_SEC, &err), 0);
+		assert_int_equal(tip_sched_plan_restore(&p3, st, now + 22 * TIP_SEC, TIP_RESTORE_VIEW_LIVE, &err), 0);
+		assert_true(entry(&p3, "a")->running);
+		assert_int_equal(entry(&p3, "a")->last_start, now + 21 * TIP_SEC);
+		assert_string_equal(entry(&p3, "a")->last_status, TIP_RUN_OK);
+		assert_int_equal(p3.n_running, 1);
+		tip_sched_plan_free(&p3);
+	}
 	tip_store_close(st);
 	tip_config_free(&cfg);
 	{
