@@ -2,8 +2,10 @@
 #include <string.h>
 
 #include "module.h"
+#include "feeds/feeds.h"
 
 const struct tip_module *const tip_modules[] = {
+	&tip_feeds_module,
 	NULL,
 };
 

@@ -177,14 +177,18 @@ url = sqlite://$T/tip.db
 [daemon]
 pidfile = $T/real.pid
 CONF
-TIP_CONFIG=$T/real.conf "$TIP" run --foreground 2> "$T/log4" &
+TIP_CONFIG=$T/real.conf TIP_TESTD_NO_MODULES=1 "$TESTD" run --foreground 2> "$T/log4" &
 R=$!
 at_exit "kill -9 $R 2>/dev/null"
 sleep 0.5
-assert_rc 0 "the real tip idles with no modules" -- kill -0 $R
+assert_rc 0 "a master with no modules idles" -- kill -0 $R
 assert_match "$(cat "$T/log4")" "0 modules: nothing to run, idling" "and says so"
-assert_rc 0 "status" -- env TIP_CONFIG="$T/real.conf" "$TIP" status
+assert_rc 0 "status" -- env TIP_CONFIG="$T/real.conf" TIP_TESTD_NO_MODULES=1 "$TESTD" status
 assert_match "$OUT" "no modules" "status says there are no modules"
 kill -TERM $R; wait $R
 assert_eq "$?" 0 "it stops cleanly"
+# the real tip with the real module table (src/module/registry.c: counted there with grep)
+n_real=$(grep -cE '^[[:space:]]*&tip_[a-z_]+_module,' "$TIP_SRCDIR/src/module/registry.c")
+assert_rc 0 "the real tip's status" -- env TIP_CONFIG="$T/real.conf" "$TIP" status --json
+assert_eq "$(echo "$OUT" | jq '.modules | length')" "$n_real" "it lists the $n_real module(s) of registry.c"
 done_testing

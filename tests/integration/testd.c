@@ -174,7 +174,11 @@ static const struct tip_module *const test_modules[] = {
 	&m_overrun, &m_hog, &m_spin, &m_first, &m_second, &m_crashsvc, NULL,
 };
 
+static const struct tip_module *const no_modules[] = { NULL };
+
+/* TIP_TESTD_NO_MODULES=1: an empty table, to show the master idling with nothing to run */
 int main(int argc, char **argv)
 {
-	return tip_cli_main_modules(argc, argv, test_modules);
+	const char *none = getenv("TIP_TESTD_NO_MODULES");
+	return tip_cli_main_modules(argc, argv, none && *none == '1' ? no_modules : test_modules);
 }
