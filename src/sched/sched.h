@@ -163,7 +163,9 @@ struct tip_sched_result {
  * [module] timeout, the run recorded in the store), waiting for it. args/n_args go to
  * ctx->args. SIGINT or SIGTERM to the caller ends the child gracefully (status killed).
  * Returns 0 when the child ran (res says how it ended, ok or not), or a negative TIP_E* when
- * it could not be run at all. */
+ * it could not be run at all. The caller may hold a store connection of its own, but must not
+ * have a transaction open on it (the child is forked with it; see child.c). It installs
+ * libevent signal events for SIGCHLD, SIGINT and SIGTERM while it runs, and removes them. */
 int tip_sched_run_once(const struct tip_config *cfg, const struct tip_module *m, char **args,
 		       int n_args, struct tip_sched_result *res, struct tip_error *err);
 

@@ -171,6 +171,8 @@ printf '[module nosuch]\ninterval = 1s\n' >> "$T/tip.conf"
 assert_rc 1 "run refuses an unknown [module]" -- "$TESTD" run --foreground
 assert_match "$ERR" "tip.conf:[0-9]+: \[module nosuch\]: unknown module" "naming file and line"
 assert_rc 1 "status refuses it too" -- "$TESTD" status
+assert_rc 1 "config check refuses it too" -- "$TESTD" config check
+assert_match "$ERR" "\[module nosuch\]: unknown module" "with the same message"
 cat > "$T/real.conf" <<CONF
 [store]
 url = sqlite://$T/tip.db
