@@ -30,7 +30,7 @@ static int last_cb(void *arg, const struct tip_run *r)
 	return 1;
 }
 
-static const char *state_of(const struct tip_sched_entry *e, const struct tip_sched_plan *p)
+static const char *state_of(const struct tip_sched_entry *e)
 {
 	if (!e->mc.enabled)
 		return "disabled";
@@ -38,7 +38,6 @@ static const char *state_of(const struct tip_sched_entry *e, const struct tip_sc
 		return "running";
 	if (e->after >= 0 && !(e->after_ok > e->consumed))
 		return "waiting";
-	(void)p;
 	return "idle";
 }
 
@@ -86,7 +85,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct tip_sched_entry *e = &plan.e[i];
 		struct last l = { 0 };
-		const char *state = state_of(e, &plan);
+		const char *state = state_of(e);
 		bool has_next = e->mc.enabled && !e->running;
 		tip_time_t next = has_next ? (e->next > now ? e->next : now) : 0;
 		if (tip_store_runs(c->st, e->m->name, 1, last_cb, &l, &err) < 0) {

@@ -296,7 +296,6 @@ int tip_sched_master(const struct tip_sched_opts *o, const struct tip_config *cf
 {
 	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 	struct master M;
-	struct tip_error serr = { 0 };
 	int pidfd = -1, report_fd = -1, rc;
 	pid_t holder;
 	enum tip_log_level lvl = TIP_LOG_INFO;
@@ -384,7 +383,6 @@ out:
 			unlink(cfg->daemon.pidfile);
 		close(pidfd);
 	}
-	(void)serr;
 	if (report_fd == -2)
 		_exit(1);
 	return rc;

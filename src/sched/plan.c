@@ -394,9 +394,8 @@ int tip_sched_plan_reload(struct tip_sched_plan *p, const struct tip_config *cfg
 	return 0;
 }
 
-static bool after_ready(const struct tip_sched_plan *p, const struct tip_sched_entry *e)
+static bool after_ready(const struct tip_sched_entry *e)
 {
-	(void)p;
 	return e->after < 0 || e->after_ok > e->consumed;
 }
 
@@ -410,7 +409,7 @@ struct tip_sched_entry *tip_sched_plan_due(struct tip_sched_plan *p, tip_time_t 
 		if (!e->mc.enabled || e->running || e->next > now)
 			continue;
 		if (!is_service(e)) {
-			if (!after_ready(p, e) || p->n_running >= p->max_children) {
+			if (!after_ready(e) || p->n_running >= p->max_children) {
 				e->waiting = true;
 				continue;
 			}
