@@ -36,6 +36,7 @@ struct master {
 	struct event *sig[5];
 	bool stopping;
 	char *store_url; /* as started: a reload does not change it */
+	tip_time_t wall, mono; /* at the last look, to notice the wall clock being stepped */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -129,6 +130,20 @@ static void schedule(struct master *M)
 
 	if (M->stopping)
 		return;
+	{
+		/* the plan runs on the wall clock (the store's times are wall times); a step of it
+		 * (an admin, a bad NTP start) moves the plan with it */
+		tip_time_t mono = tip_monotonic(), step = 0;
+		if (M->mono)
+			step = now - (M->wall + (mono - M->mono));
+		if (step > TIP_SEC || step < -TIP_SEC) {
+			tip_warnx("the wall clock was stepped by %+llds: the schedule moves with it",
+				  (long long)(step / TIP_SEC));
+			tip_sched_plan_shift(&M->plan, step);
+		}
+		M->wall = now;
+		M->mono = mono;
+	}
 	while ((e = tip_sched_plan_due(&M->plan, now)) && guard++ < 1000)
 		start_one(M, e, now);
 	while ((lost = tip_sched_plan_lost(&M->plan))) {

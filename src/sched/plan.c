@@ -524,3 +524,16 @@ const struct tip_sched_entry *tip_sched_plan_lost(const struct tip_sched_plan *p
 		return p->n ? &p->e[0] : NULL;
 	return NULL;
 }
+
+void tip_sched_plan_shift(struct tip_sched_plan *p, tip_time_t delta)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct tip_sched_entry *e = &p->e[i];
+		tip_time_t *t[] = { &e->anchor, &e->next_slot, &e->retry_at, &e->next,
+				    &e->run_started, &e->last_start, &e->last_end, &e->after_ok,
+				    &e->consumed, &e->last_ok_end };
+		for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++)
+			if (*t[k])
+				*t[k] += delta;
+	}
+}

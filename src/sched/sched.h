@@ -142,6 +142,11 @@ tip_time_t tip_sched_plan_wake(const struct tip_sched_plan *p, tip_time_t now);
 /* The invariant the master checks after every change (and the tests after every step): every
  * enabled module is running or has a next start. Returns the offending entry, or NULL. */
 const struct tip_sched_entry *tip_sched_plan_lost(const struct tip_sched_plan *p);
+/* The wall clock was stepped by `delta` (the master compares it with the monotonic clock):
+ * every time in the plan moves with it, so the schedule keeps its rhythm in elapsed time — a
+ * clock set back an hour does not hold every module back an hour, nor does one set forward
+ * make them all due at once. */
+void tip_sched_plan_shift(struct tip_sched_plan *p, tip_time_t delta);
 /* The deterministic jitter of slot `slot` of module `name`, in [0, jitter). */
 tip_time_t tip_sched_jitter(const char *name, tip_time_t slot, tip_time_t jitter);
 

@@ -369,6 +369,35 @@ static void test_reload_interval(void **state)
 	tip_config_free(&bad);
 }
 
+/* A wall clock set back an hour moves the plan with it: the next start is as far away in
+ * elapsed time as before (hand calculation: 100ms interval, run at T0, shifted by -1h). */
+static void test_clock_step(void **state)
+{
+	static const struct tip_module *const mods[] = { &m_a, NULL };
+	struct tip_config cfg;
+	struct tip_sched_plan p;
+	struct tip_error err = { 0 };
+	struct tip_sched_entry *e;
+	tip_time_t back = -3600 * TIP_SEC;
+	(void)state;
+
+	load(&cfg, "[module a]\ninterval = 100ms\n");
+	assert_int_equal(tip_sched_plan_init(&p, &cfg, mods, T0, &err), 0);
+	e = entry(&p, "a");
+	tip_sched_plan_started(&p, tip_sched_plan_due(&p, T0), T0, 1);
+	tip_sched_plan_ended(&p, e, T0 + 10 * MS, TIP_RUN_OK, 0);
+	tip_sched_plan_shift(&p, back);
+	assert_int_equal(e->next, T0 + back + 100 * MS);
+	assert_int_equal(tip_sched_plan_wake(&p, T0 + back + 20 * MS), T0 + back + 100 * MS);
+	assert_ptr_equal(tip_sched_plan_due(&p, T0 + back + 100 * MS), e);
+	tip_sched_plan_started(&p, e, T0 + back + 100 * MS, 2);
+	tip_sched_plan_ended(&p, e, T0 + back + 110 * MS, TIP_RUN_OK, 0);
+	assert_int_equal(e->next, T0 + back + 200 * MS);
+	assert_int_equal(e->skipped, 0);
+	tip_sched_plan_free(&p);
+	tip_config_free(&cfg);
+}
+
 /* Bad [module] sections are errors naming file, line and key. */
 static void test_config_errors(void **state)
 {
@@ -547,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_max_children),
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_reload_interval),
+		cmocka_unit_test(test_clock_step),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_never_lost),
 		cmocka_unit_test(test_restore),
