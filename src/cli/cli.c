@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "module/module.h"
+#include "sched/sched.h"
 
 static const struct cli_cmd commands[] = {
 	{ "init", cmd_init, "create or migrate the store (idempotent)",
@@ -213,6 +215,23 @@ int cli_store(struct cli *c, bool readonly)
 		fprintf(stderr, "tip: %s\n", err.msg);
 		return EXIT_RUNTIME;
 	}
+	return 0;
+}
+
+int cli_run_module(struct cli *c, const char *name, char **args, int n_args,
+		   struct tip_error *err)
+{
+	const struct tip_module *m = tip_module_find(c->modules, name);
+	struct tip_sched_result res;
+	int rc;
+
+	if (!m)
+		return tip_error_set(err, TIP_ENOTFOUND, "the %s module is not built in", name);
+	if ((rc = tip_sched_run_once(&c->cfg, m, args, n_args, &res, err)) < 0)
+		return rc;
+	if (strcmp(res.status, TIP_RUN_OK) != 0)
+		return tip_error_set(err, TIP_EIO, "%s pass %s%s%s (run %lld)", name, res.status,
+				     res.error[0] ? ": " : "", res.error, (long long)res.run_id);
 	return 0;
 }
 

@@ -44,6 +44,12 @@ int cli_config(struct cli *c);
 /* Opens the store named by the config; read-only for read commands. 0 or EXIT_RUNTIME. */
 int cli_store(struct cli *c, bool readonly);
 
+/* One pass of the named module in a child, through the scheduler's child runner (the same
+ * path as `tip run --once` and the daemon), recorded in the store. Returns 0 when the pass
+ * ended ok; the pass's own failure as a negative TIP_E* with its error text in err. */
+int cli_run_module(struct cli *c, const char *name, char **args, int n_args,
+		   struct tip_error *err);
+
 /* Prints "tip CMD: message" to stderr. */
 void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: prints the message and the command's usage line; returns EXIT_USAGE. */
