@@ -129,12 +129,21 @@ static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
 static const char q_settle_keys[] = "SELECT h, k, id FROM temp.listing_ids";
-static const char q_remove[] =
-	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen, ?4)"
-	" WHERE source_id = ?1 AND indicator_id = ?2 AND removed IS NULL";
-static const char q_remove_event[] =
+/* removal, set-based over the ids the C diff found gone (sorted: B-tree order) */
+static const char q_gone_create[] =
+	"DROP TABLE IF EXISTS temp.listing_gone;"
+	"CREATE TEMP TABLE listing_gone (id INTEGER PRIMARY KEY)";
+static const char q_gone_put[] = "INSERT INTO temp.listing_gone VALUES (?1)";
+static const char q_gone_events[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" VALUES (?1, ?2, ?3, 'removed')";
+	" SELECT ?1, g.id, ?3, 'removed' FROM temp.listing_gone g"
+	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = g.id"
+	" WHERE s.removed IS NULL AND ?2 IS NOT NULL";
+static const char q_gone_update[] =
+	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen, ?2)"
+	" WHERE source_id = ?1 AND indicator_id IN (SELECT id FROM temp.listing_gone)"
+	" AND removed IS NULL";
+static const char q_gone_drop[] = "DROP TABLE temp.listing_gone";
 int sq_feed_put(struct tip_store *st, const char *name, const char *url, const char *format,
 		int64_t interval_s, const char *options, const char *origin, bool enabled,
 		tip_time_t now, int64_t *id, struct tip_error *err)
@@ -735,27 +744,23 @@ static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t n
 		if (!l->seen[i])
 			ids[n++] = l->old[i].id;
 	qsort(ids, n, sizeof(*ids), id_cmp); /* B-tree order */
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (!(q = sq_prep(s, q_remove, err))) {
+	if ((rc = sq_exec(s, q_gone_create, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!(q = sq_prep(s, q_gone_put, err))) {
 			rc = TIP_ESTORE;
-			break;
+			goto out;
 		}
-		sq_bind_int(q, 1, l->source_id);
-		sq_bind_int(q, 2, ids[i]);
-		sq_bind_int(q, 3, now);
-		sq_bind_int(q, 4, prev);
-		if ((rc = sq_done(s, q, err, "listing removal")) < 0 || sqlite3_changes(s->db) == 0)
-			continue;
-		(*removed)++;
-		if (!(q = sq_prep(s, q_remove_event, err))) {
-			rc = TIP_ESTORE;
-			break;
-		}
-		sq_bind_int(q, 1, l->source_id);
-		sq_bind_int(q, 2, ids[i]);
-		sq_bind_int(q, 3, now);
-		rc = sq_done(s, q, err, "listing removal event");
+		sq_bind_int(q, 1, ids[i]);
+		if ((rc = sq_done(s, q, err, "listing removal")) < 0)
+			goto out;
 	}
+	/* the events first: they pick the rows still active */
+	if ((rc = settle_step(s, q_gone_events, l->source_id, 0, now, NULL, err)) < 0 ||
+	    (rc = settle_step(s, q_gone_update, l->source_id, prev, now, removed, err)) < 0)
+		goto out;
+	rc = sq_exec(s, q_gone_drop, err);
+out:
 	free(ids);
 	return rc;
 }
