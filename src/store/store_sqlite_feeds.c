@@ -716,6 +716,15 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 	return 0;
 }
 
+/* A settle step that is a plain statement list, timed for the debug log. */
+static int exec_timed(struct sq_store *s, const char *sql, struct tip_error *err)
+{
+	tip_time_t t0 = tip_monotonic();
+	int rc = sq_exec(s, sql, err);
+	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
+	return rc;
+}
+
 /* What the old snapshot has and the pass did not see: removed now; last_seen becomes the
  * previous successful pass (the last that listed it), as the read side showed it. */
 static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t now,
@@ -779,14 +788,17 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
+	t0 = tip_monotonic();
 	if ((rc = sq_exec(s, l->n_changed ? q_listing_sort : q_listing_unused, err)) < 0)
 		return rc;
+	tip_debug("listing settle: %.3f s: sort of %lld written entries",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
 	if (l->n_changed) {
 		/* big: more written than a quarter of what was listed before */
 		bool big = (size_t)l->n_changed > l->n_old / 4;
 		int64_t any_removed = 1;
 		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
-		    (rc = sq_exec(s, q_settle_ids, err)) < 0 ||
+		    (rc = exec_timed(s, q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
 					      err)) < 0) ||
 		    (any_removed && (rc = settle_step(s, q_settle_returned, source_id, mark, now,
