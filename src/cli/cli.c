@@ -35,6 +35,13 @@ static const struct cli_cmd commands[] = {
 	  "removed), the resolutions (value, rrtype, first and last seen, ASN, AS name,\n"
 	  "country) and the current flux verdict. For an IP also the listed networks that hold\n"
 	  "it and the domains seen on it; for a domain also the URLs and addresses on it.\n" },
+	{ "resolve", cmd_resolve, "resolve now: the given domains, else every watched one",
+	  "usage: tip resolve [DOMAIN...] [--json]\n"
+	  "\n"
+	  "Resolves the given domains (watched or not), or every actively watched domain, due or\n"
+	  "not, for the record types of [dns] rrtypes against [dns] servers, now. Recorded like a\n"
+	  "flux-resolve pass: a run, a round per domain and type, passive DNS, enrichment of new\n"
+	  "addresses, and each watched domain's next due time.\n" },
 	{ "config", cmd_config, "show or check the configuration",
 	  "usage: tip config show | check\n"
 	  "\n"

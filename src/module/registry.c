@@ -3,7 +3,10 @@
 
 #include "module.h"
 
+#include "flux/flux.h"
+
 const struct tip_module *const tip_modules[] = {
+	&tip_flux_resolve_module,
 	NULL,
 };
 
