@@ -37,11 +37,14 @@ static const struct cli_cmd commands[] = {
 	  "it and the domains seen on it; for a domain also the URLs and addresses on it.\n" },
 	{ "resolve", cmd_resolve, "resolve now: the given domains, else every watched one",
 	  "usage: tip resolve [DOMAIN...] [--json]\n"
+	  "       tip resolve --due [--json]\n"
 	  "\n"
 	  "Resolves the given domains (watched or not), or every actively watched domain, due or\n"
 	  "not, for the record types of [dns] rrtypes against [dns] servers, now. Recorded like a\n"
 	  "flux-resolve pass: a run, a round per domain and type, passive DNS, enrichment of new\n"
-	  "addresses, and each watched domain's next due time.\n" },
+	  "addresses, and each watched domain's next due time.\n"
+	  "  --due   only the due watched domains (last answer's TTL expired and [dns]\n"
+	  "          min_interval passed), as a scheduled flux-resolve pass does\n" },
 	{ "config", cmd_config, "show or check the configuration",
 	  "usage: tip config show | check\n"
 	  "\n"

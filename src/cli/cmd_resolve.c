@@ -45,10 +45,12 @@ static int cli_run_module_in_process(struct cli *c, const struct tip_module *m, 
 
 int cmd_resolve(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "due", no_argument, NULL, 'd' },
+					      { 0 } };
 	struct tip_error err = { 0 };
 	struct tip_strv domains = { 0 };
-	bool json = false;
+	bool json = false, due = false;
 	int64_t items = 0;
 	int ch, rc;
 
@@ -56,9 +58,13 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'j')
 			json = true;
+		else if (ch == 'd')
+			due = true;
 		else
 			return cli_usage("resolve", "unknown option");
 	}
+	if (due && optind < argc)
+		return cli_usage("resolve", "--due takes no domains");
 	for (int i = optind; i < argc; i++) {
 		struct tip_indicator ind;
 		if (tip_indicator_parse(argv[i], strlen(argv[i]), TIP_IND_DOMAIN, &ind, &err) < 0) {
@@ -75,9 +81,10 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 	{
 		static char all[] = TIP_FLUX_RESOLVE_ALL;
 		char *all_args[] = { all };
+		/* --due: what a scheduled pass does (no args) */
 		rc = cli_run_module_in_process(c, &tip_flux_resolve_module,
-					       domains.n ? domains.v : all_args,
-					       domains.n ? (int)domains.n : 1, &items, &err);
+					       due ? NULL : domains.n ? domains.v : all_args,
+					       due ? 0 : domains.n ? (int)domains.n : 1, &items, &err);
 	}
 	tip_strv_free(&domains);
 	if (rc < 0) {

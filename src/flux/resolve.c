@@ -821,7 +821,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		double s = (double)(t1 - t0) / TIP_SEC;
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		tip_info("flux-resolve: %lld domains, %lld queries (%lld retried), %lld answers in "
+		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), %lld answers in "
 			 "%.2f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, servfail %lld, "
 			 "refused %lld, timeout %lld, other %lld; %lld records (%lld new), %lld "
 			 "addresses enriched (%s); peak in flight %d; max RSS %ld KiB",
