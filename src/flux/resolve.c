@@ -128,6 +128,9 @@ struct resolver {
 	int tx_answers;
 	tip_time_t tx_started;
 	int failed; /* a store error: stop */
+	/* benchmark only (TIP_FLUX_BENCH_NOSTORE=1): parse answers, write nothing — to measure
+	 * c-ares and the loop alone against the same server (bench/flux-resolve.sh) */
+	bool nostore;
 
 	struct ares_addrttl *a4;
 	struct ares_addr6ttl *a6;
@@ -201,7 +204,7 @@ static int record(struct answer *a, const char *value, int64_t ttl)
 	bool is_new = false;
 	if (ttl < 0)
 		ttl = 0;
-	if (tip_store_pdns_observe(r->st, a->q->d->name, a->q->t->name, value, ttl, a->at, &is_new,
+	if (!r->nostore && tip_store_pdns_observe(r->st, a->q->d->name, a->q->t->name, value, ttl, a->at, &is_new,
 				   &r->ctx->err) < 0)
 		return r->failed = TIP_ESTORE;
 	a->n++;
@@ -360,7 +363,7 @@ static void domain_done(struct resolver *r, struct rs_domain *d, tip_time_t at)
 	tip_time_t wait = d->min_ttl >= 0 ? d->min_ttl * TIP_SEC : 0;
 	if (wait < r->min_interval)
 		wait = r->min_interval;
-	if (!r->failed && tx_open(r) == 0 &&
+	if (!r->failed && !r->nostore && tx_open(r) == 0 &&
 	    tip_store_watch_resolved(r->st, d->name, at, at + wait,
 				     d->any_ok ? "ok" : (d->outcome ? d->outcome : "error"),
 				     &r->ctx->err) < 0)
@@ -375,7 +378,10 @@ static void query_done(struct resolver *r, struct rs_query *q, const char *outco
 	struct answer a = { .r = r, .q = q, .at = now_usec(), .min_ttl = -1 };
 	struct rs_domain *d = q->d;
 
-	if (!r->failed && tx_open(r) == 0) {
+	if (r->nostore) {
+		if (abuf && !strcmp(outcome, "ok"))
+			outcome = parse_answer(&a, abuf, alen);
+	} else if (!r->failed && tx_open(r) == 0) {
 		if (abuf && !strcmp(outcome, "ok"))
 			outcome = parse_answer(&a, abuf, alen);
 		struct tip_round round = {
@@ -769,6 +775,9 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	r.timeout = cfg->dns.timeout_ms * TIP_MSEC;
 	r.min_interval = cfg->dns.min_interval_s * TIP_SEC;
 	r.due_at = ctx->started ? ctx->started : tip_now();
+	r.nostore = getenv("TIP_FLUX_BENCH_NOSTORE") && !strcmp(getenv("TIP_FLUX_BENCH_NOSTORE"), "1");
+	if (r.nostore)
+		tip_warnx("flux-resolve: TIP_FLUX_BENCH_NOSTORE=1: nothing is stored (benchmark)");
 	if (ctx->n_args == 1 && !strcmp(ctx->args[0], TIP_FLUX_RESOLVE_ALL)) {
 		r.all = true;
 		r.due_at = INT64_MAX;
@@ -779,6 +788,10 @@ static int resolve_run(struct tip_module_ctx *ctx)
 
 	if ((rc = tip_enrich_open(cfg, &r.enrich, err)) < 0)
 		goto out;
+	if (!strcmp(tip_enrich_db(r.enrich), "none")) {
+		tip_enrich_close(r.enrich); /* no database: addresses are not enriched */
+		r.enrich = NULL;
+	}
 	if (!(r.base = event_base_new())) {
 		rc = tip_error_set(err, TIP_ENOMEM, "libevent: event_base_new failed");
 		goto out;
@@ -799,10 +812,10 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	r.a6 = tip_xmalloc(MAX_RECORDS * sizeof(*r.a6));
 
 	/* addresses cached by an older enrichment database are redone first */
-	if ((rc = tip_enrich_refresh(r.enrich, r.st, tip_now(), &refreshed, err)) < 0)
+	if (r.enrich && (rc = tip_enrich_refresh(r.enrich, r.st, tip_now(), &refreshed, err)) < 0)
 		goto out;
 	if (refreshed)
-		tip_info("flux-resolve: %lld cached addresses enriched again (now %s %s)",
+		tip_info("flux-resolve: %lld cached addresses enriched again (now %s: %s)",
 			 (long long)refreshed, tip_enrich_db(r.enrich), tip_enrich_version(r.enrich));
 
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
@@ -822,7 +835,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), %lld answers in "
-			 "%.2f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, servfail %lld, "
+			 "%.3f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, servfail %lld, "
 			 "refused %lld, timeout %lld, other %lld; %lld records (%lld new), %lld "
 			 "addresses enriched (%s); peak in flight %d; max RSS %ld KiB",
 			 (long long)r.domains, (long long)r.queries, (long long)r.retried,
@@ -830,7 +843,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 (long long)r.n_ok, (long long)r.n_nodata, (long long)r.n_nxdomain,
 			 (long long)r.n_servfail, (long long)r.n_refused, (long long)r.n_timeout,
 			 (long long)r.n_other, (long long)r.records, (long long)r.new_records,
-			 (long long)r.enriched, tip_enrich_db(r.enrich), r.max_inflight,
+			 (long long)r.enriched, r.enrich ? tip_enrich_db(r.enrich) : "none", r.max_inflight,
 			 ru.ru_maxrss);
 	}
 	if (ctx->cancel && *ctx->cancel && !rc)
