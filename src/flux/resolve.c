@@ -1047,7 +1047,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	if (!r.args &&
 	    (rc = tip_store_open(cfg->store.url, TIP_STORE_READONLY, &r.ro, err)) < 0)
 		goto out;
-	if (!r.nostore && (rc = writer_start(&r.w, ctx->store, r.enrich, err)) < 0)
+	if (!r.nostore && ((rc = tip_store_bulk(ctx->store, true, err)) < 0 ||
+			   (rc = writer_start(&r.w, ctx->store, r.enrich, err)) < 0))
 		goto out;
 
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
@@ -1059,6 +1060,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		event_base_dispatch(r.base);
 	wb_flush(&r);
 	rc = writer_stop(&r.w); /* everything answered is stored when it returns */
+	if (!r.nostore && rc == 0)
+		rc = tip_store_bulk(ctx->store, false, &r.w.err); /* one checkpoint */
 	t1 = tip_monotonic();
 	if (rc < 0)
 		*err = r.w.err;

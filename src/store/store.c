@@ -197,3 +197,8 @@ int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_
 {
 	return st->ops->ipinfo_stale(st, db, db_version, limit, cb, arg, err);
 }
+
+int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err)
+{
+	return st->ops->bulk(st, on, err);
+}

@@ -187,6 +187,10 @@ int tip_store_watch_resolved(struct tip_store *st, const char *domain, tip_time_
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 			   const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 			   struct tip_error *err);
+/* Bulk writing for a pass that writes a lot in a row (on: true) and its end (on: false). SQLite:
+ * no automatic WAL checkpoint while on (each would copy and fsync the database again), one
+ * checkpoint when turned off. Outside a transaction. */
+int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err);
 typedef int (*tip_ipinfo_stale_cb)(void *arg, const char *addr);
 /* Cached ipinfo rows not made by (db, db_version): to enrich again. At most `limit` (0: all). */
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version,

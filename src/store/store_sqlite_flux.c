@@ -104,3 +104,11 @@ int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "ipinfo stale");
 }
+
+int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	if (on)
+		return sq_exec(s, "PRAGMA wal_autocheckpoint=0", err);
+	return sq_exec(s, "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(PASSIVE)", err);
+}
