@@ -185,6 +185,7 @@ struct resolver {
 	int64_t domains, queries, answers, retried, records;
 	int64_t n_out[O_MAX];
 	int max_inflight;
+	int64_t ticks, full_ticks; /* ticks, and those that found the writer behind */
 };
 
 static uint64_t fnv1a(const char *s)
@@ -859,6 +860,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		ares_process_fd(s->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	}
 	r->last_tick = now;
+	r->ticks++;
+	if (writer_poll(r) >= MAX_QUEUED)
+		r->full_ticks++;
 	wb_flush(r); /* a partial batch waits no longer than a tick */
 	pump(r);
 }
@@ -1078,8 +1082,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), "
 			 "%lld answers in %.3f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, "
 			 "servfail %lld, refused %lld, timeout %lld, other %lld; %lld records (%lld "
-			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s; peak in "
-			 "flight %d; max RSS %ld KiB",
+			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, behind %lld of %lld "
+			 "ticks; peak in flight %d; max RSS %ld KiB",
 			 (long long)r.domains, (long long)r.queries, (long long)r.retried,
 			 (long long)r.answers, s, s > 0 ? (double)r.answers / s : 0.0,
 			 (long long)r.n_out[O_OK], (long long)r.n_out[O_NODATA],
@@ -1087,7 +1091,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 (long long)r.n_out[O_REFUSED], (long long)r.n_out[O_TIMEOUT], (long long)other,
 			 (long long)r.records, (long long)r.w.new_records, (long long)r.w.enriched,
 			 r.enrich ? tip_enrich_db(r.enrich) : "none", (long long)r.w.commits,
-			 r.w.cpu_s, r.max_inflight, ru.ru_maxrss);
+			 r.w.cpu_s, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
+			 ru.ru_maxrss);
 	}
 	if (ctx->cancel && *ctx->cancel && !rc)
 		tip_info("flux-resolve: cancelled; %lld domains done, the rest stay due",
