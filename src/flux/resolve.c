@@ -70,6 +70,7 @@ struct rs_server {
 
 /* A domain in flight: freed when its last query ends. */
 struct rs_domain {
+	int64_t id; /* the watch row, 0: unknown (a domain given by hand) */
 	int pending;
 	bool any_ok;
 	int outcome;         /* the first failure (O_*), when nothing succeeded; -1: none */
@@ -106,9 +107,9 @@ static const char *const outcomes[O_MAX] = { "ok", "nodata", "nxdomain", "servfa
 
 enum { W_ROUND = 1, W_DONE = 2 };
 /* W_ROUND: u8 kind, u8 type index, u8 outcome, i64 at, u32 n, domain NUL, n x (i64 ttl, value NUL)
- * W_DONE:  u8 kind, u8 outcome, i64 at, i64 next_due, domain NUL */
+ * W_DONE:  u8 kind, u8 outcome, i64 at, i64 next_due, i64 watch id, domain NUL */
 #define ROUND_HDR 15
-#define DONE_HDR 18
+#define DONE_HDR 26
 
 struct wbatch {
 	struct wbatch *next;
@@ -159,6 +160,7 @@ struct resolver {
 	bool all; /* every active watched domain, due or not */
 	tip_time_t due_at;
 	struct tip_strv chunk;
+	int64_t *chunk_ids;
 	size_t chunk_pos;
 	int64_t last_id;
 	bool source_done;
@@ -270,12 +272,13 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 			if ((rc = tip_store_round_put(w->st, &rd, &w->err)) < 0)
 				return rc;
 		} else {
-			int64_t next_due;
+			int64_t next_due, id;
 			const char *outcome = outcomes[(uint8_t)p[1]], *domain = p + DONE_HDR;
 			memcpy(&at, p + 2, 8);
 			memcpy(&next_due, p + 10, 8);
+			memcpy(&id, p + 18, 8);
 			p = domain + strlen(domain) + 1;
-			if ((rc = tip_store_watch_resolved(w->st, domain, at, next_due, outcome,
+			if ((rc = tip_store_watch_resolved(w->st, id, domain, at, next_due, outcome,
 							   &w->err)) < 0)
 				return rc;
 		}
@@ -591,6 +594,7 @@ static void domain_done(struct resolver *r, struct rs_domain *d, tip_time_t at)
 		wb_put(b, &o, 1);
 		wb_put(b, &at, 8);
 		wb_put(b, &next_due, 8);
+		wb_put(b, &d->id, 8);
 		wb_put(b, d->name, strlen(d->name) + 1);
 	}
 	r->domains++;
@@ -713,18 +717,24 @@ static struct rs_server *pick_server(struct resolver *r)
 static int chunk_row(void *arg, int64_t id, const char *domain)
 {
 	struct resolver *r = arg;
+	if (!r->chunk_ids)
+		r->chunk_ids = tip_xmalloc(CHUNK * sizeof(*r->chunk_ids));
+	r->chunk_ids[r->chunk.n] = id;
 	tip_strv_push(&r->chunk, domain);
 	r->last_id = id;
 	return 0;
 }
 
-/* The next domain name to resolve, or NULL when there are no more. */
-static const char *next_name(struct resolver *r)
+/* The next domain name to resolve (and its watch id in *id), or NULL when there are no more. */
+static const char *next_name(struct resolver *r, int64_t *id)
 {
+	*id = 0;
 	if (r->args)
 		return r->next_arg < r->n_args ? r->args[r->next_arg++] : NULL;
-	if (r->chunk_pos < r->chunk.n)
+	if (r->chunk_pos < r->chunk.n) {
+		*id = r->chunk_ids[r->chunk_pos];
 		return r->chunk.v[r->chunk_pos++];
+	}
 	if (r->source_done)
 		return NULL;
 	/* read on a connection of its own: the writer thread owns the other */
@@ -736,7 +746,10 @@ static const char *next_name(struct resolver *r)
 	}
 	if (r->chunk.n < CHUNK)
 		r->source_done = true;
-	return r->chunk_pos < r->chunk.n ? r->chunk.v[r->chunk_pos++] : NULL;
+	if (r->chunk_pos >= r->chunk.n)
+		return NULL;
+	*id = r->chunk_ids[r->chunk_pos];
+	return r->chunk.v[r->chunk_pos++];
 }
 
 static struct rs_query *next_query(struct resolver *r)
@@ -752,13 +765,15 @@ static struct rs_query *next_query(struct resolver *r)
 	if (r->ctx->cancel && *r->ctx->cancel)
 		return NULL;
 	if (!r->cur) {
-		const char *name = next_name(r);
+		int64_t id;
+		const char *name = next_name(r, &id);
 		size_t len;
 		if (!name)
 			return NULL;
 		len = strlen(name);
 		r->cur = tip_xmalloc(sizeof(*r->cur) + len + 1);
 		memcpy(r->cur->name, name, len + 1);
+		r->cur->id = id;
 		r->cur->pending = r->n_types;
 		r->cur->any_ok = false;
 		r->cur->outcome = -1;
@@ -980,6 +995,7 @@ static void resolver_free(struct resolver *r)
 	if (r->wb)
 		wb_free(r->wb);
 	tip_strv_free(&r->chunk);
+	free(r->chunk_ids);
 	free(r->a4);
 	free(r->a6);
 }

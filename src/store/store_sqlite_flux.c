@@ -12,6 +12,9 @@ static const char q_watch_due[] =
 static const char q_watch_resolved[] =
 	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
 	" WHERE domain = ?1";
+static const char q_watch_resolved_id[] =
+	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
+	" WHERE id = ?5";
 /* Insert, and only when the row exists update it: a new row costs one statement (no RETURNING,
  * which makes SQLite materialise the result), an existing one two. */
 static const char q_pdns_insert[] =
@@ -46,14 +49,17 @@ int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int lim
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "watch due");
 }
 
-int sq_watch_resolved(struct tip_store *st, const char *domain, tip_time_t at,
+int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 		      tip_time_t next_due, const char *outcome, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_watch_resolved, err);
+	sqlite3_stmt *q = sq_prep(s, id > 0 ? q_watch_resolved_id : q_watch_resolved, err);
 	if (!q)
 		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
+	if (id > 0)
+		sq_bind_int(q, 5, id);
+	else
+		sq_bind_text(q, 1, domain);
 	sq_bind_int(q, 2, at);
 	sq_bind_int(q, 3, next_due);
 	sq_bind_text(q, 4, outcome);

@@ -70,7 +70,7 @@ static void test_due_chunks(void **state)
 		OK(tip_store_watch_add(st, d, "cli", 1000, NULL, E));
 	}
 	OK(tip_store_watch_rm(st, "d3.example", 2000, NULL, E));
-	OK(tip_store_watch_resolved(st, "d5.example", 3000, 10 * TIP_SEC, "ok", E));
+	OK(tip_store_watch_resolved(st, 0, "d5.example", 3000, 10 * TIP_SEC, "ok", E));
 	/* chunks of 4 at now = 5 s: d0 d1 d2 d4 | d6 d7 d8 d9 | (none) — 8 due */
 	OK(tip_store_watch_due(st, 5 * TIP_SEC, 0, 4, due_row, &x, E));
 	assert_int_equal(x.n, 4);
@@ -106,9 +106,9 @@ static void test_resolved(void **state)
 	struct wrow r = { 0 };
 	(void)state;
 	OK(tip_store_watch_add(st, "a.example", "cli", 1, NULL, E));
-	OK(tip_store_watch_resolved(st, "a.example", 100, 700, "ok", E));
-	OK(tip_store_watch_resolved(st, "a.example", 800, 1400, "timeout", E));
-	OK(tip_store_watch_resolved(st, "unwatched.example", 800, 1400, "ok", E)); /* no error */
+	OK(tip_store_watch_resolved(st, 0, "a.example", 100, 700, "ok", E));
+	OK(tip_store_watch_resolved(st, 0, "a.example", 800, 1400, "timeout", E));
+	OK(tip_store_watch_resolved(st, 0, "unwatched.example", 800, 1400, "ok", E)); /* no error */
 	OK(tip_store_watch_get(st, "a.example", watch_row, &r, E));
 	assert_int_equal(r.rounds, 2);
 	assert_int_equal(r.last_round, 800);
