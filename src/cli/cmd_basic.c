@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "sched/sched.h"
+#include "module/module.h"
 
 static const struct option json_opts[] = { { "json", no_argument, NULL, 'j' },
 					   { NULL, 0, NULL, 0 } };
@@ -96,9 +98,19 @@ int cmd_config(struct cli *c, int argc, char **argv)
 		return cli_usage("config", "unknown subcommand '%s'", argv[1]);
 	if ((rc = cli_config(c)) != 0)
 		return rc;
-	if (!strcmp(argv[1], "show"))
+	if (!strcmp(argv[1], "show")) {
 		tip_config_dump(&c->cfg, stdout);
-	else
-		printf("%s: ok\n", c->config_path ? c->config_path : "(defaults)");
+		return EXIT_OK;
+	}
+	/* named sections are checked by their owners: [module NAME] by the scheduler (names and
+	 * keys), [feed NAME] and the rest by each module's check_config — what `tip run` checks */
+	{
+		struct tip_error err = { 0 };
+		if (tip_sched_check_config(&c->cfg, c->modules, &err) < 0) {
+			fprintf(stderr, "tip: %s\n", err.msg);
+			return EXIT_RUNTIME;
+		}
+	}
+	printf("%s: ok\n", c->config_path ? c->config_path : "(defaults)");
 	return EXIT_OK;
 }

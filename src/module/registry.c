@@ -2,10 +2,12 @@
 #include <string.h>
 
 #include "module.h"
+#include "feeds/feeds.h"
 
 #include "flux/flux.h"
 
 const struct tip_module *const tip_modules[] = {
+	&tip_feeds_module,
 	&tip_flux_resolve_module,
 	NULL,
 };

@@ -117,9 +117,19 @@ static const char v2[] =
 	"INSERT INTO sighting_event SELECT source_id, indicator_id, removed, 'removed' FROM sighting"
 	"  WHERE removed IS NOT NULL;";
 
+/* Version 3: feeds. A feed is a source row; these say where its definition comes from, whether
+ * it is switched on or was removed (its history stays), and which lines its last parse
+ * rejected. */
+static const char v3[] =
+	"ALTER TABLE source ADD COLUMN origin TEXT;"
+	"ALTER TABLE source ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE source ADD COLUMN removed INTEGER;"
+	"ALTER TABLE source ADD COLUMN rejected_sample TEXT;";
+
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
+	{ 3, "feed definitions and state", v3, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
