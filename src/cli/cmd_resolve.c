@@ -1,46 +1,31 @@
 /* cmd_resolve.c — tip resolve [DOMAIN…]: resolve now (during an incident), recorded like a
  * flux-resolve pass. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli_int.h"
 #include "flux/flux.h"
 #include "module/module.h"
 
-/* Runs one pass of module m in this process, recorded in the store's run table like a pass the
- * daemon runs. Stand-in for the daemon's child runner (src/sched): at merge, replace the body
- * with a call to it. Returns 0 or a negative TIP_E*, with err set. */
-static int cli_run_module_in_process(struct cli *c, const struct tip_module *m, char **args,
-				     int n_args, int64_t *items, struct tip_error *err)
+static int last_run(void *arg, const struct tip_run *r)
 {
-	static volatile sig_atomic_t cancel;
-	struct tip_module_ctx ctx = {
-		.cfg = &c->cfg,
-		.store = c->st,
-		.started = tip_now(),
-		.cancel = &cancel,
-		.args = args,
-		.n_args = n_args,
-	};
-	int rc;
+	*(int64_t *)arg = r->items;
+	return 0;
+}
 
-	if (m->check_config && (rc = m->check_config(&c->cfg, err)) < 0)
+/* One flux-resolve pass in a child process, through the daemon's runner (recorded as a run,
+ * [module flux-resolve] timeout and the [daemon] rlimits apply); *items gets the number of
+ * domains resolved, read back from the run's row. */
+static int resolve_pass(struct cli *c, char **args, int n_args, int64_t *items,
+			struct tip_error *err)
+{
+	int rc;
+	if ((rc = tip_flux_resolve_module.check_config(&c->cfg, err)) < 0)
 		return rc;
-	if ((rc = tip_store_run_start(c->st, m->name, (int64_t)getpid(), ctx.started, &ctx.run_id,
-				      err)) < 0)
+	if ((rc = cli_run_module(c, tip_flux_resolve_module.name, args, n_args, err)) < 0)
 		return rc;
-	rc = m->run(&ctx);
-	*items = ctx.items;
-	if (rc < 0)
-		*err = ctx.err;
-	if (tip_store_run_end(c->st, ctx.run_id, tip_now(), rc < 0 ? "failed" : "ok", rc < 0 ? 1 : 0,
-			      0, ctx.items, rc < 0 ? ctx.err.msg : NULL,
-			      rc < 0 ? NULL : err) < 0 && rc == 0)
-		rc = TIP_ESTORE;
-	return rc;
+	return tip_store_runs(c->st, tip_flux_resolve_module.name, 1, last_run, items, err);
 }
 
 int cmd_resolve(struct cli *c, int argc, char **argv)
@@ -82,9 +67,8 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 		static char all[] = TIP_FLUX_RESOLVE_ALL;
 		char *all_args[] = { all };
 		/* --due: what a scheduled pass does (no args) */
-		rc = cli_run_module_in_process(c, &tip_flux_resolve_module,
-					       due ? NULL : domains.n ? domains.v : all_args,
-					       due ? 0 : domains.n ? (int)domains.n : 1, &items, &err);
+		rc = resolve_pass(c, due ? NULL : domains.n ? domains.v : all_args,
+				  due ? 0 : domains.n ? (int)domains.n : 1, &items, &err);
 	}
 	tip_strv_free(&domains);
 	if (rc < 0) {
