@@ -116,11 +116,11 @@ run_pass() {
 		sleep 0.05
 	done
 	wait $TPID || { cat "$T/resolve-$label.err" >&2; die "tip resolve ($label) failed"; }
-	line=$(grep 'flux-resolve:' "$T/resolve-$label.err" | tail -1)
+	line=$(grep 'flux-resolve: .*queries/s' "$T/resolve-$label.err" | tail -1)
 	rq=$(echo "$line" | sed -n 's/.*: \([0-9]*\) queries\/s.*/\1/p')
 	read -r rss wall usr sys < "$T/time.out"
 	echo "[$label] resolve_qps=$rq ratio=$(awk -v a="$rq" -v b="$dq" 'BEGIN { printf "%.2f", b ? a / b : 0 }') peak_rss_kib=$rss peak_fds=$peak_fds wall_s=$wall user_s=$usr sys_s=$sys rrtypes=\"$RRTYPES\""
-	echo "[$label] pass: ${line#*cli: }"
+	echo "[$label] pass: ${line#*flux-resolve: }"
 }
 
 # storage on: the figure that counts
