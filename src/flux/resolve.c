@@ -198,6 +198,7 @@ struct resolver {
 	int64_t n_out[O_MAX];
 	int max_inflight;
 	int64_t ticks, full_ticks; /* ticks, and those that found the writer behind */
+	bool cancelled;
 };
 
 static uint64_t fnv1a(const char *s)
@@ -885,6 +886,22 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		/* expire timed-out queries */
 		for (int c = 0; c < CHANNELS_PER_SERVER; c++)
 			ares_process_fd(s->chans[c].ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	}
+	if (r->ctx->cancel && *r->ctx->cancel && !r->cancelled) {
+		/* the master wants us to stop: drop what waits for a retry and end what is in
+		 * flight (ARES_ECANCELLED); those domains stay due. Answers already in are written. */
+		r->cancelled = true;
+		while (r->retry_head) {
+			struct rs_query *q = r->retry_head;
+			r->retry_head = q->next;
+			if (--q->d->pending == 0)
+				free(q->d);
+			free(q);
+		}
+		r->retry_tail = NULL;
+		for (int i = 0; i < r->n_srv; i++)
+			for (int c = 0; c < CHANNELS_PER_SERVER; c++)
+				ares_cancel(r->srv[i].chans[c].ch);
 	}
 	r->last_tick = now;
 	r->ticks++;

@@ -153,6 +153,18 @@ sed -i "s/^servers = .*/servers = 127.0.0.1:$dead/" "$T/dead.conf"
 assert_rc 0 "resolve against a closed port ends" -- tip -c "$T/dead.conf" resolve a.t.test
 assert_match "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "^(connrefused|timeout)$" "a closed port: connection refused (ICMP) or timeout"
 
+# SIGTERM during a pass (the master's cancel): what is in flight is dropped at once, the run
+# ends long before its 3 x 2 s of tries, and the domain's watch row is untouched (still due)
+sed -i "s/^servers = .*/servers = 127.0.0.1:$SILENT_PORT/; s/^timeout_ms = .*/timeout_ms = 2000/" "$T/dead.conf"
+rounds_before=$(q "SELECT rounds FROM watch WHERE domain = 'a.t.test'")
+"$TIP" -c "$T/dead.conf" resolve a.t.test > /dev/null 2> "$T/cancel.err" &
+rp=$!
+sleep 1
+t0=$(date +%s%N); kill -TERM $rp; wait $rp; t1=$(date +%s%N)
+assert_eq "$(( (t1 - t0) / 1000000 < 1500 ))" "1" "a cancelled pass ends within 1.5 s of SIGTERM"
+assert_match "$(cat "$T/cancel.err")" "cancelled; 0 domains done" "the pass says it was cancelled"
+assert_eq "$(q "SELECT rounds FROM watch WHERE domain = 'a.t.test'")" "$rounds_before" "no round recorded for the unfinished domain"
+
 # --- libloc: switching databases redoes the cache; values from location(1)
 cat > "$T/loc.conf" <<C
 [store]
