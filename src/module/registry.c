@@ -1,9 +1,11 @@
 /* registry.c — the table of TIP's real modules. A module is listed here once it works. */
 #include <string.h>
 
+#include "flux/flux.h"
 #include "module.h"
 
 const struct tip_module *const tip_modules[] = {
+	&tip_flux_classify_module,
 	NULL,
 };
 
