@@ -5,6 +5,7 @@
 #include "module.h"
 
 const struct tip_module *const tip_modules[] = {
+	&tip_flux_resolve_module,
 	&tip_flux_classify_module,
 	NULL,
 };

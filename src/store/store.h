@@ -170,6 +170,29 @@ int tip_store_rounds(struct tip_store *st, const char *domain, tip_time_t since,
 		     void *arg, struct tip_error *err);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Fast-flux pass 1 (flux-resolve): the due watch list, round bookkeeping, new-or-seen passive
+ * DNS, stale enrichment. */
+
+typedef int (*tip_watch_due_cb)(void *arg, int64_t id, const char *domain);
+/* Active watched domains due at `now` (next_due <= now) with id > after_id, in id order, at
+ * most `limit` (0: all). Callers stream a large list in chunks, resuming after the last id. */
+int tip_store_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
+			tip_watch_due_cb cb, void *arg, struct tip_error *err);
+/* A domain's round ended at `at` with `outcome`; it is due again at next_due. A domain that is
+ * not watched is left alone (no error). */
+int tip_store_watch_resolved(struct tip_store *st, const char *domain, tip_time_t at,
+			     tip_time_t next_due, const char *outcome, struct tip_error *err);
+/* As tip_store_pdns_record; *is_new (may be NULL) says whether (domain, rrtype, value) was
+ * never seen before. */
+int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
+			   const char *value, int64_t ttl, tip_time_t now, bool *is_new,
+			   struct tip_error *err);
+typedef int (*tip_ipinfo_stale_cb)(void *arg, const char *addr);
+/* Cached ipinfo rows not made by (db, db_version): to enrich again. At most `limit` (0: all). */
+int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version,
+			   int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
 /* IP enrichment cache. */
 
 struct tip_ipinfo {
