@@ -211,6 +211,20 @@ int tip_flux_classify_run(const struct tip_config *cfg, struct tip_store *st, ti
 					   ps.held[i].why, tip_flux_families_name(ps.fs, i));
 		if (rc == 0)
 			rc = tip_flux_families_each(ps.fs, put_family, &ps);
+		if (rc == 0) {
+			struct tip_flux_pass fp = {
+				.at = now,
+				.domains = stats->domains,
+				.fastflux = stats->fastflux,
+				.suspicious = stats->suspicious,
+				.benign = stats->benign,
+				.unknown = stats->unknown,
+				.double_flux = stats->double_flux,
+				.families = stats->families,
+				.events = stats->events,
+			};
+			rc = tip_store_flux_pass_put(st, &fp, err);
+		}
 	}
 	if (rc == 0)
 		rc = tip_store_commit(st, err);

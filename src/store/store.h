@@ -301,13 +301,21 @@ struct tip_family {
 	int64_t first_domains, first_agents; /* at first_seen: the growth is the difference */
 };
 typedef int (*tip_family_cb)(void *arg, const struct tip_family *f);
+/* One classification pass and what it found (families are current when seen in the newest). */
+struct tip_flux_pass {
+	tip_time_t at;
+	int64_t domains, fastflux, suspicious, benign, unknown, double_flux, families, events;
+};
+int tip_store_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p,
+			    struct tip_error *err);
+
 /* Upserts the family and appends its size at `at`. */
 int tip_store_family_put(struct tip_store *st, const char *name, tip_time_t at,
 			 int64_t n_domains, int64_t n_agents, struct tip_error *err);
 /* kind "domain" or "agent": one member seen in the family at `at`. */
 int tip_store_family_member(struct tip_store *st, const char *name, const char *kind,
 			    const char *value, tip_time_t at, struct tip_error *err);
-/* Families seen in the newest pass that saw any (largest first); all: every family ever. */
+/* Families seen in the newest pass (largest first); all: every family ever. */
 int tip_store_families(struct tip_store *st, bool all, tip_family_cb cb, void *arg,
 		       struct tip_error *err);
 typedef int (*tip_family_member_cb)(void *arg, const char *kind, const char *value,

@@ -65,7 +65,7 @@ static const char q_family_member[] =
 #define FCOLS "SELECT name, first_seen, last_seen, n_domains, n_agents, first_domains," \
 	      " first_agents FROM flux_family "
 static const char q_families_cur[] =
-	FCOLS "WHERE last_seen = (SELECT max(last_seen) FROM flux_family)"
+	FCOLS "WHERE last_seen = (SELECT max(at) FROM flux_pass)"
 	" ORDER BY n_domains DESC, n_agents DESC, name";
 static const char q_families_all[] =
 	FCOLS "ORDER BY last_seen DESC, n_domains DESC, n_agents DESC, name";
@@ -424,6 +424,28 @@ int sq_flux_events(struct tip_store *st, const char *domain, int limit, tip_flux
 
 /* ---------------------------------------------------------------------------------------- */
 /* Network families */
+
+static const char q_pass_put[] =
+	"INSERT OR REPLACE INTO flux_pass (at, domains, fastflux, suspicious, benign, unknown,"
+	" double_flux, families, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+int sq_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_pass_put, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, p->at);
+	sq_bind_int(q, 2, p->domains);
+	sq_bind_int(q, 3, p->fastflux);
+	sq_bind_int(q, 4, p->suspicious);
+	sq_bind_int(q, 5, p->benign);
+	sq_bind_int(q, 6, p->unknown);
+	sq_bind_int(q, 7, p->double_flux);
+	sq_bind_int(q, 8, p->families);
+	sq_bind_int(q, 9, p->events);
+	return sq_done(s, q, err, "flux pass");
+}
 
 int sq_family_put(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains,
 		  int64_t n_agents, struct tip_error *err)

@@ -144,7 +144,11 @@ static const char v3[] =
 	"  family TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('domain', 'agent')),"
 	"  value TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
 	"  PRIMARY KEY (family, kind, value)) WITHOUT ROWID;"
-	"CREATE INDEX flux_family_member_value ON flux_family_member (value);";
+	"CREATE INDEX flux_family_member_value ON flux_family_member (value);"
+	"CREATE TABLE flux_pass ("
+	"  at INTEGER PRIMARY KEY, domains INTEGER NOT NULL, fastflux INTEGER NOT NULL,"
+	"  suspicious INTEGER NOT NULL, benign INTEGER NOT NULL, unknown INTEGER NOT NULL,"
+	"  double_flux INTEGER NOT NULL, families INTEGER NOT NULL, events INTEGER NOT NULL);";
 
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
