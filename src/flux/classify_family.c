@@ -2,9 +2,10 @@
  * classify_family.c — network families: flux domains that share agents are one botnet's.
  *
  * The graph has a node per flux domain and an edge wherever two domains resolved to the same
- * address within the window. Its connected components come from union-find (path halving, union
- * by size) fed by one hash table from address to the first domain seen on it: each further domain
- * on that address is united with the first. Linear in the number of (domain, address) pairs.
+ * address within the window. Addresses are interned as they are added (one copy of each agent,
+ * however many domains share it); each remembers the first domain seen on it, and each further
+ * domain on it is united with that one: union-find (path halving, union by size), linear in the
+ * number of (domain, address) pairs.
  *
  * A component with two or more domains is a family. Its name is "ff-" + its oldest domain (the
  * earliest first sighting of any of its A records, ties broken by name): deterministic, readable,
@@ -19,8 +20,8 @@ struct fdom {
 	char *domain;
 	tip_time_t first_seen;
 	size_t parent, size;
-	size_t first_agent, n_agents; /* into fs->agents */
-	int family;                   /* index into fs->fam, -1: none */
+	size_t first_ref, n_refs; /* into fs->refs */
+	int family;               /* index into fs->fam, -1: none */
 };
 
 struct fam {
@@ -33,8 +34,12 @@ struct fam {
 struct tip_flux_families {
 	struct fdom *d;
 	size_t n, cap;
-	char **agents; /* every domain's agents, in add order (owned) */
+	char **agents;   /* the distinct agents (owned), by index */
 	size_t n_agents, cap_agents;
+	uint32_t *slots; /* open addressing over agents: index + 1, 0 empty */
+	size_t n_slots;
+	uint32_t *refs;  /* every domain's agents as indices, in add order */
+	size_t n_refs, cap_refs;
 	struct fam *fam;
 	size_t n_fam, cap_fam;
 };
@@ -44,6 +49,52 @@ struct tip_flux_families *tip_flux_families_new(void)
 	return tip_xcalloc(1, sizeof(struct tip_flux_families));
 }
 
+/* FNV-1a: the table only needs to spread addresses. */
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void slots_grow(struct tip_flux_families *fs)
+{
+	size_t ncap = fs->n_slots ? fs->n_slots * 2 : 1024;
+	uint32_t *n = tip_xcalloc(ncap, sizeof(*n));
+	for (size_t i = 0; i < fs->n_agents; i++) {
+		size_t h = hash_str(fs->agents[i]) & (ncap - 1);
+		while (n[h])
+			h = (h + 1) & (ncap - 1);
+		n[h] = (uint32_t)i + 1;
+	}
+	free(fs->slots);
+	fs->slots = n;
+	fs->n_slots = ncap;
+}
+
+/* The index of agent a, added when new. */
+static uint32_t intern(struct tip_flux_families *fs, const char *a)
+{
+	size_t h;
+	if ((fs->n_agents + 1) * 2 > fs->n_slots)
+		slots_grow(fs);
+	h = hash_str(a) & (fs->n_slots - 1);
+	while (fs->slots[h]) {
+		uint32_t i = fs->slots[h] - 1;
+		if (!strcmp(fs->agents[i], a))
+			return i;
+		h = (h + 1) & (fs->n_slots - 1);
+	}
+	if (fs->n_agents == fs->cap_agents) {
+		fs->cap_agents = fs->cap_agents ? fs->cap_agents * 2 : 1024;
+		fs->agents = tip_xrealloc(fs->agents, fs->cap_agents * sizeof(*fs->agents));
+	}
+	fs->agents[fs->n_agents] = tip_xstrdup(a);
+	fs->slots[h] = (uint32_t)fs->n_agents + 1;
+	return (uint32_t)fs->n_agents++;
+}
+
 size_t tip_flux_families_add(struct tip_flux_families *fs, const char *domain,
 			     tip_time_t first_seen, const char *const *agents, size_t n_agents)
 {
@@ -51,22 +102,22 @@ size_t tip_flux_families_add(struct tip_flux_families *fs, const char *domain,
 		fs->cap = fs->cap ? fs->cap * 2 : 256;
 		fs->d = tip_xrealloc(fs->d, fs->cap * sizeof(*fs->d));
 	}
-	if (fs->n_agents + n_agents > fs->cap_agents) {
-		while (fs->n_agents + n_agents > fs->cap_agents)
-			fs->cap_agents = fs->cap_agents ? fs->cap_agents * 2 : 1024;
-		fs->agents = tip_xrealloc(fs->agents, fs->cap_agents * sizeof(*fs->agents));
+	if (fs->n_refs + n_agents > fs->cap_refs) {
+		while (fs->n_refs + n_agents > fs->cap_refs)
+			fs->cap_refs = fs->cap_refs ? fs->cap_refs * 2 : 1024;
+		fs->refs = tip_xrealloc(fs->refs, fs->cap_refs * sizeof(*fs->refs));
 	}
 	fs->d[fs->n] = (struct fdom){
 		.domain = tip_xstrdup(domain),
 		.first_seen = first_seen,
 		.parent = fs->n,
 		.size = 1,
-		.first_agent = fs->n_agents,
-		.n_agents = n_agents,
+		.first_ref = fs->n_refs,
+		.n_refs = n_agents,
 		.family = -1,
 	};
 	for (size_t i = 0; i < n_agents; i++)
-		fs->agents[fs->n_agents++] = tip_xstrdup(agents[i]);
+		fs->refs[fs->n_refs++] = intern(fs, agents[i]);
 	return fs->n++;
 }
 
@@ -94,15 +145,6 @@ static void uf_union(struct fdom *d, size_t a, size_t b)
 	d[a].size += d[b].size;
 }
 
-/* FNV-1a: the table only needs to spread addresses. */
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return h;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -122,27 +164,21 @@ static int cmp_fam(const void *a, const void *b)
 
 size_t tip_flux_families_cluster(struct tip_flux_families *fs)
 {
-	size_t cap = 16, *oldest, *fam_of_root;
-	struct slot {
-		const char *addr;
-		size_t dom;
-	} *tab;
+	size_t *oldest, *fam_of_root;
+	/* the first domain seen on each agent; every later one is united with it */
+	size_t *owner = tip_xmalloc((fs->n_agents ? fs->n_agents : 1) * sizeof(*owner));
 
-	while (cap < fs->n_agents * 2)
-		cap *= 2;
-	tab = tip_xcalloc(cap, sizeof(*tab));
-	for (size_t i = 0; i < fs->n; i++) {
-		for (size_t k = 0; k < fs->d[i].n_agents; k++) {
-			const char *a = fs->agents[fs->d[i].first_agent + k];
-			size_t h = hash_str(a) & (cap - 1);
-			while (tab[h].addr && strcmp(tab[h].addr, a))
-				h = (h + 1) & (cap - 1);
-			if (tab[h].addr)
-				uf_union(fs->d, tab[h].dom, i);
+	for (size_t k = 0; k < fs->n_agents; k++)
+		owner[k] = SIZE_MAX;
+	for (size_t i = 0; i < fs->n; i++)
+		for (size_t k = 0; k < fs->d[i].n_refs; k++) {
+			uint32_t a = fs->refs[fs->d[i].first_ref + k];
+			if (owner[a] == SIZE_MAX)
+				owner[a] = i;
 			else
-				tab[h] = (struct slot){ a, i };
+				uf_union(fs->d, owner[a], i);
 		}
-	}
+	free(owner);
 
 	/* components of two or more domains become families */
 	oldest = tip_xmalloc((fs->n ? fs->n : 1) * sizeof(*oldest));
@@ -184,7 +220,7 @@ size_t tip_flux_families_cluster(struct tip_flux_families *fs)
 		for (size_t i = 0; i < fs->n; i++) {
 			size_t j = fam_of_root[uf_find(fs->d, i)];
 			if (j != SIZE_MAX)
-				cnt[j] += fs->d[i].n_agents;
+				cnt[j] += fs->d[i].n_refs;
 		}
 		for (size_t j = 0; j < fs->n_fam; j++)
 			fs->fam[j].agents = tip_xmalloc((cnt[j] ? cnt[j] : 1) *
@@ -195,8 +231,9 @@ size_t tip_flux_families_cluster(struct tip_flux_families *fs)
 			if (j == SIZE_MAX)
 				continue;
 			struct fam *f = &fs->fam[j];
-			for (size_t k = 0; k < fs->d[i].n_agents; k++)
-				f->agents[f->n_agents++] = fs->agents[fs->d[i].first_agent + k];
+			for (size_t k = 0; k < fs->d[i].n_refs; k++)
+				f->agents[f->n_agents++] =
+					fs->agents[fs->refs[fs->d[i].first_ref + k]];
 		}
 	}
 	for (size_t j = 0; j < fs->n_fam; j++) {
@@ -216,7 +253,6 @@ size_t tip_flux_families_cluster(struct tip_flux_families *fs)
 		size_t r = uf_find(fs->d, i);
 		fs->d[i].family = fs->d[r].size >= 2 ? (int)fam_of_root[r] : -1;
 	}
-	free(tab);
 	free(oldest);
 	free(fam_of_root);
 	return fs->n_fam;
@@ -255,6 +291,8 @@ void tip_flux_families_free(struct tip_flux_families *fs)
 	}
 	free(fs->d);
 	free(fs->agents);
+	free(fs->slots);
+	free(fs->refs);
 	free(fs->fam);
 	free(fs);
 }

@@ -21,7 +21,7 @@ static const char q_scan_pdns[] =
 	" coalesce(i.asn, 0), i.cc FROM pdns p"
 	" LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA')"
 	" WHERE p.last_seen >= ?1 ORDER BY p.domain, p.rrtype, p.value";
-static const char q_current_get[] = "SELECT verdict FROM flux_current WHERE domain = ?1";
+static const char q_current_get[] = "SELECT verdict, at FROM flux_current WHERE domain = ?1";
 static const char q_vput[] =
 	"INSERT OR REPLACE INTO verdict (domain, at, verdict, score, n_a, n_asn, n_ns, n_cc,"
 	" fluxiness, min_ttl, rounds, double_flux, family, why, n_p16, a_changes, ns_changes,"
@@ -31,7 +31,7 @@ static const char q_current_put[] =
 	"INSERT INTO flux_current (domain, at, verdict, since) VALUES (?1, ?2, ?3, ?2)"
 	" ON CONFLICT (domain) DO UPDATE SET at = excluded.at,"
 	" since = CASE WHEN verdict = excluded.verdict THEN since ELSE excluded.at END,"
-	" verdict = excluded.verdict";
+	" verdict = excluded.verdict WHERE excluded.at >= flux_current.at";
 static const char q_event_put[] =
 	"INSERT OR REPLACE INTO flux_event (domain, at, old, new, why) VALUES (?1, ?2, ?3, ?4, ?5)";
 #define VCOLS                                                                                  \
@@ -267,6 +267,7 @@ int sq_flux_verdict_put(struct tip_store *st, const struct tip_verdict *v, const
 	struct sq_store *s = sq_of(st);
 	sqlite3_stmt *q;
 	const char *prev = NULL;
+	tip_time_t prev_at = 0;
 	int rc;
 
 	if (old)
@@ -275,8 +276,10 @@ int sq_flux_verdict_put(struct tip_store *st, const struct tip_verdict *v, const
 		return TIP_ESTORE;
 	sq_bind_text(q, 1, v->domain);
 	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		prev = verdict_name(sq_col_text(q, 0));
+		prev_at = sqlite3_column_int64(q, 1);
+	}
 	else if (rc != SQLITE_DONE) {
 		sqlite3_reset(q);
 		return sq_fail(s, err, "flux current");
@@ -315,6 +318,8 @@ int sq_flux_verdict_put(struct tip_store *st, const struct tip_verdict *v, const
 	sq_bind_text(q, 3, v->verdict);
 	if ((rc = sq_done(s, q, err, "flux current")) < 0)
 		return rc;
+	if (prev && v->at < prev_at)
+		return 0; /* a late, older verdict: history only, as tip_store_verdict_put does */
 
 	/* an event: the verdict changed, or a domain's first verdict already says it fluxes */
 	if (prev ? strcmp(prev, v->verdict) != 0
