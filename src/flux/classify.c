@@ -144,7 +144,8 @@ int tip_flux_allowlist_parse(struct tip_flux_allowlist *al, const char *text, co
 							     : (ind.family == 4 ? 32 : 128);
 		}
 	}
-	qsort(al->asn, al->n_asn, sizeof(*al->asn), cmp_i64);
+	if (al->n_asn)
+		qsort(al->asn, al->n_asn, sizeof(*al->asn), cmp_i64);
 	return 0;
 fail:
 	al->n_asn = n_asn0;

@@ -246,7 +246,8 @@ size_t tip_flux_families_cluster(struct tip_flux_families *fs)
 		f->n_agents = n;
 		qsort(f->domains, f->n_domains, sizeof(*f->domains), cmp_str);
 	}
-	qsort(fs->fam, fs->n_fam, sizeof(*fs->fam), cmp_fam);
+	if (fs->n_fam)
+		qsort(fs->fam, fs->n_fam, sizeof(*fs->fam), cmp_fam);
 	for (size_t j = 0; j < fs->n_fam; j++)
 		fam_of_root[fs->fam[j].root] = j;
 	for (size_t i = 0; i < fs->n; i++) {
