@@ -256,6 +256,8 @@ static void set_defaults(struct tip_config *cfg)
 				   items[i].key, why);
 }
 
+static void check_header(struct load_state *st, const char *line);
+
 /* inih reads one line per call of its reader: counting them gives the handler a line number
  * (Debian's libinih is built without INI_HANDLER_LINENO). */
 static char *counting_reader(char *str, int num, void *stream)
@@ -263,8 +265,11 @@ static char *counting_reader(char *str, int num, void *stream)
 	struct load_state *st = stream;
 	char *r = fgets(str, num, st->fp);
 	if (r) {
-		if (st->at_line_start)
+		if (st->at_line_start) {
 			st->line++;
+			if (!st->rc)
+				check_header(st, r);
+		}
 		st->at_line_start = strchr(r, '\n') != NULL;
 	}
 	return r;
@@ -281,8 +286,8 @@ static int fail(struct load_state *st, int line, const char *section, const char
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (st->rc == 0) /* keep the first error */
-		st->rc = tip_error_set(st->err, TIP_EINVAL, "%s:%d: [%s] %s: %s", st->file, line,
-				       section, key, why);
+		st->rc = tip_error_set(st->err, TIP_EINVAL, "%s:%d: [%s]%s%s: %s", st->file, line,
+				       section, key ? " " : "", key ? key : "", why);
 	return 0;
 }
 
@@ -301,34 +306,75 @@ static struct tip_config_section *named_section(struct tip_config *cfg, const ch
 	return s;
 }
 
+/* Is `section` one TIP knows? NULL if so, else why not (in why). For [feed NAME] and
+ * [module NAME], *kind and *name get the parts. */
+static const char *section_problem(const char *section, char *kind, size_t kindlen,
+				   const char **name, char *why, size_t whylen)
+{
+	const char *sp = strpbrk(section, " \t");
+	bool known = false;
+
+	*name = NULL;
+	if (!sp) {
+		for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+			known |= !strcmp(items[i].section, section);
+		return known ? NULL : "unknown section";
+	}
+	size_t kl = (size_t)(sp - section);
+	const char *n = sp;
+	while (*n == ' ' || *n == '\t')
+		n++;
+	if (kl >= kindlen)
+		return "unknown section";
+	memcpy(kind, section, kl);
+	kind[kl] = '\0';
+	for (int i = 0; named_kinds[i]; i++)
+		known |= !strcmp(named_kinds[i], kind);
+	if (!known)
+		return "unknown section (named sections are [feed NAME] and [module NAME])";
+	if (!*n) {
+		snprintf(why, whylen, "a [%s NAME] section needs a name", kind);
+		return why;
+	}
+	for (const char *c = n; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
+			snprintf(why, whylen,
+				 "section name '%s' may hold only letters, digits, '-', '_', '.'", n);
+			return why;
+		}
+	*name = n;
+	return NULL;
+}
+
+/* A "[section]" line, seen by the reader: an unknown section is an error on the line of its
+ * header, also when it holds no keys (inih calls the handler only for keys, and Debian's
+ * build cannot be asked to call it on new sections). */
+static void check_header(struct load_state *st, const char *line)
+{
+	char section[256], kind[32], why[300];
+	const char *p = line, *end, *name, *problem;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '[' || !(end = strchr(p + 1, ']')) || (size_t)(end - p - 1) >= sizeof(section))
+		return; /* not a header, or one inih will refuse or truncate itself */
+	memcpy(section, p + 1, (size_t)(end - p - 1));
+	section[end - p - 1] = '\0';
+	if ((problem = section_problem(section, kind, sizeof(kind), &name, why, sizeof(why))))
+		fail(st, st->line, section, NULL, "%s", problem);
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct load_state *st = user;
 	char kind[32], why[300];
-	const char *sp = strpbrk(section, " \t");
+	const char *name, *problem;
 
 	if (st->rc)
 		return 0;
-	if (sp) { /* [feed NAME] */
-		size_t kl = (size_t)(sp - section);
-		const char *name = sp;
-		bool known = false;
-		while (*name == ' ' || *name == '\t')
-			name++;
-		if (kl >= sizeof(kind))
-			return fail(st, st->line, section, key, "unknown section");
-		memcpy(kind, section, kl);
-		kind[kl] = '\0';
-		for (int i = 0; named_kinds[i]; i++)
-			known |= !strcmp(named_kinds[i], kind);
-		if (!known)
-			return fail(st, st->line, section, key,
-				    "unknown section (named sections are [feed NAME] and [module NAME])");
-		for (const char *c = name; *c; c++)
-			if (!isalnum((unsigned char)*c) && !strchr("-_.", *c))
-				return fail(st, st->line, section, key,
-					    "section name '%s' may hold only letters, digits, '-', '_', '.'",
-					    name);
+	if ((problem = section_problem(section, kind, sizeof(kind), &name, why, sizeof(why))))
+		return fail(st, st->line, section, key, "%s", problem);
+	if (name) { /* [feed NAME] */
 		struct tip_config_section *s = named_section(st->cfg, kind, name, st->line);
 		for (size_t i = 0; i < s->n_kv; i++)
 			if (!strcmp(s->kv[i].key, key))
@@ -341,27 +387,19 @@ static int handler(void *user, const char *section, const char *key, const char 
 		s->n_kv++;
 		return 1;
 	}
-	{
-		bool section_known = false;
-		for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
-			if (strcmp(items[i].section, section))
-				continue;
-			section_known = true;
-			if (strcmp(items[i].key, key))
-				continue;
-			if (st->seen[i])
-				return fail(st, st->line, section, key, "given twice (first on line %d)",
-					    st->seen_line[i]);
-			st->seen[i] = 1;
-			st->seen_line[i] = st->line;
-			if (set_item(st->cfg, &items[i], value, why, sizeof(why)) < 0)
-				return fail(st, st->line, section, key, "%s", why);
-			return 1;
-		}
-		if (!section_known)
-			return fail(st, st->line, section, key, "unknown section");
-		return fail(st, st->line, section, key, "unknown key");
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		if (strcmp(items[i].section, section) || strcmp(items[i].key, key))
+			continue;
+		if (st->seen[i])
+			return fail(st, st->line, section, key, "given twice (first on line %d)",
+				    st->seen_line[i]);
+		st->seen[i] = 1;
+		st->seen_line[i] = st->line;
+		if (set_item(st->cfg, &items[i], value, why, sizeof(why)) < 0)
+			return fail(st, st->line, section, key, "%s", why);
+		return 1;
 	}
+	return fail(st, st->line, section, key, "unknown key");
 }
 
 int tip_config_load(struct tip_config *cfg, const char *path, struct tip_error *err)

@@ -76,7 +76,7 @@ typedef int64_t tip_time_t; /* microseconds since 1970-01-01T00:00:00Z */
 
 tip_time_t tip_now(void);           /* CLOCK_REALTIME */
 tip_time_t tip_monotonic(void);     /* CLOCK_MONOTONIC */
-/* Writes "2026-11-25T19:56:23Z" (or with ".123456" when usec is set and frac is true). */
+/* Writes "2026-11-25T19:56:23Z": whole seconds (microseconds are kept in the store, not shown). */
 char *tip_time_format(tip_time_t t, char *buf, size_t len);
 #define TIP_TIME_BUFLEN 40
 int tip_time_parse(const char *s, tip_time_t *out); /* RFC 3339 / "YYYY-MM-DD[ HH:MM:SS]" */
@@ -150,6 +150,9 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 int tip_domain_normalize(const char *in, size_t len, char *out, size_t outlen, bool *idn,
 			 struct tip_error *err);
 int tip_registrable_domain(const char *domain, char *out, size_t outlen);
+/* An address (family 4 or 6, 16 bytes) in canonical text: dotted quad, or RFC 5952 IPv6.
+ * buf should hold INET6_ADDRSTRLEN (46) bytes. Returns buf. */
+char *tip_addr_format(int family, const uint8_t *addr, char *buf, size_t len);
 /* Does CIDR (family, addr, prefix) contain the address (family, a)? */
 bool tip_cidr_contains(int family, const uint8_t *net, int prefix, int afamily, const uint8_t *a);
 

@@ -354,9 +354,25 @@ static int parse_addr(const char *s, size_t len, struct tip_indicator *ind, stru
 	return parse_ipv4(s, len, ind->addr, err);
 }
 
+char *tip_addr_format(int family, const uint8_t *addr, char *buf, size_t len)
+{
+	static const uint8_t zero[12];
+	/* glibc writes ::/96 addresses (the deprecated IPv4-compatible form) as "::1.2.3.4", even
+	 * ::1:2 as "::0.1.0.2"; RFC 5952 §4 wants hex, mixed notation only for known prefixes
+	 * (§5), which ::/96 no longer is (RFC 4291 §2.5.5.1). ::1 and :: are fine as they are. */
+	if (family == 6 && memcmp(addr, zero, 12) == 0 && (addr[12] || addr[13])) {
+		snprintf(buf, len, "::%x:%x", (unsigned)(addr[12] << 8 | addr[13]),
+			 (unsigned)(addr[14] << 8 | addr[15]));
+		return buf;
+	}
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, (socklen_t)len) && len)
+		buf[0] = '\0';
+	return buf;
+}
+
 static void format_addr(struct tip_indicator *ind)
 {
-	inet_ntop(ind->family == 4 ? AF_INET : AF_INET6, ind->addr, ind->value, sizeof(ind->value));
+	tip_addr_format(ind->family, ind->addr, ind->value, sizeof(ind->value));
 }
 
 bool tip_cidr_contains(int family, const uint8_t *net, int prefix, int afamily, const uint8_t *a)
@@ -484,7 +500,7 @@ static int parse_url(const char *s, size_t len, struct tip_indicator *ind, struc
 	CURLU *u;
 	CURLUcode uc;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL,
-	     *pass = NULL;
+	     *pass = NULL, *zone = NULL;
 	int rc = 0;
 
 	if (len > INPUT_MAX)
@@ -511,6 +527,13 @@ static int parse_url(const char *s, size_t len, struct tip_indicator *ind, struc
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
 		rc = tip_error_set(err, TIP_EINVAL, "URL '%s' has no host",
+				   quote(buf, len, q, sizeof(q)));
+		goto out;
+	}
+	/* curl takes "%25eth0" out of the host into a part of its own: refused as parse_ipv6 does */
+	if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK && zone) {
+		rc = tip_error_set(err, TIP_EINVAL,
+				   "URL '%s': IPv6 zone identifiers are not accepted",
 				   quote(buf, len, q, sizeof(q)));
 		goto out;
 	}
@@ -551,6 +574,7 @@ out:
 	curl_free(query);
 	curl_free(user);
 	curl_free(pass);
+	curl_free(zone);
 	curl_url_cleanup(u);
 	return rc;
 }
@@ -616,11 +640,20 @@ static enum tip_ind_type guess(const char *s, size_t len)
 	if (slash) {
 		const char *sl = memchr(s, '/', len);
 		size_t left = (size_t)(sl - s);
+		size_t colons = 0;
 		bool ipish = left > 0;
 		for (size_t i = 0; i < left; i++)
-			if (!isxdigit((unsigned char)s[i]) && s[i] != '.' && s[i] != ':')
+			colons += s[i] == ':';
+		/* digits and dots, or (with an IPv6 address's two colons at least) hex digits */
+		for (size_t i = 0; i < left; i++)
+			if (!(colons >= 2 ? isxdigit((unsigned char)s[i]) : isdigit((unsigned char)s[i])) &&
+			    s[i] != '.' && s[i] != ':')
 				ipish = false;
-		if (ipish && strspn(sl + 1, "0123456789") == len - left - 1)
+		/* the prefix: digits up to len (the input is not NUL-terminated) */
+		for (size_t i = left + 1; i < len; i++)
+			if (!isdigit((unsigned char)s[i]))
+				ipish = false;
+		if (ipish)
 			return TIP_IND_CIDR;
 		return TIP_IND_URL;
 	}

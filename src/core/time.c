@@ -61,6 +61,11 @@ int tip_time_parse(const char *s, tip_time_t *out)
 			p++;
 		} else if (*p == '+' || *p == '-') {
 			int hh, mm;
+			/* exactly "+HH:MM": the p += 6 below must not step over the string's end */
+			if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
+			    p[3] != ':' || !isdigit((unsigned char)p[4]) ||
+			    !isdigit((unsigned char)p[5]))
+				return TIP_EINVAL;
 			if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
 				return TIP_EINVAL;
 			off = (hh * 60 + mm) * 60 * (*p == '-' ? -1 : 1);
@@ -69,6 +74,15 @@ int tip_time_parse(const char *s, tip_time_t *out)
 	}
 	if (*p != '\0')
 		return TIP_EINVAL;
+	/* strptime takes any day 1..31 for any month; timegm would roll 02-30 into March */
+	{
+		static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+		int y = tm.tm_year + 1900;
+		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+		if (tm.tm_mon < 0 || tm.tm_mon > 11 ||
+		    tm.tm_mday > mdays[tm.tm_mon] + (tm.tm_mon == 1 && leap))
+			return TIP_EINVAL;
+	}
 	*out = ((tip_time_t)timegm(&tm) - off) * TIP_SEC + usec;
 	return 0;
 }

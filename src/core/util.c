@@ -1,4 +1,5 @@
 /* util.c — allocation that aborts on OOM (for small bounded data), strings, numbers. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +65,8 @@ int tip_parse_int(const char *s, long long min, long long max, long long *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s)
+	/* strtoll would take leading blanks and '+': a config value is digits, optionally '-' */
+	if (!s || !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
 		return TIP_EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);

@@ -257,7 +257,7 @@ int sq_sightings_containing(struct tip_store *st, int family, const uint8_t *add
 		memcpy(net, addr, 16);
 		for (int b = p; b < bits; b++)
 			net[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
-		inet_ntop(family == 4 ? AF_INET : AF_INET6, net, text, sizeof(text));
+		tip_addr_format(family, net, text, sizeof(text)); /* as tip_indicator_parse wrote it */
 		l = strlen(text);
 		snprintf(text + l, sizeof(text) - l, "/%d", p);
 		if ((rc = sq_sightings(st, TIP_IND_CIDR, text, cb, arg, err)) != 0)

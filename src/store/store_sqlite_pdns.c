@@ -7,6 +7,7 @@ static const char q_pdns_upsert[] =
 	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
 	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5)"
 	" ON CONFLICT (domain, rrtype, value) DO UPDATE SET"
+	" first_seen = min(first_seen, excluded.first_seen),"
 	" last_seen = max(last_seen, excluded.last_seen), count = count + 1,"
 	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)";
 #define RES_COLS                                                                             \
@@ -39,7 +40,7 @@ static const char q_verdict_current[] =
 	"INSERT INTO flux_current (domain, at, verdict, since) VALUES (?1, ?2, ?3, ?2)"
 	" ON CONFLICT (domain) DO UPDATE SET at = excluded.at,"
 	" since = CASE WHEN verdict = excluded.verdict THEN since ELSE excluded.at END,"
-	" verdict = excluded.verdict";
+	" verdict = excluded.verdict WHERE excluded.at >= flux_current.at";
 static const char q_verdict_get[] =
 	"SELECT v.domain, v.at, v.verdict, v.score, v.n_a, v.n_asn, v.n_ns, v.n_cc, v.fluxiness,"
 	" coalesce(v.min_ttl, -1), v.rounds, v.double_flux, v.why, v.family, c.since"

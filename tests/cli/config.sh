@@ -36,7 +36,7 @@ listen = 127.0.0.1:8080
 key = 1
 CONF
 assert_rc 1 "unknown section" -- tip -c "$T/bad3.conf" config check
-assert_match "$ERR" "bad3.conf:4: \[nosuch\] key: unknown section" "names line 4"
+assert_match "$ERR" "bad3.conf:3: \[nosuch\]: unknown section" "names the section's header, line 3"
 
 printf '[dns]\nretries = 1\nretries = 2\n' > "$T/bad4.conf"
 assert_rc 1 "duplicate key" -- tip -c "$T/bad4.conf" config check
