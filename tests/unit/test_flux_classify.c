@@ -294,8 +294,25 @@ static void test_store_pass(void **state)
 		if (k < 2)
 			put_round(st, "one.example", t0 + k * 600 * TIP_SEC, 3000, 1, 1, 3600);
 	}
+	/* the merge of the two scans: passive DNS without rounds (before, between and after the
+	 * domains with rounds) is skipped; rounds without records (NXDOMAIN) give "no A records" */
+	assert_int_equal(tip_store_pdns_record(st, "aaa.example", "A", "10.0.0.1", 60, t0, &err), 0);
+	assert_int_equal(tip_store_pdns_record(st, "mmm.example", "A", "10.0.0.2", 60, t0, &err), 0);
+	assert_int_equal(tip_store_pdns_record(st, "zzz.example", "A", "10.0.0.3", 60, t0, &err), 0);
+	for (int k = 0; k < 3; k++) {
+		struct tip_round r = { .domain = "nx.example", .rrtype = "A",
+				       .at = t0 + k * 600 * TIP_SEC, .outcome = "nxdomain",
+				       .min_ttl = -1 };
+		assert_int_equal(tip_store_round_put(st, &r, &err), 0);
+	}
 	assert_int_equal(tip_flux_classify_run(&cfg, st, tip_now(), NULL, &s, &err), 0);
-	assert_int_equal(s.domains, 4);
+	assert_int_equal(s.domains, 5); /* ff1, ff2, nx, one, rr */
+	assert_int_equal(s.unknown, 2); /* nx (no A records), one (2 rounds) */
+	assert_int_equal(tip_store_verdict_get(st, "aaa.example", got_verdict, &g, &err),
+			 TIP_ENOTFOUND);
+	assert_int_equal(tip_store_verdict_get(st, "nx.example", got_verdict, &g, &err), 0);
+	assert_string_equal(g.verdict, "unknown");
+	assert_int_equal(g.rounds, 3);
 	assert_int_equal(s.fastflux, 2);
 	assert_int_equal(s.families, 1);
 	assert_int_equal(s.events, 2); /* first verdicts of fastflux are events */
