@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,8 +37,9 @@
 
 #define MAX_TYPES 3
 #define CHUNK 8192          /* due domains read from the store at a time */
-#define BATCH 4096          /* answers per transaction */
-#define BATCH_USEC (1 * TIP_SEC)
+#define BATCH 32768         /* answers per transaction (fewer, larger commits: fewer page rewrites) */
+#define FLUSH_ANSWERS 512   /* answers per batch handed to the writer */
+#define MAX_QUEUED 64       /* batches waiting for the writer before the loop stops sending */
 #define TICK_USEC (10 * TIP_MSEC)
 #define MAX_RECORDS 4096    /* records per answer we keep (a 64 KiB TCP answer holds fewer) */
 #define INITIAL_WINDOW 64
@@ -68,9 +70,10 @@ struct rs_server {
 
 /* A domain in flight: freed when its last query ends. */
 struct rs_domain {
+	int64_t id; /* the watch row, 0: unknown (a domain given by hand) */
 	int pending;
 	bool any_ok;
-	const char *outcome; /* the first failure, when nothing succeeded */
+	int outcome;         /* the first failure (O_*), when nothing succeeded; -1: none */
 	int64_t min_ttl;     /* over every answer of the round, -1: none */
 	char name[];
 };
@@ -87,10 +90,54 @@ struct rs_fd {
 	struct rs_server *srv;
 };
 
+
+/* ---------------------------------------------------------------------------------------- */
+/* The writer thread. The loop parses answers with c-ares's parsers and hands them, serialised
+ * into batches, to one writer thread that owns the store for the pass: it merges them into
+ * passive DNS, writes the rounds, enriches new addresses and moves due times, in transactions
+ * of up to BATCH answers. So a slow commit or WAL checkpoint (fsync) never stalls the DNS
+ * sockets (a stalled loop overflows its socket buffer: losses, timeouts, a smaller window), and
+ * the store's CPU runs beside the loop's. The loop stops sending while MAX_QUEUED batches wait. */
+
+enum { O_OK, O_NODATA, O_NXDOMAIN, O_SERVFAIL, O_REFUSED, O_TIMEOUT, O_CONNREFUSED,
+       O_FORMERR, O_NOTIMP, O_BADRESP, O_ERROR, O_MAX };
+static const char *const outcomes[O_MAX] = { "ok", "nodata", "nxdomain", "servfail",
+					     "refused", "timeout", "connrefused", "formerr",
+					     "notimp", "badresp", "error" };
+
+enum { W_ROUND = 1, W_DONE = 2 };
+/* W_ROUND: u8 kind, u8 type index, u8 outcome, i64 at, u32 n, domain NUL, n x (i64 ttl, value NUL)
+ * W_DONE:  u8 kind, u8 outcome, i64 at, i64 next_due, i64 watch id, domain NUL */
+#define ROUND_HDR 15
+#define DONE_HDR 26
+
+struct wbatch {
+	struct wbatch *next;
+	char *buf;
+	size_t len, cap;
+	int answers;
+};
+
+struct writer {
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct wbatch *head, *tail;
+	int queued;
+	bool closing;
+	int failed;
+	struct tip_error err;
+	/* the writer thread's own while it runs */
+	struct tip_store *st;
+	struct tip_enrich *enrich;
+	int64_t new_records, enriched, commits;
+	double cpu_s; /* the writer thread's CPU time */
+};
+
 struct resolver {
 	struct tip_module_ctx *ctx;
 	const struct tip_config *cfg;
-	struct tip_store *st;
 	struct tip_enrich *enrich;
 	struct event_base *base;
 	struct event *tick;
@@ -113,6 +160,7 @@ struct resolver {
 	bool all; /* every active watched domain, due or not */
 	tip_time_t due_at;
 	struct tip_strv chunk;
+	int64_t *chunk_ids;
 	size_t chunk_pos;
 	int64_t last_id;
 	bool source_done;
@@ -123,61 +171,24 @@ struct resolver {
 	struct rs_query *retry_head, *retry_tail;
 	int inflight;
 
-	/* the open transaction */
-	bool in_tx;
-	int tx_answers;
-	tip_time_t tx_started;
+	/* the writer thread and the batch being filled */
+	struct writer w;
+	struct wbatch *wb;
+	struct tip_store *ro; /* a read-only connection for the due list */
 	int failed; /* a store error: stop */
+	/* benchmark only (TIP_FLUX_BENCH_NOSTORE=1): parse answers, write nothing — to measure
+	 * c-ares and the loop alone against the same server (bench/flux-resolve.sh) */
+	bool nostore;
 
 	struct ares_addrttl *a4;
 	struct ares_addr6ttl *a6;
 
 	/* counts */
-	int64_t domains, queries, answers, retried, records, new_records, enriched;
-	int64_t n_ok, n_nodata, n_nxdomain, n_servfail, n_refused, n_timeout, n_other;
+	int64_t domains, queries, answers, retried, records;
+	int64_t n_out[O_MAX];
 	int max_inflight;
+	int64_t ticks, full_ticks; /* ticks, and those that found the writer behind */
 };
-
-static tip_time_t now_usec(void)
-{
-	return tip_now();
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* The store: answers go into a transaction committed every BATCH answers or BATCH_USEC. */
-
-static int tx_open(struct resolver *r)
-{
-	if (r->in_tx)
-		return 0;
-	if (tip_store_begin(r->st, &r->ctx->err) < 0)
-		return r->failed = TIP_ESTORE;
-	r->in_tx = true;
-	r->tx_answers = 0;
-	r->tx_started = tip_monotonic();
-	return 0;
-}
-
-static int tx_close(struct resolver *r)
-{
-	if (!r->in_tx)
-		return 0;
-	r->in_tx = false;
-	if (tip_store_commit(r->st, &r->ctx->err) < 0) {
-		tip_store_rollback(r->st);
-		return r->failed = TIP_ESTORE;
-	}
-	return 0;
-}
-
-static void tx_maybe_commit(struct resolver *r)
-{
-	if (r->in_tx && (r->tx_answers >= BATCH || tip_monotonic() - r->tx_started >= BATCH_USEC))
-		tx_close(r);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Recording one answer. */
 
 static uint64_t fnv1a(const char *s)
 {
@@ -187,37 +198,270 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-struct answer {
-	struct resolver *r;
-	struct rs_query *q;
-	tip_time_t at;
-	int64_t n, n_new, min_ttl;
-	uint64_t set_hash;
-};
-
-static int record(struct answer *a, const char *value, int64_t ttl)
+static void wb_put(struct wbatch *b, const void *p, size_t n)
 {
-	struct resolver *r = a->r;
-	bool is_new = false;
-	if (ttl < 0)
-		ttl = 0;
-	if (tip_store_pdns_observe(r->st, a->q->d->name, a->q->t->name, value, ttl, a->at, &is_new,
-				   &r->ctx->err) < 0)
-		return r->failed = TIP_ESTORE;
-	a->n++;
-	a->set_hash += fnv1a(value);
-	if (a->min_ttl < 0 || ttl < a->min_ttl)
-		a->min_ttl = ttl;
-	if (is_new) {
-		a->n_new++;
-		if (a->q->t->type != 2 && r->enrich) {
-			bool looked = false;
-			if (tip_enrich_cached(r->enrich, r->st, value, a->at, &looked, &r->ctx->err) < 0)
-				return r->failed = TIP_ESTORE;
-			r->enriched += looked;
+	if (b->len + n > b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64 * 1024;
+		while (b->len + n > b->cap)
+			b->cap *= 2;
+		b->buf = tip_xrealloc(b->buf, b->cap);
+	}
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+}
+
+static void wb_free(struct wbatch *b)
+{
+	free(b->buf);
+	free(b);
+}
+
+static int w_fail(struct writer *w, int rc)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->failed)
+		w->failed = rc < 0 ? rc : TIP_ESTORE;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+static int w_apply(struct writer *w, const struct wbatch *b)
+{
+	const char *p = b->buf, *end = b->buf + b->len;
+	int rc;
+	while (p < end) {
+		uint8_t kind = (uint8_t)p[0];
+		int64_t at;
+		if (kind == W_ROUND) {
+			const struct rs_type *t = &known_types[(uint8_t)p[1]];
+			struct tip_round rd = { .rrtype = t->name, .outcome = outcomes[(uint8_t)p[2]],
+						.min_ttl = -1 };
+			uint32_t n;
+			uint64_t h = 0;
+			memcpy(&at, p + 3, 8);
+			memcpy(&n, p + 11, 4);
+			rd.domain = p + ROUND_HDR;
+			rd.at = at;
+			rd.n_records = n;
+			p = rd.domain + strlen(rd.domain) + 1;
+			for (uint32_t i = 0; i < n; i++) {
+				int64_t ttl;
+				const char *v = p + 8;
+				bool is_new = false;
+				memcpy(&ttl, p, 8);
+				p = v + strlen(v) + 1;
+				if ((rc = tip_store_pdns_observe(w->st, rd.domain, t->name, v, ttl, at,
+								 &is_new, &w->err)) < 0)
+					return rc;
+				h += fnv1a(v);
+				if (rd.min_ttl < 0 || ttl < rd.min_ttl)
+					rd.min_ttl = ttl;
+				if (!is_new)
+					continue;
+				rd.n_new++;
+				if (w->enrich && t->type != 2) {
+					bool looked = false;
+					if ((rc = tip_enrich_cached(w->enrich, w->st, v, at, &looked,
+								    &w->err)) < 0)
+						return rc;
+					w->enriched += looked;
+				}
+			}
+			w->new_records += rd.n_new;
+			rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
+			if ((rc = tip_store_round_put(w->st, &rd, &w->err)) < 0)
+				return rc;
+		} else {
+			int64_t next_due, id;
+			const char *outcome = outcomes[(uint8_t)p[1]], *domain = p + DONE_HDR;
+			memcpy(&at, p + 2, 8);
+			memcpy(&next_due, p + 10, 8);
+			memcpy(&id, p + 18, 8);
+			p = domain + strlen(domain) + 1;
+			if ((rc = tip_store_watch_resolved(w->st, id, domain, at, next_due, outcome,
+							   &w->err)) < 0)
+				return rc;
 		}
 	}
 	return 0;
+}
+
+static void *w_main(void *arg)
+{
+	struct writer *w = arg;
+	bool in_tx = false;
+	int tx_answers = 0, rc;
+
+	for (;;) {
+		struct wbatch *b;
+		pthread_mutex_lock(&w->mu);
+		while (!w->head && !w->closing) {
+			if (in_tx) {
+				/* idle: commit what we have */
+				pthread_mutex_unlock(&w->mu);
+				in_tx = false;
+				tx_answers = 0;
+				w->commits++;
+				if ((rc = tip_store_commit(w->st, &w->err)) < 0) {
+					tip_store_rollback(w->st);
+					w_fail(w, rc);
+				}
+				pthread_mutex_lock(&w->mu);
+				continue;
+			}
+			pthread_cond_wait(&w->cv, &w->mu);
+		}
+		b = w->head;
+		if (b) {
+			w->head = b->next;
+			if (!w->head)
+				w->tail = NULL;
+			w->queued--;
+		}
+		rc = w->failed;
+		pthread_mutex_unlock(&w->mu);
+		if (!b)
+			break; /* closing and drained */
+		if (rc == 0 && !in_tx) {
+			if ((rc = tip_store_begin(w->st, &w->err)) < 0)
+				w_fail(w, rc);
+			else
+				in_tx = true;
+		}
+		if (rc == 0 && (rc = w_apply(w, b)) < 0)
+			w_fail(w, rc);
+		tx_answers += b->answers;
+		wb_free(b);
+		if (in_tx && (rc < 0 || tx_answers >= BATCH)) {
+			in_tx = false;
+			tx_answers = 0;
+			if (rc < 0) {
+				tip_store_rollback(w->st);
+			} else {
+				w->commits++;
+				if ((rc = tip_store_commit(w->st, &w->err)) < 0) {
+					tip_store_rollback(w->st);
+					w_fail(w, rc);
+				}
+			}
+		}
+	}
+	if (in_tx) {
+		w->commits++;
+		if ((rc = tip_store_commit(w->st, &w->err)) < 0) {
+			tip_store_rollback(w->st);
+			w_fail(w, rc);
+		}
+	}
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		w->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
+	return NULL;
+}
+
+static int writer_start(struct writer *w, struct tip_store *st, struct tip_enrich *e,
+			struct tip_error *err)
+{
+	int rc;
+	w->st = st;
+	w->enrich = e;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if ((rc = pthread_create(&w->th, NULL, w_main, w)) != 0)
+		return tip_error_set(err, TIP_ENOMEM, "flux-resolve: cannot start the writer thread: %s",
+				     strerror(rc));
+	w->started = true;
+	return 0;
+}
+
+/* Waits for the writer to write everything queued; returns its error, if any. */
+static int writer_stop(struct writer *w)
+{
+	if (!w->started)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	w->closing = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	w->started = false;
+	while (w->head) {
+		struct wbatch *b = w->head;
+		w->head = b->next;
+		wb_free(b);
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	return w->failed;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The loop's side: answers into batches. */
+
+static struct wbatch *cur_batch(struct resolver *r)
+{
+	if (!r->wb)
+		r->wb = tip_xcalloc(1, sizeof(*r->wb));
+	return r->wb;
+}
+
+static void wb_flush(struct resolver *r)
+{
+	struct writer *w = &r->w;
+	struct wbatch *b = r->wb;
+	if (!b)
+		return;
+	r->wb = NULL;
+	if (!w->started) {
+		wb_free(b);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next = b;
+	else
+		w->head = b;
+	w->tail = b;
+	w->queued++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* How many batches wait; notes a writer failure in r->failed. */
+static int writer_poll(struct resolver *r)
+{
+	struct writer *w = &r->w;
+	int q, f;
+	if (!w->started)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	q = w->queued;
+	f = w->failed;
+	pthread_mutex_unlock(&w->mu);
+	if (f && !r->failed)
+		r->failed = f;
+	return q;
+}
+
+struct answer {
+	struct wbatch *b; /* NULL: nothing is stored */
+	uint32_t n;
+	int64_t min_ttl;
+};
+
+static void add_record(struct answer *a, const char *value, int64_t ttl)
+{
+	if (ttl < 0)
+		ttl = 0;
+	if (a->b) {
+		wb_put(a->b, &ttl, 8);
+		wb_put(a->b, value, strlen(value) + 1);
+	}
+	a->n++;
+	if (a->min_ttl < 0 || ttl < a->min_ttl)
+		a->min_ttl = ttl;
 }
 
 /* The TTL of the NS records in an answer. c-ares 1.18's ares_parse_ns_reply gives the names but
@@ -267,29 +511,29 @@ static int64_t ns_ttl(const unsigned char *abuf, int alen)
 	return min;
 }
 
-static const char *parse_answer(struct answer *a, const unsigned char *abuf, int alen)
+static int parse_answer(struct resolver *r, const struct rs_type *t, struct answer *a,
+			const unsigned char *abuf, int alen)
 {
-	struct resolver *r = a->r;
 	char buf[INET6_ADDRSTRLEN];
 	int n = MAX_RECORDS, rc;
 
-	switch (a->q->t->type) {
+	switch (t->type) {
 	case 1:
 		rc = ares_parse_a_reply(abuf, alen, NULL, r->a4, &n);
 		if (rc != ARES_SUCCESS)
 			break;
-		for (int i = 0; i < n && !r->failed; i++) {
+		for (int i = 0; i < n; i++) {
 			inet_ntop(AF_INET, &r->a4[i].ipaddr, buf, sizeof(buf));
-			record(a, buf, r->a4[i].ttl);
+			add_record(a, buf, r->a4[i].ttl);
 		}
 		break;
 	case 28:
 		rc = ares_parse_aaaa_reply(abuf, alen, NULL, r->a6, &n);
 		if (rc != ARES_SUCCESS)
 			break;
-		for (int i = 0; i < n && !r->failed; i++) {
+		for (int i = 0; i < n; i++) {
 			inet_ntop(AF_INET6, &r->a6[i].ip6addr, buf, sizeof(buf));
-			record(a, buf, r->a6[i].ttl);
+			add_record(a, buf, r->a6[i].ttl);
 		}
 		break;
 	default: {
@@ -298,7 +542,7 @@ static const char *parse_answer(struct answer *a, const unsigned char *abuf, int
 		if (rc != ARES_SUCCESS)
 			break;
 		int64_t ttl = ns_ttl(abuf, alen);
-		for (char **al = h->h_aliases; al && *al && !r->failed; al++) {
+		for (char **al = h->h_aliases; al && *al; al++) {
 			char lower[TIP_DOMAIN_MAX + 2];
 			size_t i;
 			for (i = 0; (*al)[i] && i < sizeof(lower) - 1; i++)
@@ -306,104 +550,94 @@ static const char *parse_answer(struct answer *a, const unsigned char *abuf, int
 			lower[i] = '\0';
 			if (i > 0 && lower[i - 1] == '.')
 				lower[i - 1] = '\0';
-			record(a, lower, ttl);
+			add_record(a, lower, ttl);
 		}
 		ares_free_hostent(h);
 	}
 	}
 	if (rc == ARES_ENODATA)
-		return "nodata";
+		return O_NODATA;
 	if (rc != ARES_SUCCESS)
-		return "badresp";
-	return a->n ? "ok" : "nodata";
+		return O_BADRESP;
+	return a->n ? O_OK : O_NODATA;
 }
 
-static const char *outcome_of(int status)
+static int outcome_of(int status)
 {
 	switch (status) {
-	case ARES_SUCCESS: return "ok";
-	case ARES_ENODATA: return "nodata";
-	case ARES_ENOTFOUND: return "nxdomain";
-	case ARES_ESERVFAIL: return "servfail";
-	case ARES_EREFUSED: return "refused";
-	case ARES_ETIMEOUT: return "timeout";
-	case ARES_ECONNREFUSED: return "connrefused";
-	case ARES_EFORMERR: return "formerr";
-	case ARES_ENOTIMP: return "notimp";
-	case ARES_EBADRESP: return "badresp";
-	default: return "error";
+	case ARES_SUCCESS: return O_OK;
+	case ARES_ENODATA: return O_NODATA;
+	case ARES_ENOTFOUND: return O_NXDOMAIN;
+	case ARES_ESERVFAIL: return O_SERVFAIL;
+	case ARES_EREFUSED: return O_REFUSED;
+	case ARES_ETIMEOUT: return O_TIMEOUT;
+	case ARES_ECONNREFUSED: return O_CONNREFUSED;
+	case ARES_EFORMERR: return O_FORMERR;
+	case ARES_ENOTIMP: return O_NOTIMP;
+	case ARES_EBADRESP: return O_BADRESP;
+	default: return O_ERROR;
 	}
-}
-
-static void count_outcome(struct resolver *r, const char *o)
-{
-	if (!strcmp(o, "ok"))
-		r->n_ok++;
-	else if (!strcmp(o, "nodata"))
-		r->n_nodata++;
-	else if (!strcmp(o, "nxdomain"))
-		r->n_nxdomain++;
-	else if (!strcmp(o, "servfail"))
-		r->n_servfail++;
-	else if (!strcmp(o, "refused"))
-		r->n_refused++;
-	else if (!strcmp(o, "timeout"))
-		r->n_timeout++;
-	else
-		r->n_other++;
 }
 
 /* The domain's last query ended: it is due again after its shortest TTL, and no sooner than
  * [dns] min_interval. */
 static void domain_done(struct resolver *r, struct rs_domain *d, tip_time_t at)
 {
-	tip_time_t wait = d->min_ttl >= 0 ? d->min_ttl * TIP_SEC : 0;
+	tip_time_t wait = d->min_ttl >= 0 ? d->min_ttl * TIP_SEC : 0, next_due;
 	if (wait < r->min_interval)
 		wait = r->min_interval;
-	if (!r->failed && tx_open(r) == 0 &&
-	    tip_store_watch_resolved(r->st, d->name, at, at + wait,
-				     d->any_ok ? "ok" : (d->outcome ? d->outcome : "error"),
-				     &r->ctx->err) < 0)
-		r->failed = TIP_ESTORE;
+	next_due = at + wait;
+	if (!r->nostore) {
+		struct wbatch *b = cur_batch(r);
+		uint8_t kind = W_DONE, o = (uint8_t)(d->any_ok ? O_OK : d->outcome >= 0 ? d->outcome : O_ERROR);
+		wb_put(b, &kind, 1);
+		wb_put(b, &o, 1);
+		wb_put(b, &at, 8);
+		wb_put(b, &next_due, 8);
+		wb_put(b, &d->id, 8);
+		wb_put(b, d->name, strlen(d->name) + 1);
+	}
 	r->domains++;
 	free(d);
 }
 
-static void query_done(struct resolver *r, struct rs_query *q, const char *outcome,
+static void query_done(struct resolver *r, struct rs_query *q, int outcome,
 		       const unsigned char *abuf, int alen)
 {
-	struct answer a = { .r = r, .q = q, .at = now_usec(), .min_ttl = -1 };
+	struct answer a = { .min_ttl = -1 };
 	struct rs_domain *d = q->d;
+	tip_time_t at = tip_now();
+	size_t hdr = 0;
 
-	if (!r->failed && tx_open(r) == 0) {
-		if (abuf && !strcmp(outcome, "ok"))
-			outcome = parse_answer(&a, abuf, alen);
-		struct tip_round round = {
-			.domain = d->name,
-			.rrtype = q->t->name,
-			.at = a.at,
-			.outcome = outcome,
-			.n_records = a.n,
-			.n_new = a.n_new,
-			.min_ttl = a.min_ttl,
-			.set_hash = a.n ? (int64_t)(a.set_hash ? a.set_hash : 1) : 0,
-		};
-		if (!r->failed && tip_store_round_put(r->st, &round, &r->ctx->err) < 0)
-			r->failed = TIP_ESTORE;
-		r->tx_answers++;
+	if (!r->nostore) {
+		uint8_t h[ROUND_HDR] = { W_ROUND, (uint8_t)(q->t - known_types), 0 };
+		a.b = cur_batch(r);
+		hdr = a.b->len;
+		memcpy(h + 3, &at, 8);
+		wb_put(a.b, h, ROUND_HDR);
+		wb_put(a.b, d->name, strlen(d->name) + 1);
 	}
-	count_outcome(r, outcome);
+	if (abuf && outcome == O_OK)
+		outcome = parse_answer(r, q->t, &a, abuf, alen);
+	if (a.b) {
+		/* the outcome and the record count, now known */
+		a.b->buf[hdr + 2] = (char)outcome;
+		memcpy(a.b->buf + hdr + 11, &a.n, 4);
+		a.b->answers++;
+	}
+	r->n_out[outcome]++;
 	r->records += a.n;
-	r->new_records += a.n_new;
-	if (!strcmp(outcome, "ok"))
+	if (outcome == O_OK)
 		d->any_ok = true;
-	else if (!d->outcome)
-		d->outcome = outcome; /* a static string */
+	else if (d->outcome < 0)
+		d->outcome = outcome;
 	if (a.min_ttl >= 0 && (d->min_ttl < 0 || a.min_ttl < d->min_ttl))
 		d->min_ttl = a.min_ttl;
 	if (--d->pending == 0)
-		domain_done(r, d, a.at);
+		domain_done(r, d, at);
 	free(q);
+	if (r->wb && r->wb->answers >= FLUSH_ANSWERS)
+		wb_flush(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -483,32 +717,39 @@ static struct rs_server *pick_server(struct resolver *r)
 static int chunk_row(void *arg, int64_t id, const char *domain)
 {
 	struct resolver *r = arg;
+	if (!r->chunk_ids)
+		r->chunk_ids = tip_xmalloc(CHUNK * sizeof(*r->chunk_ids));
+	r->chunk_ids[r->chunk.n] = id;
 	tip_strv_push(&r->chunk, domain);
 	r->last_id = id;
 	return 0;
 }
 
-/* The next domain name to resolve, or NULL when there are no more. */
-static const char *next_name(struct resolver *r)
+/* The next domain name to resolve (and its watch id in *id), or NULL when there are no more. */
+static const char *next_name(struct resolver *r, int64_t *id)
 {
+	*id = 0;
 	if (r->args)
 		return r->next_arg < r->n_args ? r->args[r->next_arg++] : NULL;
-	if (r->chunk_pos < r->chunk.n)
+	if (r->chunk_pos < r->chunk.n) {
+		*id = r->chunk_ids[r->chunk_pos];
 		return r->chunk.v[r->chunk_pos++];
+	}
 	if (r->source_done)
 		return NULL;
-	/* the chunk is read inside no transaction of ours: commit what is pending first, so the
-	 * read sees a consistent store and a long read does not hold the write lock */
-	tx_close(r);
+	/* read on a connection of its own: the writer thread owns the other */
 	tip_strv_free(&r->chunk);
 	r->chunk_pos = 0;
-	if (tip_store_watch_due(r->st, r->due_at, r->last_id, CHUNK, chunk_row, r, &r->ctx->err) < 0) {
+	if (tip_store_watch_due(r->ro, r->due_at, r->last_id, CHUNK, chunk_row, r, &r->ctx->err) < 0) {
 		r->failed = TIP_ESTORE;
 		return NULL;
 	}
 	if (r->chunk.n < CHUNK)
 		r->source_done = true;
-	return r->chunk_pos < r->chunk.n ? r->chunk.v[r->chunk_pos++] : NULL;
+	if (r->chunk_pos >= r->chunk.n)
+		return NULL;
+	*id = r->chunk_ids[r->chunk_pos];
+	return r->chunk.v[r->chunk_pos++];
 }
 
 static struct rs_query *next_query(struct resolver *r)
@@ -524,16 +765,18 @@ static struct rs_query *next_query(struct resolver *r)
 	if (r->ctx->cancel && *r->ctx->cancel)
 		return NULL;
 	if (!r->cur) {
-		const char *name = next_name(r);
+		int64_t id;
+		const char *name = next_name(r, &id);
 		size_t len;
 		if (!name)
 			return NULL;
 		len = strlen(name);
 		r->cur = tip_xmalloc(sizeof(*r->cur) + len + 1);
 		memcpy(r->cur->name, name, len + 1);
+		r->cur->id = id;
 		r->cur->pending = r->n_types;
 		r->cur->any_ok = false;
-		r->cur->outcome = NULL;
+		r->cur->outcome = -1;
 		r->cur->min_ttl = -1;
 		r->cur_type = 0;
 	}
@@ -548,7 +791,8 @@ static struct rs_query *next_query(struct resolver *r)
 static void pump(struct resolver *r)
 {
 	struct rs_server *srv;
-	while (!r->failed && (srv = pick_server(r))) {
+	bool full = writer_poll(r) >= MAX_QUEUED; /* the writer is behind: wait */
+	while (!r->failed && !full && (srv = pick_server(r))) {
 		struct rs_query *q = next_query(r);
 		struct sent *s;
 		if (!q)
@@ -566,7 +810,6 @@ static void pump(struct resolver *r)
 			r->max_inflight = r->inflight;
 		ares_query(srv->ch, q->d->name, 1 /* IN */, q->t->type, on_answer, s);
 	}
-	tx_maybe_commit(r);
 	if (r->failed || (r->inflight == 0 && !r->retry_head && !r->cur &&
 			  (r->args ? r->next_arg >= r->n_args
 				   : (r->source_done && r->chunk_pos >= r->chunk.n))) ||
@@ -632,6 +875,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		ares_process_fd(s->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	}
 	r->last_tick = now;
+	r->ticks++;
+	if (writer_poll(r) >= MAX_QUEUED)
+		r->full_ticks++;
+	wb_flush(r); /* a partial batch waits no longer than a tick */
 	pump(r);
 }
 
@@ -743,7 +990,12 @@ static void resolver_free(struct resolver *r)
 	if (r->base)
 		event_base_free(r->base);
 	tip_enrich_close(r->enrich);
+	if (r->ro)
+		tip_store_close(r->ro);
+	if (r->wb)
+		wb_free(r->wb);
 	tip_strv_free(&r->chunk);
+	free(r->chunk_ids);
 	free(r->a4);
 	free(r->a6);
 }
@@ -760,7 +1012,6 @@ static int resolve_run(struct tip_module_ctx *ctx)
 
 	r.ctx = ctx;
 	r.cfg = cfg;
-	r.st = ctx->store;
 	if ((rc = parse_types(cfg->dns.rrtypes, r.types, &r.n_types, err)) < 0)
 		return rc;
 	r.max_window = (int)cfg->dns.concurrency;
@@ -769,6 +1020,9 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	r.timeout = cfg->dns.timeout_ms * TIP_MSEC;
 	r.min_interval = cfg->dns.min_interval_s * TIP_SEC;
 	r.due_at = ctx->started ? ctx->started : tip_now();
+	r.nostore = getenv("TIP_FLUX_BENCH_NOSTORE") && !strcmp(getenv("TIP_FLUX_BENCH_NOSTORE"), "1");
+	if (r.nostore)
+		tip_warnx("flux-resolve: TIP_FLUX_BENCH_NOSTORE=1: nothing is stored (benchmark)");
 	if (ctx->n_args == 1 && !strcmp(ctx->args[0], TIP_FLUX_RESOLVE_ALL)) {
 		r.all = true;
 		r.due_at = INT64_MAX;
@@ -779,6 +1033,10 @@ static int resolve_run(struct tip_module_ctx *ctx)
 
 	if ((rc = tip_enrich_open(cfg, &r.enrich, err)) < 0)
 		goto out;
+	if (!strcmp(tip_enrich_db(r.enrich), "none")) {
+		tip_enrich_close(r.enrich); /* no database: addresses are not enriched */
+		r.enrich = NULL;
+	}
 	if (!(r.base = event_base_new())) {
 		rc = tip_error_set(err, TIP_ENOMEM, "libevent: event_base_new failed");
 		goto out;
@@ -799,11 +1057,19 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	r.a6 = tip_xmalloc(MAX_RECORDS * sizeof(*r.a6));
 
 	/* addresses cached by an older enrichment database are redone first */
-	if ((rc = tip_enrich_refresh(r.enrich, r.st, tip_now(), &refreshed, err)) < 0)
+	if (!r.nostore && r.enrich &&
+	    (rc = tip_enrich_refresh(r.enrich, ctx->store, tip_now(), &refreshed, err)) < 0)
 		goto out;
 	if (refreshed)
-		tip_info("flux-resolve: %lld cached addresses enriched again (now %s %s)",
+		tip_info("flux-resolve: %lld cached addresses enriched again (now %s: %s)",
 			 (long long)refreshed, tip_enrich_db(r.enrich), tip_enrich_version(r.enrich));
+
+	if (!r.args &&
+	    (rc = tip_store_open(cfg->store.url, TIP_STORE_READONLY, &r.ro, err)) < 0)
+		goto out;
+	if (!r.nostore && ((rc = tip_store_bulk(ctx->store, true, err)) < 0 ||
+			   (rc = writer_start(&r.w, ctx->store, r.enrich, err)) < 0))
+		goto out;
 
 	r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r);
 	event_add(r.tick, &tv);
@@ -812,33 +1078,43 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	pump(&r);
 	if (!r.failed)
 		event_base_dispatch(r.base);
+	wb_flush(&r);
+	rc = writer_stop(&r.w); /* everything answered is stored when it returns */
+	if (!r.nostore && rc == 0)
+		rc = tip_store_bulk(ctx->store, false, &r.w.err); /* one checkpoint */
 	t1 = tip_monotonic();
-	rc = r.failed;
-	if (tx_close(&r) < 0 && !rc)
-		rc = r.failed;
+	if (rc < 0)
+		*err = r.w.err;
+	else if (r.failed)
+		rc = r.failed; /* err already set (the due list) */
 	ctx->items = r.domains;
 	{
 		double s = (double)(t1 - t0) / TIP_SEC;
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
-		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), %lld answers in "
-			 "%.2f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, servfail %lld, "
-			 "refused %lld, timeout %lld, other %lld; %lld records (%lld new), %lld "
-			 "addresses enriched (%s); peak in flight %d; max RSS %ld KiB",
+		int64_t other = 0;
+		for (int i = O_CONNREFUSED; i < O_MAX; i++)
+			other += r.n_out[i];
+		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), "
+			 "%lld answers in %.3f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, "
+			 "servfail %lld, refused %lld, timeout %lld, other %lld; %lld records (%lld "
+			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, behind %lld of %lld "
+			 "ticks; peak in flight %d; max RSS %ld KiB",
 			 (long long)r.domains, (long long)r.queries, (long long)r.retried,
 			 (long long)r.answers, s, s > 0 ? (double)r.answers / s : 0.0,
-			 (long long)r.n_ok, (long long)r.n_nodata, (long long)r.n_nxdomain,
-			 (long long)r.n_servfail, (long long)r.n_refused, (long long)r.n_timeout,
-			 (long long)r.n_other, (long long)r.records, (long long)r.new_records,
-			 (long long)r.enriched, tip_enrich_db(r.enrich), r.max_inflight,
+			 (long long)r.n_out[O_OK], (long long)r.n_out[O_NODATA],
+			 (long long)r.n_out[O_NXDOMAIN], (long long)r.n_out[O_SERVFAIL],
+			 (long long)r.n_out[O_REFUSED], (long long)r.n_out[O_TIMEOUT], (long long)other,
+			 (long long)r.records, (long long)r.w.new_records, (long long)r.w.enriched,
+			 r.enrich ? tip_enrich_db(r.enrich) : "none", (long long)r.w.commits,
+			 r.w.cpu_s, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
 			 ru.ru_maxrss);
 	}
 	if (ctx->cancel && *ctx->cancel && !rc)
 		tip_info("flux-resolve: cancelled; %lld domains done, the rest stay due",
 			 (long long)r.domains);
 out:
-	if (r.in_tx)
-		tip_store_rollback(r.st);
+	writer_stop(&r.w);
 	resolver_free(&r);
 	ares_library_cleanup();
 	return rc;

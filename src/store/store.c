@@ -239,9 +239,9 @@ int tip_store_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, 
 	return st->ops->watch_due(st, now, after_id, limit, cb, arg, err);
 }
 
-int tip_store_watch_resolved(struct tip_store *st, const char *domain, tip_time_t at, tip_time_t next_due, const char *outcome, struct tip_error *err)
+int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at, tip_time_t next_due, const char *outcome, struct tip_error *err)
 {
-	return st->ops->watch_resolved(st, domain, at, next_due, outcome, err);
+	return st->ops->watch_resolved(st, id, domain, at, next_due, outcome, err);
 }
 
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, bool *is_new, struct tip_error *err)
@@ -252,4 +252,9 @@ int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char 
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)
 {
 	return st->ops->ipinfo_stale(st, db, db_version, limit, cb, arg, err);
+}
+
+int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err)
+{
+	return st->ops->bulk(st, on, err);
 }

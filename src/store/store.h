@@ -179,14 +179,19 @@ typedef int (*tip_watch_due_cb)(void *arg, int64_t id, const char *domain);
 int tip_store_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
 			tip_watch_due_cb cb, void *arg, struct tip_error *err);
 /* A domain's round ended at `at` with `outcome`; it is due again at next_due. A domain that is
- * not watched is left alone (no error). */
-int tip_store_watch_resolved(struct tip_store *st, const char *domain, tip_time_t at,
+ * not watched is left alone (no error). id: the row's id from tip_store_watch_due (cheaper), or
+ * 0 to find it by domain. */
+int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 			     tip_time_t next_due, const char *outcome, struct tip_error *err);
 /* As tip_store_pdns_record; *is_new (may be NULL) says whether (domain, rrtype, value) was
  * never seen before. */
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 			   const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 			   struct tip_error *err);
+/* Bulk writing for a pass that writes a lot in a row (on: true) and its end (on: false). SQLite:
+ * no automatic WAL checkpoint while on (each would copy and fsync the database again), one
+ * checkpoint when turned off. Outside a transaction. */
+int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err);
 typedef int (*tip_ipinfo_stale_cb)(void *arg, const char *addr);
 /* Cached ipinfo rows not made by (db, db_version): to enrich again. At most `limit` (0: all). */
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version,

@@ -50,8 +50,9 @@ struct store_ops {
 	int (*run_start)(struct tip_store *st, const char *module, int64_t pid, tip_time_t started, int64_t *id, struct tip_error *err);
 	int (*run_end)(struct tip_store *st, int64_t id, tip_time_t ended, const char *status, int64_t exit_code, int64_t signal, int64_t items, const char *error, struct tip_error *err);
 	int (*watch_due)(struct tip_store *st, tip_time_t now, int64_t after_id, int limit, tip_watch_due_cb cb, void *arg, struct tip_error *err);
-	int (*watch_resolved)(struct tip_store *st, const char *domain, tip_time_t at, tip_time_t next_due, const char *outcome, struct tip_error *err);
+	int (*watch_resolved)(struct tip_store *st, int64_t id, const char *domain, tip_time_t at, tip_time_t next_due, const char *outcome, struct tip_error *err);
 	int (*pdns_observe)(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, bool *is_new, struct tip_error *err);
+	int (*bulk)(struct tip_store *st, bool on, struct tip_error *err);
 	int (*ipinfo_stale)(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
 	int (*runs)(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg, struct tip_error *err);
 };

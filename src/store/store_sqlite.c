@@ -302,6 +302,7 @@ const struct store_ops store_sqlite_ops = {
 	.watch_resolved = sq_watch_resolved,
 	.pdns_observe = sq_pdns_observe,
 	.ipinfo_stale = sq_ipinfo_stale,
+	.bulk = sq_bulk,
 	.ipinfo_put = sq_ipinfo_put,
 	.ipinfo_get = sq_ipinfo_get,
 	.verdict_put = sq_verdict_put,

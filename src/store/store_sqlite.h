@@ -124,11 +124,12 @@ int sq_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, 
 /* store_sqlite_flux.c: fast-flux pass 1 */
 int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
 		 tip_watch_due_cb cb, void *arg, struct tip_error *err);
-int sq_watch_resolved(struct tip_store *st, const char *domain, tip_time_t at,
+int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 		      tip_time_t next_due, const char *outcome, struct tip_error *err);
 int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 		    struct tip_error *err);
+int sq_bulk(struct tip_store *st, bool on, struct tip_error *err);
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
 		    tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
 

@@ -12,13 +12,18 @@ static const char q_watch_due[] =
 static const char q_watch_resolved[] =
 	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
 	" WHERE domain = ?1";
-static const char q_pdns_observe[] =
+static const char q_watch_resolved_id[] =
+	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
+	" WHERE id = ?5";
+/* Insert, and only when the row exists update it: a new row costs one statement (no RETURNING,
+ * which makes SQLite materialise the result), an existing one two. */
+static const char q_pdns_insert[] =
 	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
-	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5)"
-	" ON CONFLICT (domain, rrtype, value) DO UPDATE SET"
-	" last_seen = max(last_seen, excluded.last_seen), count = count + 1,"
-	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)"
-	" RETURNING first_seen";
+	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5) ON CONFLICT (domain, rrtype, value) DO NOTHING";
+static const char q_pdns_update[] =
+	"UPDATE pdns SET last_seen = max(last_seen, ?4), count = count + 1,"
+	" min_ttl = min(min_ttl, ?5), max_ttl = max(max_ttl, ?5)"
+	" WHERE domain = ?1 AND rrtype = ?2 AND value = ?3";
 static const char q_ipinfo_stale[] =
 	"SELECT addr FROM ipinfo WHERE NOT (db = ?1 AND db_version IS ?2) ORDER BY addr LIMIT ?3";
 
@@ -44,14 +49,17 @@ int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int lim
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "watch due");
 }
 
-int sq_watch_resolved(struct tip_store *st, const char *domain, tip_time_t at,
+int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 		      tip_time_t next_due, const char *outcome, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_watch_resolved, err);
+	sqlite3_stmt *q = sq_prep(s, id > 0 ? q_watch_resolved_id : q_watch_resolved, err);
 	if (!q)
 		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
+	if (id > 0)
+		sq_bind_int(q, 5, id);
+	else
+		sq_bind_text(q, 1, domain);
 	sq_bind_int(q, 2, at);
 	sq_bind_int(q, 3, next_due);
 	sq_bind_text(q, 4, outcome);
@@ -63,8 +71,9 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 		    struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_pdns_observe, err);
+	sqlite3_stmt *q = sq_prep(s, q_pdns_insert, err);
 	int rc;
+	bool inserted;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_text(q, 1, domain);
@@ -72,15 +81,21 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 	sq_bind_text(q, 3, value);
 	sq_bind_int(q, 4, now);
 	sq_bind_int(q, 5, ttl);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		/* first_seen is `now` only for a row this round created */
-		if (is_new)
-			*is_new = sqlite3_column_int64(q, 0) == now;
-		rc = sqlite3_step(q);
-	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "pdns observe");
+	if ((rc = sq_done(s, q, err, "pdns observe")) < 0)
+		return rc;
+	inserted = sqlite3_changes(s->db) > 0;
+	if (is_new)
+		*is_new = inserted;
+	if (inserted)
+		return 0;
+	if (!(q = sq_prep(s, q_pdns_update, err)))
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	sq_bind_text(q, 2, rrtype);
+	sq_bind_text(q, 3, value);
+	sq_bind_int(q, 4, now);
+	sq_bind_int(q, 5, ttl);
+	return sq_done(s, q, err, "pdns observe");
 }
 
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
@@ -103,4 +118,12 @@ int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version
 	}
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "ipinfo stale");
+}
+
+int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	if (on)
+		return sq_exec(s, "PRAGMA wal_autocheckpoint=0", err);
+	return sq_exec(s, "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(PASSIVE)", err);
 }
