@@ -28,6 +28,25 @@ static const struct cli_cmd commands[] = {
 	  "Removing keeps the domain's history; adding it again re-activates it.\n"
 	  "  --all     list removed entries too\n"
 	  "  --source  who asked (default: cli)\n" },
+	{ "feed", cmd_feed, "blocklist feeds: add, list, rm, fetch",
+	  "usage: tip feed add NAME URL --format FMT [--interval SECONDS] [--set KEY=VALUE]... [--disabled]\n"
+	  "       tip feed list [--all] [--json]\n"
+	  "       tip feed rm NAME\n"
+	  "       tip feed fetch [NAME...]\n"
+	  "\n"
+	  "Feeds are public blocklists TIP fetches (http://, https://, file://), parses and keeps\n"
+	  "the history of: each entry's first seen, last seen and removal, per feed. They are\n"
+	  "defined by [feed NAME] sections in the config (see etc/feeds.d/ and docs/feeds.md)\n"
+	  "or added here; a config definition wins over an added one of the same name.\n"
+	  "\n"
+	  "add    stores a feed; FMT is plain, hosts, cidr, csv, json or jsonl; --set takes any\n"
+	  "       [feed] key (field=3, delimiter=tab, header=yes, watch=all, category=phishing…)\n"
+	  "list   per feed: last fetch, HTTP status, entries listed, new, removed, rejected\n"
+	  "       lines and the last error; --all shows removed feeds too\n"
+	  "rm     removes an added feed; what it listed is marked removed, history is kept\n"
+	  "fetch  fetches the named feeds now (enabled or not), else every enabled feed; one\n"
+	  "       feed run is one transaction, and a failed fetch or parse changes nothing but\n"
+	  "       the feed's last error. Exit status 1 if any feed failed.\n" },
 	{ "lookup", cmd_lookup, "everything TIP knows about a domain, IP, URL, CIDR or e-mail",
 	  "usage: tip lookup DOMAIN|IP|URL|CIDR|EMAIL [--json]\n"
 	  "\n"

@@ -35,6 +35,7 @@ int cmd_lookup(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_flux(struct cli *c, int argc, char **argv);
 int cmd_resolve(struct cli *c, int argc, char **argv);
+int cmd_feed(struct cli *c, int argc, char **argv);
 
 /* Loads the config once (-c, $TIP_CONFIG, ./tip.conf, /etc/tip/tip.conf). 0 or EXIT_RUNTIME. */
 int cli_config(struct cli *c);

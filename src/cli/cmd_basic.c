@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "module/module.h"
 
 static const struct option json_opts[] = { { "json", no_argument, NULL, 'j' },
 					   { NULL, 0, NULL, 0 } };
@@ -96,9 +97,18 @@ int cmd_config(struct cli *c, int argc, char **argv)
 		return cli_usage("config", "unknown subcommand '%s'", argv[1]);
 	if ((rc = cli_config(c)) != 0)
 		return rc;
-	if (!strcmp(argv[1], "show"))
+	if (!strcmp(argv[1], "show")) {
 		tip_config_dump(&c->cfg, stdout);
-	else
-		printf("%s: ok\n", c->config_path ? c->config_path : "(defaults)");
+		return EXIT_OK;
+	}
+	/* named sections ([feed NAME], [module NAME]) are checked by the modules that own them */
+	for (const struct tip_module *const *m = tip_modules; *m; m++) {
+		struct tip_error err = { 0 };
+		if ((*m)->check_config && (*m)->check_config(&c->cfg, &err) < 0) {
+			fprintf(stderr, "tip: %s\n", err.msg);
+			return EXIT_RUNTIME;
+		}
+	}
+	printf("%s: ok\n", c->config_path ? c->config_path : "(defaults)");
 	return EXIT_OK;
 }

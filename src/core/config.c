@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <limits.h>
 #include <errno.h>
+#include <glob.h>
+#include <libgen.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +142,10 @@ static const struct item items[] = {
 	  "seconds of resolution history a verdict looks at" },
 	{ "flux", "min_rounds", IT_INT, OFF(flux.min_rounds), "3", 1, 1000,
 	  "rounds needed before a verdict other than unknown" },
+	{ "feeds", "include", IT_STR, OFF(feeds.include), "", 0, 0,
+	  "files with [feed NAME] sections, a glob relative to this file's folder (e.g. "
+	  "/etc/tip/feeds.d/*.conf); empty: none" },
+
 	{ "flux", "allowlist", IT_STR, OFF(flux.allowlist), "/etc/tip/allowlist.conf", 0, 0,
 	  "known-good ASNs and prefixes (CDNs, large hosters)" },
 };
@@ -154,6 +160,7 @@ struct load_state {
 	bool at_line_start;
 	struct tip_error *err;
 	int rc;
+	bool included; /* an included file: named sections only */
 	unsigned char seen[sizeof(items) / sizeof(items[0])];
 	int seen_line[sizeof(items) / sizeof(items[0])];
 };
@@ -376,6 +383,14 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return fail(st, st->line, section, key, "%s", problem);
 	if (name) { /* [feed NAME] */
 		struct tip_config_section *s = named_section(st->cfg, kind, name, st->line);
+		if (st->included && s->n_kv == 0 && !s->file)
+			s->file = tip_xstrdup(st->file);
+		if (st->included && (!s->file || strcmp(s->file, st->file)))
+			return fail(st, st->line, section, key, "[%s %s] is already defined in %s:%d",
+				    kind, name, s->file ? s->file : st->cfg->path, s->line);
+		if (!st->included && s->file)
+			return fail(st, st->line, section, key, "[%s %s] is already defined in %s:%d",
+				    kind, name, s->file, s->line);
 		for (size_t i = 0; i < s->n_kv; i++)
 			if (!strcmp(s->kv[i].key, key))
 				return fail(st, st->line, section, key, "given twice (first on line %d)",
@@ -387,6 +402,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 		s->n_kv++;
 		return 1;
 	}
+	if (st->included)
+		return fail(st, st->line, section, key,
+			    "an included file may hold only [feed NAME] and [module NAME] sections");
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		if (strcmp(items[i].section, section) || strcmp(items[i].key, key))
 			continue;
@@ -402,20 +420,17 @@ static int handler(void *user, const char *section, const char *key, const char 
 	return fail(st, st->line, section, key, "unknown key");
 }
 
-int tip_config_load(struct tip_config *cfg, const char *path, struct tip_error *err)
+static int load_file(struct tip_config *cfg, const char *path, bool included,
+		     struct tip_error *err)
 {
 	struct load_state st;
 	int rc;
 
-	memset(cfg, 0, sizeof(*cfg));
-	set_defaults(cfg);
-	if (!path)
-		return 0;
-	cfg->path = tip_xstrdup(path);
 	memset(&st, 0, sizeof(st));
 	st.cfg = cfg;
 	st.file = path;
 	st.err = err;
+	st.included = included;
 	st.at_line_start = true;
 	if (!(st.fp = fopen(path, "r")))
 		return tip_error_set(err, TIP_EIO, "%s: %s", path, strerror(errno));
@@ -436,6 +451,57 @@ int tip_config_load(struct tip_config *cfg, const char *path, struct tip_error *
 	if (rc < 0)
 		return tip_error_set(err, TIP_EIO, "%s: could not be read", path);
 	return 0;
+}
+
+/* [feeds] include: a glob, relative to the main file's folder; files in name order. */
+static int load_includes(struct tip_config *cfg, struct tip_error *err)
+{
+	const char *pat = cfg->feeds.include;
+	char full[4096];
+	glob_t g;
+	int rc = 0, grc;
+
+	if (!pat || !*pat)
+		return 0;
+	if (pat[0] == '/') {
+		if (!tip_strlcpy(full, pat, sizeof(full)))
+			return tip_error_set(err, TIP_EINVAL, "[feeds] include: pattern too long");
+	} else {
+		char *dup = tip_xstrdup(cfg->path), *dir = dirname(dup);
+		int n = snprintf(full, sizeof(full), "%s/%s", dir, pat);
+		free(dup);
+		if (n < 0 || (size_t)n >= sizeof(full))
+			return tip_error_set(err, TIP_EINVAL, "[feeds] include: pattern too long");
+	}
+	grc = glob(full, GLOB_ERR, NULL, &g);
+	if (grc == GLOB_NOMATCH) {
+		/* a pattern matching nothing is fine; a plain file name that is missing is not */
+		if (!strpbrk(full, "*?["))
+			return tip_error_set(err, TIP_EIO, "%s: [feeds] include: %s: no such file",
+					     cfg->path, full);
+		return 0;
+	}
+	if (grc != 0)
+		return tip_error_set(err, TIP_EIO, "%s: [feeds] include: cannot read '%s'", cfg->path,
+				     full);
+	for (size_t i = 0; i < g.gl_pathc && rc == 0; i++)
+		rc = load_file(cfg, g.gl_pathv[i], true, err);
+	globfree(&g);
+	return rc;
+}
+
+int tip_config_load(struct tip_config *cfg, const char *path, struct tip_error *err)
+{
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	set_defaults(cfg);
+	if (!path)
+		return 0;
+	cfg->path = tip_xstrdup(path);
+	if ((rc = load_file(cfg, path, false, err)) < 0)
+		return rc;
+	return load_includes(cfg, err);
 }
 
 char *tip_config_find(const char *cli_path)
@@ -466,6 +532,7 @@ void tip_config_free(struct tip_config *cfg)
 		free(s->kv);
 		free(s->kind);
 		free(s->name);
+		free(s->file);
 	}
 	free(cfg->sections);
 	free(cfg->path);
@@ -507,6 +574,8 @@ void tip_config_dump(const struct tip_config *cfg, FILE *f)
 	}
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const struct tip_config_section *s = &cfg->sections[i];
+		if (s->file)
+			fprintf(f, "\n# from %s", s->file);
 		fprintf(f, "\n[%s %s]\n", s->kind, s->name);
 		for (size_t k = 0; k < s->n_kv; k++)
 			fprintf(f, "%s = %s\n", s->kv[k].key, s->kv[k].value);
@@ -543,7 +612,7 @@ static const struct tip_cfg_key *find_key(const struct tip_cfg_key *keys, const 
 int tip_config_section_check(const struct tip_config *cfg, const struct tip_config_section *s,
 			     const struct tip_cfg_key *keys, struct tip_error *err)
 {
-	const char *file = cfg->path ? cfg->path : "(config)";
+	const char *file = s->file ? s->file : cfg->path ? cfg->path : "(config)";
 	for (size_t i = 0; i < s->n_kv; i++) {
 		const struct tip_kv *kv = &s->kv[i];
 		const struct tip_cfg_key *k = find_key(keys, kv->key);

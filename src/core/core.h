@@ -172,6 +172,7 @@ struct tip_kv {
 struct tip_config_section {
 	char *kind; /* "feed", "module" */
 	char *name;
+	char *file; /* the included file it came from, NULL: the main file */
 	int line;
 	struct tip_kv *kv;
 	size_t n_kv;
@@ -228,6 +229,10 @@ struct tip_config {
 		char *allowlist;
 	} flux;
 
+	struct {
+		char *include; /* a glob of files holding [feed NAME] sections (etc/feeds.d) */
+	} feeds;
+
 	struct tip_config_section *sections; /* [feed …], [module …] in file order */
 	size_t n_sections;
 };
@@ -242,7 +247,10 @@ struct tip_cfg_key {
 	const char *doc;
 };
 
-/* Loads defaults, then `path` if not NULL. On error, the message names file, line and key. */
+/* Loads defaults, then `path` if not NULL, then the files [feeds] include names (a glob,
+ * relative to path's folder, in name order; they may hold only [feed NAME] and [module NAME]
+ * sections, and a name defined in one file may not be defined again in another). On error,
+ * the message names file, line and key. */
 int tip_config_load(struct tip_config *cfg, const char *path, struct tip_error *err);
 /* Which file to read: -c, then $TIP_CONFIG, then ./tip.conf, then /etc/tip/tip.conf, else
  * none (defaults). Returns a string to free, or NULL for defaults. */

@@ -3,8 +3,10 @@
 
 #include "flux/flux.h"
 #include "module.h"
+#include "feeds/feeds.h"
 
 const struct tip_module *const tip_modules[] = {
+	&tip_feeds_module,
 	&tip_flux_resolve_module,
 	&tip_flux_classify_module,
 	NULL,

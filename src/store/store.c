@@ -258,3 +258,43 @@ int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err)
 {
 	return st->ops->bulk(st, on, err);
 }
+
+int tip_store_feed_put(struct tip_store *st, const char *name, const char *url, const char *format, int64_t interval_s, const char *options, const char *origin, bool enabled, tip_time_t now, int64_t *id, struct tip_error *err)
+{
+	return st->ops->feed_put(st, name, url, format, interval_s, options, origin, enabled, now, id, err);
+}
+
+int tip_store_feed_rm(struct tip_store *st, const char *name, tip_time_t now, bool *removed, struct tip_error *err)
+{
+	return st->ops->feed_rm(st, name, now, removed, err);
+}
+
+int tip_store_feed_list(struct tip_store *st, bool all, tip_feed_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->feed_list(st, all, cb, arg, err);
+}
+
+int tip_store_feed_get(struct tip_store *st, const char *name, tip_feed_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->feed_get(st, name, cb, arg, err);
+}
+
+int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r, struct tip_error *err)
+{
+	return st->ops->feed_result(st, feed_id, r, err);
+}
+
+int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
+{
+	return st->ops->listing_begin(st, source_id, err);
+}
+
+int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, struct tip_error *err)
+{
+	return st->ops->listing_seen(st, source_id, ind, now, mark, attrs, err);
+}
+
+int tip_store_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, struct tip_listing_counts *counts, struct tip_error *err)
+{
+	return st->ops->listing_settle(st, source_id, mark, now, counts, err);
+}

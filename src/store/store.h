@@ -125,6 +125,72 @@ int tip_store_sightings_containing(struct tip_store *st, int family, const uint8
 				   tip_sighting_cb cb, void *arg, struct tip_error *err);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Feeds: the feed state of a source row, and the fast path of a whole listing pass. */
+
+struct tip_feed_row {
+	int64_t id;
+	const char *name, *url, *format;
+	const char *options;   /* "key=value" lines (feeds added with `tip feed add`), or NULL */
+	const char *origin;    /* "cli" or "config" */
+	int64_t interval_s;
+	bool enabled;
+	tip_time_t created, removed; /* removed 0: active */
+	const char *etag, *last_modified;
+	tip_time_t last_fetch, last_success;
+	int64_t last_status;   /* HTTP status of the last fetch, 0: none (file://, or never) */
+	const char *last_error;      /* NULL: the last fetch succeeded */
+	const char *rejected_sample; /* the first rejected lines of the last parse, or NULL */
+	int64_t n_total, n_new, n_removed, n_rejected;
+};
+typedef int (*tip_feed_cb)(void *arg, const struct tip_feed_row *f);
+
+/* Creates or updates the feed's definition (re-activates a removed one); state is kept. */
+int tip_store_feed_put(struct tip_store *st, const char *name, const char *url, const char *format,
+		       int64_t interval_s, const char *options, const char *origin, bool enabled,
+		       tip_time_t now, int64_t *id, struct tip_error *err);
+/* Marks the feed removed (its row and history stay); *removed false when it was not active. */
+int tip_store_feed_rm(struct tip_store *st, const char *name, tip_time_t now, bool *removed,
+		      struct tip_error *err);
+/* Feeds in name order; with all, removed ones too. */
+int tip_store_feed_list(struct tip_store *st, bool all, tip_feed_cb cb, void *arg,
+			struct tip_error *err);
+/* TIP_ENOTFOUND when there is no such feed (removed ones are found). */
+int tip_store_feed_get(struct tip_store *st, const char *name, tip_feed_cb cb, void *arg,
+		       struct tip_error *err);
+
+/* The outcome of one fetch. On failure (error set) only last_fetch, last_status and last_error
+ * change; a 304 changes last_fetch, last_status and clears last_error; a success sets all. */
+struct tip_feed_result {
+	tip_time_t at;
+	int64_t status;
+	const char *error;           /* NULL: success */
+	bool not_modified;
+	const char *etag, *last_modified, *rejected_sample;
+	int64_t n_total, n_new, n_removed, n_rejected;
+};
+int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r,
+			  struct tip_error *err);
+
+/* A listing pass, the fast way (a complete snapshot of one source, e.g. a feed): inside one
+ * transaction, listing_begin, then every entry of the pass through listing_seen with the same
+ * `now` and `mark`, then listing_settle, which stores the indicators and sightings set-based,
+ * writes the history events (listed, returned, removed), re-activates what came back and marks
+ * removed what vanished. An entry listed twice in one pass counts once. Entries are held in
+ * temporary storage (on disk, not in memory) until settle. */
+int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err);
+int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
+			   tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
+			   struct tip_error *err);
+struct tip_listing_counts {
+	int64_t total;    /* active sightings of the source after the pass */
+	int64_t added;    /* listed for the first time */
+	int64_t returned; /* listed again after being removed */
+	int64_t removed;  /* not in this pass any more */
+};
+int tip_store_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
+			     struct tip_listing_counts *counts, struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Passive DNS: what resolving returned, merged per (domain, rrtype, value). */
 
 struct tip_resolution {

@@ -27,6 +27,14 @@ struct store_ops {
 	int (*sightings)(struct tip_store *st, enum tip_ind_type type, const char *value, tip_sighting_cb cb, void *arg, struct tip_error *err);
 	int (*sightings_by_host)(struct tip_store *st, const char *host, tip_sighting_cb cb, void *arg, struct tip_error *err);
 	int (*sightings_containing)(struct tip_store *st, int family, const uint8_t *addr, tip_sighting_cb cb, void *arg, struct tip_error *err);
+	int (*feed_put)(struct tip_store *st, const char *name, const char *url, const char *format, int64_t interval_s, const char *options, const char *origin, bool enabled, tip_time_t now, int64_t *id, struct tip_error *err);
+	int (*feed_rm)(struct tip_store *st, const char *name, tip_time_t now, bool *removed, struct tip_error *err);
+	int (*feed_list)(struct tip_store *st, bool all, tip_feed_cb cb, void *arg, struct tip_error *err);
+	int (*feed_get)(struct tip_store *st, const char *name, tip_feed_cb cb, void *arg, struct tip_error *err);
+	int (*feed_result)(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r, struct tip_error *err);
+	int (*listing_begin)(struct tip_store *st, int64_t source_id, struct tip_error *err);
+	int (*listing_seen)(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, struct tip_error *err);
+	int (*listing_settle)(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, struct tip_listing_counts *counts, struct tip_error *err);
 	int (*pdns_record)(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
 	int (*resolutions)(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg, struct tip_error *err);
 	int (*resolutions_by_value)(struct tip_store *st, const char *value, tip_resolution_cb cb, void *arg, struct tip_error *err);

@@ -198,7 +198,7 @@ static int sq_open(const char *url, int flags, struct tip_store **out, struct ti
 		if (rc < 0)
 			goto fail;
 	}
-	rc = sq_exec(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
+	rc = sq_exec(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=FILE; PRAGMA cache_size=-32768;",
 		     err);
 	if (rc < 0)
 		goto fail;
@@ -293,6 +293,14 @@ const struct store_ops store_sqlite_ops = {
 	.sightings = sq_sightings,
 	.sightings_by_host = sq_sightings_by_host,
 	.sightings_containing = sq_sightings_containing,
+	.feed_put = sq_feed_put,
+	.feed_rm = sq_feed_rm,
+	.feed_list = sq_feed_list,
+	.feed_get = sq_feed_get,
+	.feed_result = sq_feed_result,
+	.listing_begin = sq_listing_begin,
+	.listing_seen = sq_listing_seen,
+	.listing_settle = sq_listing_settle,
 	.pdns_record = sq_pdns_record,
 	.resolutions = sq_resolutions,
 	.resolutions_by_value = sq_resolutions_by_value,

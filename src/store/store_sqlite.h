@@ -74,6 +74,23 @@ int sq_sightings_by_host(struct tip_store *st, const char *host, tip_sighting_cb
 int sq_sightings_containing(struct tip_store *st, int family, const uint8_t *addr,
 			    tip_sighting_cb cb, void *arg, struct tip_error *err);
 
+int sq_feed_put(struct tip_store *st, const char *name, const char *url, const char *format,
+		int64_t interval_s, const char *options, const char *origin, bool enabled,
+		tip_time_t now, int64_t *id, struct tip_error *err);
+int sq_feed_rm(struct tip_store *st, const char *name, tip_time_t now, bool *removed,
+	       struct tip_error *err);
+int sq_feed_list(struct tip_store *st, bool all, tip_feed_cb cb, void *arg, struct tip_error *err);
+int sq_feed_get(struct tip_store *st, const char *name, tip_feed_cb cb, void *arg,
+		struct tip_error *err);
+int sq_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r,
+		   struct tip_error *err);
+int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err);
+int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
+		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
+		    struct tip_error *err);
+int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
+		      struct tip_listing_counts *counts, struct tip_error *err);
+
 int sq_pdns_record(struct tip_store *st, const char *domain, const char *rrtype,
 		   const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
 int sq_resolutions(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg,

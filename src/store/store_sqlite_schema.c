@@ -117,11 +117,20 @@ static const char v2[] =
 	"INSERT INTO sighting_event SELECT source_id, indicator_id, removed, 'removed' FROM sighting"
 	"  WHERE removed IS NOT NULL;";
 
-/* Version 3: flux classification (pass 2). The verdict history gets the features beyond the
+/* Version 3: feeds. A feed is a source row; these say where its definition comes from, whether
+ * it is switched on or was removed (its history stays), and which lines its last parse
+ * rejected. */
+static const char v3[] =
+	"ALTER TABLE source ADD COLUMN origin TEXT;"
+	"ALTER TABLE source ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE source ADD COLUMN removed INTEGER;"
+	"ALTER TABLE source ADD COLUMN rejected_sample TEXT;";
+
+/* Version 4: flux classification (pass 2). The verdict history gets the features beyond the
  * DESIGN.md set (FluxBuster's /16 diversity and address-set growth, the set changes between
  * rounds, the allowlisted records); a verdict change is an event (flux_event); network families
  * (flux domains sharing agents) keep their size per pass and their members. */
-static const char v3[] =
+static const char v4[] =
 	"ALTER TABLE verdict ADD COLUMN n_p16 INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE verdict ADD COLUMN a_changes INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE verdict ADD COLUMN ns_changes INTEGER NOT NULL DEFAULT 0;"
@@ -153,7 +162,8 @@ static const char v3[] =
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
-	{ 3, "flux classification: features, events, network families", v3, NULL },
+	{ 3, "feed definitions and state", v3, NULL },
+	{ 4, "flux classification: features, events, network families", v4, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

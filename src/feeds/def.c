@@ -1,0 +1,341 @@
+/*
+ * def.c — feed definitions: one key table for [feed NAME] sections and for the options of
+ * feeds added with `tip feed add … --set KEY=VALUE` (kept as "key=value" lines in the store).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "feeds.h"
+
+#define MiB (1024LL * 1024)
+
+const struct tip_cfg_key tip_feed_keys[] = {
+	{ "url", TIP_CFG_STR, "", 0, 0, "where the feed is: http://, https:// or file://" },
+	{ "format", TIP_CFG_STR, "", 0, 0, "plain, hosts, cidr, csv, json or jsonl" },
+	{ "interval", TIP_CFG_DURATION, "3600", 60, 86400 * 30, "how often it is fetched" },
+	{ "enabled", TIP_CFG_BOOL, "yes", 0, 0, "fetched by scheduled runs" },
+	{ "delimiter", TIP_CFG_STR, "comma", 0, 0,
+	  "csv field separator: one character or comma, tab, semicolon, pipe, space, colon, hash" },
+	{ "comments", TIP_CFG_STR, NULL, 0, 0,
+	  "comment line prefixes, blank-separated; hash, semicolon and slashes name #, ; and //; "
+	  "'none' for none (default: hash semicolon for plain, hosts, cidr; hash for csv; none for "
+	  "json, jsonl)" },
+	{ "header", TIP_CFG_BOOL, "no", 0, 0,
+	  "the first line that is not a comment names the columns (csv) or is skipped" },
+	{ "skip_lines", TIP_CFG_INT, "0", 0, 1000000, "lines skipped at the top, before anything else" },
+	{ "max_line", TIP_CFG_INT, "65536", 256, 16 * MiB,
+	  "longest line, CSV record or JSON array element, bytes (longer ones are rejected)" },
+	{ "field", TIP_CFG_STR, NULL, 0, 0,
+	  "where the indicator is: csv column number or header name (default 1); json field path "
+	  "such as url or details.0.ip_address" },
+	{ "prefix_field", TIP_CFG_STR, NULL, 0, 0,
+	  "csv column holding a prefix length: the indicator becomes FIELD/PREFIX (DShield)" },
+	{ "category", TIP_CFG_STR, NULL, 0, 0, "category of every entry (malware, phishing, c2, …)" },
+	{ "category_field", TIP_CFG_STR, NULL, 0, 0, "column or field holding the category" },
+	{ "threat", TIP_CFG_STR, NULL, 0, 0, "threat of every entry" },
+	{ "threat_field", TIP_CFG_STR, NULL, 0, 0, "column or field holding the threat" },
+	{ "tags_field", TIP_CFG_STR, NULL, 0, 0, "column or field holding tags" },
+	{ "first_seen_field", TIP_CFG_STR, NULL, 0, 0,
+	  "column or field holding the feed's own first-seen time" },
+	{ "type", TIP_CFG_STR, "any", 0, 0,
+	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email" },
+	{ "watch", TIP_CFG_STR, "none", 0, 0,
+	  "which domains go onto the fast-flux watch list: none, all, or categories (a, b, …)" },
+	{ "timeout", TIP_CFG_DURATION, "300", 1, 86400, "total time a fetch may take" },
+	{ "connect_timeout", TIP_CFG_DURATION, "30", 1, 3600, "time to connect" },
+	{ "max_size", TIP_CFG_INT, "268435456", 1024, 1LL << 40, "largest body, bytes (decoded)" },
+	{ "max_redirects", TIP_CFG_INT, "5", 0, 50, "redirects followed at most (http, https only)" },
+	{ NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const char *const format_names[TIP_FEED_FORMAT_MAX] = {
+	"plain", "hosts", "cidr", "csv", "json", "jsonl",
+};
+
+const char *tip_feed_format_name(enum tip_feed_format f)
+{
+	return f < TIP_FEED_FORMAT_MAX ? format_names[f] : "?";
+}
+
+int tip_feed_format_parse(const char *s, enum tip_feed_format *out)
+{
+	for (int i = 0; i < TIP_FEED_FORMAT_MAX; i++)
+		if (!strcmp(s, format_names[i])) {
+			*out = (enum tip_feed_format)i;
+			return 0;
+		}
+	return TIP_EINVAL;
+}
+
+static const struct {
+	const char *name, *text;
+} char_names[] = {
+	{ "comma", "," }, { "tab", "\t" },   { "semicolon", ";" }, { "pipe", "|" },
+	{ "space", " " }, { "colon", ":" },  { "hash", "#" },      { "slashes", "//" },
+	{ NULL, NULL },
+};
+
+static const char *named_chars(const char *s)
+{
+	for (int i = 0; char_names[i].name; i++)
+		if (!strcasecmp(s, char_names[i].name))
+			return char_names[i].text;
+	return s;
+}
+
+/* The value of a key: from the section, or the table's default. */
+static const char *val(const struct tip_config_section *s, const char *key)
+{
+	return tip_config_section_str(s, tip_feed_keys, key);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? tip_xstrdup(s) : NULL;
+}
+
+/* Builds def from a section already checked against tip_feed_keys; `where` names it in
+ * messages ("file:line: [feed x]"). */
+static int build(const struct tip_config_section *s, const char *where, struct tip_feed_def *def,
+		 struct tip_error *err)
+{
+	const char *v;
+	const struct tip_kv *kv;
+
+	memset(def, 0, sizeof(*def));
+	def->name = tip_xstrdup(s->name);
+	v = val(s, "url");
+	if (!v || !*v)
+		return tip_error_set(err, TIP_EINVAL, "%s: no url", where);
+	if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8) &&
+	    strncasecmp(v, "file://", 7))
+		return tip_error_set(err, TIP_EINVAL, "%s url: '%s' is not http://, https:// or file://",
+				     where, v);
+	def->url = tip_xstrdup(v);
+	v = val(s, "format");
+	if (!v || !*v)
+		return tip_error_set(err, TIP_EINVAL, "%s: no format (plain, hosts, cidr, csv, json, jsonl)",
+				     where);
+	if (tip_feed_format_parse(v, &def->format) < 0)
+		return tip_error_set(err, TIP_EINVAL,
+				     "%s format: '%s' is not plain, hosts, cidr, csv, json or jsonl",
+				     where, v);
+	def->interval_s = tip_config_section_int(s, tip_feed_keys, "interval");
+	def->enabled = tip_config_section_int(s, tip_feed_keys, "enabled") != 0;
+	def->header = tip_config_section_int(s, tip_feed_keys, "header") != 0;
+	def->skip_lines = tip_config_section_int(s, tip_feed_keys, "skip_lines");
+	def->max_line = tip_config_section_int(s, tip_feed_keys, "max_line");
+	def->timeout_s = tip_config_section_int(s, tip_feed_keys, "timeout");
+	def->connect_timeout_s = tip_config_section_int(s, tip_feed_keys, "connect_timeout");
+	def->max_size = tip_config_section_int(s, tip_feed_keys, "max_size");
+	def->max_redirects = tip_config_section_int(s, tip_feed_keys, "max_redirects");
+
+	v = named_chars(val(s, "delimiter"));
+	if (strlen(v) != 1)
+		return tip_error_set(err, TIP_EINVAL,
+				     "%s delimiter: '%s' is not one character (or comma, tab, …)",
+				     where, val(s, "delimiter"));
+	def->delimiter = v[0];
+
+	kv = tip_config_kv(s, "comments");
+	if (kv) {
+		char buf[512], *save = NULL;
+		if (!tip_strlcpy(buf, kv->value, sizeof(buf)))
+			return tip_error_set(err, TIP_EINVAL, "%s comments: too long", where);
+		for (char *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+			if (!strcasecmp(t, "none"))
+				continue;
+			if (def->n_comments == TIP_FEED_MAX_COMMENTS)
+				return tip_error_set(err, TIP_EINVAL, "%s comments: more than %d prefixes",
+						     where, TIP_FEED_MAX_COMMENTS);
+			def->comments[def->n_comments++] = tip_xstrdup(named_chars(t));
+		}
+	} else if (def->format == TIP_FEED_PLAIN || def->format == TIP_FEED_HOSTS ||
+		   def->format == TIP_FEED_CIDR) {
+		def->comments[def->n_comments++] = tip_xstrdup("#");
+		def->comments[def->n_comments++] = tip_xstrdup(";");
+	} else if (def->format == TIP_FEED_CSV) {
+		def->comments[def->n_comments++] = tip_xstrdup("#");
+	}
+	if (def->format == TIP_FEED_CSV) {
+		for (int i = 0; i < def->n_comments; i++)
+			if (def->comments[i][0] == def->delimiter)
+				return tip_error_set(err, TIP_EINVAL,
+						     "%s comments: '%s' starts with the delimiter; set "
+						     "comments = none or another prefix",
+						     where, def->comments[i]);
+	}
+
+	def->field = dup_or_null(val(s, "field"));
+	def->prefix_field = dup_or_null(val(s, "prefix_field"));
+	def->category = dup_or_null(val(s, "category"));
+	def->category_field = dup_or_null(val(s, "category_field"));
+	def->threat = dup_or_null(val(s, "threat"));
+	def->threat_field = dup_or_null(val(s, "threat_field"));
+	def->tags_field = dup_or_null(val(s, "tags_field"));
+	def->first_seen_field = dup_or_null(val(s, "first_seen_field"));
+	if ((def->format == TIP_FEED_JSON || def->format == TIP_FEED_JSONL) && !def->field)
+		tip_debug("feed %s: no field: only JSON strings are entries", def->name);
+	if (def->format != TIP_FEED_CSV && def->prefix_field)
+		return tip_error_set(err, TIP_EINVAL, "%s prefix_field: only for format csv", where);
+	if (def->format != TIP_FEED_CSV && def->format != TIP_FEED_JSON &&
+	    def->format != TIP_FEED_JSONL &&
+	    (def->field || def->category_field || def->threat_field || def->tags_field ||
+	     def->first_seen_field))
+		return tip_error_set(err, TIP_EINVAL,
+				     "%s: field options are for csv, json and jsonl, not %s", where,
+				     tip_feed_format_name(def->format));
+	if (def->format == TIP_FEED_CSV) {
+		const char *cols[] = { def->field, def->prefix_field, def->category_field,
+				       def->threat_field, def->tags_field, def->first_seen_field };
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+			long long n;
+			if (cols[i] && tip_parse_int(cols[i], 1, 256, &n) < 0 && !def->header)
+				return tip_error_set(err, TIP_EINVAL,
+						     "%s: column '%s' is a name, which needs header = yes "
+						     "(or give its number, 1 to 256)",
+						     where, cols[i]);
+		}
+	}
+
+	v = val(s, "type");
+	if (!strcmp(v, "any"))
+		def->type = TIP_IND_ANY;
+	else if (tip_ind_type_parse(v, &def->type) < 0 || def->type == TIP_IND_ANY)
+		return tip_error_set(err, TIP_EINVAL,
+				     "%s type: '%s' is not any, domain, ipv4, ipv6, cidr, url or email",
+				     where, v);
+
+	v = val(s, "watch");
+	if (!strcmp(v, "none") || !*v)
+		def->watch = TIP_FEED_WATCH_NONE;
+	else if (!strcmp(v, "all"))
+		def->watch = TIP_FEED_WATCH_ALL;
+	else {
+		def->watch = TIP_FEED_WATCH_CATEGORIES;
+		def->watch_categories = tip_xstrdup(v);
+	}
+	return 0;
+}
+
+int tip_feed_def_from_section(const struct tip_config *cfg, const struct tip_config_section *s,
+			      struct tip_feed_def *def, struct tip_error *err)
+{
+	char where[512];
+	const struct tip_kv *kv;
+	int rc;
+
+	memset(def, 0, sizeof(*def));
+	if ((rc = tip_config_section_check(cfg, s, tip_feed_keys, err)) < 0)
+		return rc;
+	/* messages name the line of the key when it is there, else the section's */
+	kv = tip_config_kv(s, "url");
+	snprintf(where, sizeof(where), "%s:%d: [feed %s]",
+		 s->file ? s->file : cfg->path ? cfg->path : "(config)",
+		 kv ? kv->line : s->line, s->name);
+	if ((rc = build(s, where, def, err)) < 0) {
+		tip_feed_def_free(def);
+		return rc;
+	}
+	def->from_config = true;
+	return 0;
+}
+
+/* "key=value" lines into a section of their own (line = line number in the options text). */
+static void options_section(const char *name, const char *url, const char *format,
+			    const char *options, struct tip_config_section *s)
+{
+	char *copy = tip_xstrdup(options ? options : ""), *save = NULL;
+	int line = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = tip_xstrdup("feed");
+	s->name = tip_xstrdup(name);
+	s->kv = tip_xcalloc(2, sizeof(*s->kv));
+	s->kv[0] = (struct tip_kv){ tip_xstrdup("url"), tip_xstrdup(url ? url : ""), 0 };
+	s->kv[1] = (struct tip_kv){ tip_xstrdup("format"), tip_xstrdup(format ? format : ""), 0 };
+	s->n_kv = 2;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		line++;
+		s->kv = tip_xrealloc(s->kv, (s->n_kv + 1) * sizeof(*s->kv));
+		if (eq)
+			*eq = '\0';
+		s->kv[s->n_kv++] = (struct tip_kv){ tip_xstrdup(l), tip_xstrdup(eq ? eq + 1 : ""),
+						    line };
+	}
+	free(copy);
+}
+
+static void section_free(struct tip_config_section *s)
+{
+	for (size_t i = 0; i < s->n_kv; i++) {
+		free(s->kv[i].key);
+		free(s->kv[i].value);
+	}
+	free(s->kv);
+	free(s->kind);
+	free(s->name);
+}
+
+static int from_options(const char *name, const char *url, const char *format,
+			const char *options, int64_t interval_s, bool enabled,
+			struct tip_feed_def *def, struct tip_error *err)
+{
+	struct tip_config_section s;
+	struct tip_config fake = { .path = "(feed options)" };
+	char where[300];
+	int rc;
+
+	options_section(name, url, format, options, &s);
+	snprintf(where, sizeof(where), "feed %s", name);
+	rc = tip_config_section_check(&fake, &s, tip_feed_keys, err);
+	if (rc == 0)
+		rc = build(&s, where, def, err);
+	else
+		memset(def, 0, sizeof(*def));
+	section_free(&s);
+	if (rc < 0) {
+		tip_feed_def_free(def);
+		return rc;
+	}
+	if (interval_s > 0)
+		def->interval_s = interval_s;
+	def->enabled = enabled;
+	return 0;
+}
+
+int tip_feed_options_check(const char *name, const char *url, const char *format,
+			   const char *options, struct tip_error *err)
+{
+	struct tip_feed_def def;
+	int rc = from_options(name, url, format, options, 0, true, &def, err);
+	if (rc == 0)
+		tip_feed_def_free(&def);
+	return rc;
+}
+
+int tip_feed_def_from_row(const struct tip_feed_row *row, struct tip_feed_def *def,
+			  struct tip_error *err)
+{
+	return from_options(row->name, row->url, row->format, row->options, row->interval_s,
+			    row->enabled, def, err);
+}
+
+void tip_feed_def_free(struct tip_feed_def *def)
+{
+	free(def->name);
+	free(def->url);
+	for (int i = 0; i < def->n_comments; i++)
+		free(def->comments[i]);
+	free(def->field);
+	free(def->prefix_field);
+	free(def->category);
+	free(def->category_field);
+	free(def->threat);
+	free(def->threat_field);
+	free(def->tags_field);
+	free(def->first_seen_field);
+	free(def->watch_categories);
+	memset(def, 0, sizeof(*def));
+}
