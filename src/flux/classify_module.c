@@ -199,8 +199,13 @@ int tip_flux_classify_run(const struct tip_config *cfg, struct tip_store *st, ti
 	ps.fs = tip_flux_families_new();
 	if ((rc = load_allowlist(cfg, ps.al, err)) < 0)
 		goto out;
-	if ((rc = tip_store_begin(st, err)) < 0)
+	/* no automatic WAL checkpoint while the verdicts are written; one at the end */
+	if ((rc = tip_store_bulk(st, true, err)) < 0)
 		goto out;
+	if ((rc = tip_store_begin(st, err)) < 0) {
+		tip_store_bulk(st, false, NULL);
+		goto out;
+	}
 	rc = tip_store_flux_scan(st, now - ps.p.window, on_domain, &ps, err);
 	if (rc > 0)
 		rc = 0; /* cancelled: keep what is done */
@@ -230,6 +235,11 @@ int tip_flux_classify_run(const struct tip_config *cfg, struct tip_store *st, ti
 		rc = tip_store_commit(st, err);
 	else
 		tip_store_rollback(st);
+	{
+		struct tip_error e2 = { 0 };
+		if (tip_store_bulk(st, false, &e2) < 0)
+			tip_warnx("flux: %s", e2.msg);
+	}
 	if (rc == 0 && ps.cancelled)
 		rc = tip_error_set(err, TIP_ETIMEOUT,
 				   "flux-classify cancelled after %lld domains (their verdicts kept)",
