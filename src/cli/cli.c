@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "module/module.h"
+#include "sched/sched.h"
 
 static const struct cli_cmd commands[] = {
 	{ "init", cmd_init, "create or migrate the store (idempotent)",
@@ -15,6 +17,33 @@ static const struct cli_cmd commands[] = {
 	  "\n"
 	  "Creates the store named by [store] url if it does not exist and brings its schema to\n"
 	  "the newest version, one migration per transaction. Running it again changes nothing.\n" },
+	{ "run", cmd_run, "the daemon, or one pass of a module (--once)",
+	  "usage: tip run [--foreground]\n"
+	  "       tip run --once MODULE [ARG...]\n"
+	  "\n"
+	  "Starts the master: it runs every enabled module on its schedule ([module NAME]\n"
+	  "interval, timeout, enabled, jitter, backoff), each run in a child process of its own,\n"
+	  "and records every run in the store. Without --foreground it daemonises; either way it\n"
+	  "holds [daemon] pidfile and refuses to start while another master holds it. Log: [daemon]\n"
+	  "log (stderr or syslog) and log_level.\n"
+	  "Signals: SIGTERM or SIGINT stop it (children get [daemon] grace_ms, then SIGKILL);\n"
+	  "SIGHUP re-reads the configuration and the schedule, keeping running children.\n"
+	  "Children get [daemon] rlimit_as_mb, rlimit_nofile and rlimit_cpu_s; at most\n"
+	  "[daemon] max_children passes run at once.\n"
+	  "  --foreground   stay in the foreground (for systemd's Type=simple and for testing)\n"
+	  "  --once MODULE  run one pass of MODULE through the same child path, wait for it, and\n"
+	  "                 exit 0 if it ended ok, 1 if not (failed, crashed, timeout); ARGs go\n"
+	  "                 to the module. Ctrl-C ends the pass gracefully.\n" },
+	{ "status", cmd_status, "modules: last run, next run, last result",
+	  "usage: tip status [--json]\n"
+	  "\n"
+	  "Whether a master runs (from [daemon] pidfile) and, for each module: kind (pass or\n"
+	  "service), state (idle, running, waiting for the module it runs after, disabled), the\n"
+	  "last run (start, result, items, error), and when the next run is due, computed from\n"
+	  "the recorded runs by the same schedule logic the master uses. Results: ok, failed,\n"
+	  "crashed, timeout, killed (stopped with the master), interrupted (the master died).\n"
+	  "--json prints {master: {running, pid}, modules: [{name, kind, enabled, state,\n"
+	  "interval_ms, timeout_ms, last_run, last_result, next_run, failures, after}]}.\n" },
 	{ "watch", cmd_watch, "the fast-flux watch list: add, rm, list",
 	  "usage: tip watch add DOMAIN... | --file PATH [--skip-invalid] [--source NAME]\n"
 	  "       tip watch rm DOMAIN... | --file PATH [--skip-invalid]\n"
@@ -216,6 +245,23 @@ int cli_store(struct cli *c, bool readonly)
 	return 0;
 }
 
+int cli_run_module(struct cli *c, const char *name, char **args, int n_args,
+		   struct tip_error *err)
+{
+	const struct tip_module *m = tip_module_find(c->modules, name);
+	struct tip_sched_result res;
+	int rc;
+
+	if (!m)
+		return tip_error_set(err, TIP_ENOTFOUND, "the %s module is not built in", name);
+	if ((rc = tip_sched_run_once(&c->cfg, m, args, n_args, &res, err)) < 0)
+		return rc;
+	if (strcmp(res.status, TIP_RUN_OK) != 0)
+		return tip_error_set(err, TIP_EIO, "%s pass %s%s%s (run %lld)", name, res.status,
+				     res.error[0] ? ": " : "", res.error, (long long)res.run_id);
+	return 0;
+}
+
 json_t *cli_json_time(tip_time_t t)
 {
 	char buf[TIP_TIME_BUFLEN];
@@ -236,12 +282,17 @@ int cli_json_print(json_t *j)
 
 int tip_cli_main(int argc, char **argv)
 {
+	return tip_cli_main_modules(argc, argv, tip_modules);
+}
+
+int tip_cli_main_modules(int argc, char **argv, const struct tip_module *const *modules)
+{
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },        { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
 	};
-	struct cli c = { .prog = argv[0] };
+	struct cli c = { .prog = argv[0], .modules = modules };
 	const struct cli_cmd *cmd;
 	int ch, rc;
 

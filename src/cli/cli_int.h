@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "core/core.h"
+#include "module/module.h"
 #include "store/store.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -18,6 +19,7 @@ struct cli {
 	bool cfg_loaded;
 	struct tip_store *st;
 	int verbosity;      /* -v: 1, -q: -1 */
+	const struct tip_module *const *modules; /* tip_modules, or a test daemon's table */
 };
 
 struct cli_cmd {
@@ -35,12 +37,20 @@ int cmd_lookup(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_flux(struct cli *c, int argc, char **argv);
 int cmd_resolve(struct cli *c, int argc, char **argv);
+int cmd_run(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_feed(struct cli *c, int argc, char **argv);
 
 /* Loads the config once (-c, $TIP_CONFIG, ./tip.conf, /etc/tip/tip.conf). 0 or EXIT_RUNTIME. */
 int cli_config(struct cli *c);
 /* Opens the store named by the config; read-only for read commands. 0 or EXIT_RUNTIME. */
 int cli_store(struct cli *c, bool readonly);
+
+/* One pass of the named module in a child, through the scheduler's child runner (the same
+ * path as `tip run --once` and the daemon), recorded in the store. Returns 0 when the pass
+ * ended ok; the pass's own failure as a negative TIP_E* with its error text in err. */
+int cli_run_module(struct cli *c, const char *name, char **args, int n_args,
+		   struct tip_error *err);
 
 /* Prints "tip CMD: message" to stderr. */
 void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

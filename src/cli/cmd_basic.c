@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "sched/sched.h"
 #include "module/module.h"
 
 static const struct option json_opts[] = { { "json", no_argument, NULL, 'j' },
@@ -101,10 +102,11 @@ int cmd_config(struct cli *c, int argc, char **argv)
 		tip_config_dump(&c->cfg, stdout);
 		return EXIT_OK;
 	}
-	/* named sections ([feed NAME], [module NAME]) are checked by the modules that own them */
-	for (const struct tip_module *const *m = tip_modules; *m; m++) {
+	/* named sections are checked by their owners: [module NAME] by the scheduler (names and
+	 * keys), [feed NAME] and the rest by each module's check_config — what `tip run` checks */
+	{
 		struct tip_error err = { 0 };
-		if ((*m)->check_config && (*m)->check_config(&c->cfg, &err) < 0) {
+		if (tip_sched_check_config(&c->cfg, c->modules, &err) < 0) {
 			fprintf(stderr, "tip: %s\n", err.msg);
 			return EXIT_RUNTIME;
 		}

@@ -10,41 +10,6 @@
 #include "module/module.h"
 
 /* ---------------------------------------------------------------------------------------- */
-/* Running the feeds module for `tip feed fetch`.
- *
- * For now the pass runs in this process: the run is recorded like the master records one
- * (tip_store_run_start / run_end) and the module's run() is called directly. When the daemon's
- * child runner is merged (issue 3), this one function becomes a call to it. */
-static int feed_run_module_inprocess(struct cli *c, char **names, int n_names,
-				     struct tip_error *err)
-{
-	const struct tip_module *m = tip_module_find(tip_modules, "feeds");
-	volatile sig_atomic_t cancel = 0;
-	struct tip_module_ctx ctx = {
-		.cfg = &c->cfg,
-		.store = c->st,
-		.started = tip_now(),
-		.cancel = &cancel,
-		.args = names,
-		.n_args = n_names,
-	};
-	int rc;
-
-	if (!m)
-		return tip_error_set(err, TIP_ENOTFOUND, "the feeds module is not built in");
-	if ((rc = tip_store_run_start(c->st, m->name, (int64_t)getpid(), ctx.started, &ctx.run_id,
-				      err)) < 0)
-		return rc;
-	rc = m->run(&ctx);
-	if (tip_store_run_end(c->st, ctx.run_id, tip_now(), rc < 0 ? "failed" : "ok", rc < 0 ? 1 : 0,
-			      0, ctx.items, rc < 0 ? ctx.err.msg : NULL, err) < 0)
-		return TIP_ESTORE;
-	if (rc < 0)
-		tip_error_set(err, rc, "%s", ctx.err.msg);
-	return rc;
-}
-
-/* ---------------------------------------------------------------------------------------- */
 
 static bool good_name(const char *s)
 {
@@ -401,7 +366,7 @@ static int feed_fetch(struct cli *c, int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
-	rc = feed_run_module_inprocess(c, names.v, (int)names.n, &err);
+	rc = cli_run_module(c, "feeds", names.v, (int)names.n, &err);
 	if (rc == TIP_ENOTFOUND || rc == TIP_ESTORE) {
 		cli_err("feed", "%s", err.msg);
 		tip_strv_free(&names);

@@ -298,3 +298,9 @@ int tip_store_listing_settle(struct tip_store *st, int64_t source_id, int64_t ma
 {
 	return st->ops->listing_settle(st, source_id, mark, now, counts, err);
 }
+
+void tip_store_release_memory(struct tip_store *st)
+{
+	if (st->ops->release_memory)
+		st->ops->release_memory(st);
+}

@@ -424,5 +424,8 @@ int tip_store_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const 
 /* Newest first; module NULL: every module; limit 0: no limit. */
 int tip_store_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg,
 		   struct tip_error *err);
+/* Gives back the connection's cached pages (the master calls it after recording a run, so that
+ * a connection held for months keeps a flat footprint). Never fails. */
+void tip_store_release_memory(struct tip_store *st);
 
 #endif

@@ -63,6 +63,7 @@ struct store_ops {
 	int (*bulk)(struct tip_store *st, bool on, struct tip_error *err);
 	int (*ipinfo_stale)(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
 	int (*runs)(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg, struct tip_error *err);
+	void (*release_memory)(struct tip_store *st);
 };
 
 struct tip_store {

@@ -329,4 +329,5 @@ const struct store_ops store_sqlite_ops = {
 	.run_start = sq_run_start,
 	.run_end = sq_run_end,
 	.runs = sq_runs,
+	.release_memory = sq_release_memory,
 };

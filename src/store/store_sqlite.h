@@ -135,6 +135,7 @@ int sq_run_start(struct tip_store *st, const char *module, int64_t pid, tip_time
 int sq_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const char *status,
 	       int64_t exit_code, int64_t signal, int64_t items, const char *error,
 	       struct tip_error *err);
+void sq_release_memory(struct tip_store *st);
 int sq_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg,
 	    struct tip_error *err);
 

@@ -83,3 +83,8 @@ int sq_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, 
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "runs");
 }
+
+void sq_release_memory(struct tip_store *st)
+{
+	sqlite3_db_release_memory(sq_of(st)->db);
+}
