@@ -199,22 +199,30 @@ int cmd_flux(struct cli *c, int argc, char **argv)
 				 optind < argc ? argv[optind] : "");
 
 	if (sub && !strcmp(sub, "classify")) {
-		struct tip_flux_classify_stats s;
-		if ((rc = cli_store(c, false)) != 0)
+		/* one flux-classify pass in a child, through the scheduler's runner (recorded as a
+		 * run, as `tip run --once flux-classify` does); what it found from its flux_pass row */
+		struct tip_flux_pass s;
+		tip_time_t before = tip_now();
+		if ((rc = cli_config(c)) != 0)
 			return rc;
-		if (tip_flux_classify_run(&c->cfg, c->st, tip_now(), NULL, &s, &err) < 0) {
+		if (cli_run_module(c, "flux-classify", NULL, 0, &err) < 0) {
 			cli_err("flux", "%s", err.msg);
+			return EXIT_RUNTIME;
+		}
+		if ((rc = cli_store(c, true)) != 0)
+			return rc;
+		if ((rc = tip_store_flux_pass_last(c->st, &s, &err)) < 0 || s.at < before) {
+			cli_err("flux", "%s", rc < 0 ? err.msg : "the pass recorded no result");
 			return EXIT_RUNTIME;
 		}
 		if (json)
 			return cli_json_print(json_pack(
-				"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "domains",
+				"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "domains",
 				(json_int_t)s.domains, "fastflux", (json_int_t)s.fastflux,
 				"suspicious", (json_int_t)s.suspicious, "benign",
 				(json_int_t)s.benign, "unknown", (json_int_t)s.unknown, "double_flux",
 				(json_int_t)s.double_flux, "families", (json_int_t)s.families,
-				"events", (json_int_t)s.events, "allowlisted",
-				(json_int_t)s.allowlisted));
+				"events", (json_int_t)s.events, "at", cli_json_time(s.at)));
 		printf("classified %lld domains: %lld fastflux, %lld suspicious, %lld benign, %lld "
 		       "unknown; %lld double flux; %lld families; %lld verdict changes\n",
 		       (long long)s.domains, (long long)s.fastflux, (long long)s.suspicious,

@@ -208,6 +208,11 @@ int tip_store_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p,
 	return st->ops->flux_pass_put(st, p, err);
 }
 
+int tip_store_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err)
+{
+	return st->ops->flux_pass_last(st, p, err);
+}
+
 int tip_store_family_put(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains, int64_t n_agents, struct tip_error *err)
 {
 	return st->ops->family_put(st, name, at, n_domains, n_agents, err);

@@ -379,6 +379,8 @@ struct tip_flux_pass {
 };
 int tip_store_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p,
 			    struct tip_error *err);
+/* The newest pass into *p; TIP_ENOTFOUND when there was none. */
+int tip_store_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err);
 
 /* Upserts the family and appends its size at `at`. */
 int tip_store_family_put(struct tip_store *st, const char *name, tip_time_t at,

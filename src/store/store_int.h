@@ -49,6 +49,7 @@ struct store_ops {
 	int (*flux_list)(struct tip_store *st, bool all, tip_verdict_cb cb, void *arg, struct tip_error *err);
 	int (*flux_history)(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg, struct tip_error *err);
 	int (*flux_events)(struct tip_store *st, const char *domain, int limit, tip_flux_event_cb cb, void *arg, struct tip_error *err);
+	int (*flux_pass_last)(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err);
 	int (*flux_pass_put)(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err);
 	int (*family_put)(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains, int64_t n_agents, struct tip_error *err);
 	int (*family_member)(struct tip_store *st, const char *name, const char *kind, const char *value, tip_time_t at, struct tip_error *err);

@@ -321,6 +321,7 @@ const struct store_ops store_sqlite_ops = {
 	.flux_history = sq_flux_history,
 	.flux_events = sq_flux_events,
 	.flux_pass_put = sq_flux_pass_put,
+	.flux_pass_last = sq_flux_pass_last,
 	.family_put = sq_family_put,
 	.family_member = sq_family_member,
 	.families = sq_families,

@@ -118,6 +118,7 @@ int sq_flux_history(struct tip_store *st, const char *domain, tip_verdict_cb cb,
 		    struct tip_error *err);
 int sq_flux_events(struct tip_store *st, const char *domain, int limit, tip_flux_event_cb cb,
 		   void *arg, struct tip_error *err);
+int sq_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err);
 int sq_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err);
 int sq_family_put(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains,
 		  int64_t n_agents, struct tip_error *err);

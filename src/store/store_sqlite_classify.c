@@ -434,6 +434,37 @@ static const char q_pass_put[] =
 	"INSERT OR REPLACE INTO flux_pass (at, domains, fastflux, suspicious, benign, unknown,"
 	" double_flux, families, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+static const char q_pass_last[] =
+	"SELECT at, domains, fastflux, suspicious, benign, unknown, double_flux, families, events"
+	" FROM flux_pass ORDER BY at DESC LIMIT 1";
+
+int sq_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_pass_last, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*p = (struct tip_flux_pass){
+			.at = sqlite3_column_int64(q, 0),
+			.domains = sqlite3_column_int64(q, 1),
+			.fastflux = sqlite3_column_int64(q, 2),
+			.suspicious = sqlite3_column_int64(q, 3),
+			.benign = sqlite3_column_int64(q, 4),
+			.unknown = sqlite3_column_int64(q, 5),
+			.double_flux = sqlite3_column_int64(q, 6),
+			.families = sqlite3_column_int64(q, 7),
+			.events = sqlite3_column_int64(q, 8),
+		};
+		sqlite3_reset(q);
+		return 0;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? TIP_ENOTFOUND : sq_fail(s, err, "flux pass");
+}
+
 int sq_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);

@@ -212,4 +212,13 @@ assert_rc 1 "a bad allowlist line is an error" -- tip flux classify
 assert_match "$ERR" "allow.conf:[0-9]+: 'ASX'" "the error names file and line"
 assert_eq "$(q "SELECT count(*) FROM verdict")" "$n" "nothing written"
 
+# every pass is a run of the module (tip flux classify goes through the scheduler's runner), and
+# the daemon's one-shot path runs the same module
+assert_eq "$(q "SELECT group_concat(status || ':' || items, ' ') FROM (SELECT * FROM run WHERE module = 'flux-classify' ORDER BY id)")" \
+	"ok:7 ok:7 ok:7" "three classify runs recorded over 7 domains (the bad allowlist was refused by the module's config check, before any run)"
+sed -i '$d' "$T/allow.conf"
+assert_rc 0 "tip run --once flux-classify" -- tip run --once flux-classify
+assert_eq "$(q "SELECT status || ':' || items FROM run WHERE module = 'flux-classify' ORDER BY id DESC LIMIT 1")" "ok:7" "the one-shot run classified 7 domains"
+assert_eq "$(tip flux history flux2.ff.test --json | jq_ "' '.join(v['verdict'] for v in d)")" "unknown fastflux fastflux fastflux" "flux2: one verdict per pass"
+
 done_testing
