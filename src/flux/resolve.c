@@ -43,6 +43,10 @@
 #define TICK_USEC (10 * TIP_MSEC)
 #define MAX_RECORDS 4096    /* records per answer we keep (a 64 KiB TCP answer holds fewer) */
 #define INITIAL_WINDOW 64
+/* c-ares channels (so UDP sockets, so source ports) per server. A server that spreads its
+ * workers over SO_REUSEPORT sockets (knotd, unbound, …) hashes each source port to one worker:
+ * a single socket would load one worker and overflow its receive buffer while the others idle. */
+#define CHANNELS_PER_SERVER 4
 
 struct rs_type {
 	const char *name;
@@ -57,9 +61,16 @@ static const struct rs_type known_types[] = {
 
 struct resolver;
 
+struct rs_server;
+struct rs_chan {
+	struct rs_server *srv;
+	ares_channel ch;
+};
+
 struct rs_server {
 	struct resolver *r;
-	ares_channel ch;
+	struct rs_chan chans[CHANNELS_PER_SERVER];
+	int next_chan;
 	char label[80];
 	int inflight;
 	double window, ssthresh;
@@ -87,7 +98,6 @@ struct rs_query {
 
 struct rs_fd {
 	struct event *ev;
-	struct rs_server *srv;
 };
 
 
@@ -808,7 +818,9 @@ static void pump(struct resolver *r)
 			srv->tokens -= 1;
 		if (r->inflight > r->max_inflight)
 			r->max_inflight = r->inflight;
-		ares_query(srv->ch, q->d->name, 1 /* IN */, q->t->type, on_answer, s);
+		ares_query(srv->chans[srv->next_chan].ch, q->d->name, 1 /* IN */, q->t->type,
+			   on_answer, s);
+		srv->next_chan = (srv->next_chan + 1) % CHANNELS_PER_SERVER;
 	}
 	if (r->failed || (r->inflight == 0 && !r->retry_head && !r->cur &&
 			  (r->args ? r->next_arg >= r->n_args
@@ -822,16 +834,16 @@ static void pump(struct resolver *r)
 
 static void on_fd(evutil_socket_t fd, short what, void *arg)
 {
-	struct rs_server *srv = arg;
-	ares_process_fd(srv->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+	struct rs_chan *c = arg;
+	ares_process_fd(c->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
 			(what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-	pump(srv->r);
+	pump(c->srv->r);
 }
 
 static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
-	struct rs_server *srv = data;
-	struct resolver *r = srv->r;
+	struct rs_chan *c = data;
+	struct resolver *r = c->srv->r;
 	if (fd < 0)
 		return;
 	if (fd >= r->n_fds) {
@@ -850,8 +862,7 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 		r->fds[fd].ev = event_new(r->base, fd,
 					  (short)(EV_PERSIST | (readable ? EV_READ : 0) |
 						  (writable ? EV_WRITE : 0)),
-					  on_fd, srv);
-		r->fds[fd].srv = srv;
+					  on_fd, c);
 		if (!r->fds[fd].ev || event_add(r->fds[fd].ev, NULL) < 0)
 			tip_warnx("flux-resolve: cannot watch socket %d", fd);
 	}
@@ -872,7 +883,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 				s->tokens = burst;
 		}
 		/* expire timed-out queries */
-		ares_process_fd(s->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+		for (int c = 0; c < CHANNELS_PER_SERVER; c++)
+			ares_process_fd(s->chans[c].ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	}
 	r->last_tick = now;
 	r->ticks++;
@@ -898,24 +910,28 @@ static int server_open(struct resolver *r, struct rs_server *s, const struct tip
 	o.timeout = (int)(r->timeout / TIP_MSEC);
 	o.tries = 1;
 	o.sock_state_cb = on_sock_state;
-	o.sock_state_cb_data = s;
 	if (r->cfg->dns.rcvbuf > 0) {
 		o.socket_receive_buffer_size = (int)r->cfg->dns.rcvbuf;
 		mask |= ARES_OPT_SOCK_RCVBUF;
 	}
-	if ((rc = ares_init_options(&s->ch, &o, mask)) != ARES_SUCCESS)
-		return tip_error_set(err, TIP_EIO, "c-ares: %s", ares_strerror(rc));
-	if (ds) {
-		char csv[96];
-		bool v6 = strchr(ds->host, ':') != NULL;
-		snprintf(csv, sizeof(csv), "%s%s%s:%d", v6 ? "[" : "", ds->host, v6 ? "]" : "",
-			 ds->port);
-		snprintf(s->label, sizeof(s->label), "%s", csv);
-		if ((rc = ares_set_servers_ports_csv(s->ch, csv)) != ARES_SUCCESS)
-			return tip_error_set(err, TIP_EINVAL, "[dns] servers: %s: %s", csv,
-					     ares_strerror(rc));
-	} else {
-		snprintf(s->label, sizeof(s->label), "resolv.conf");
+	for (int i = 0; i < CHANNELS_PER_SERVER; i++) {
+		struct rs_chan *c = &s->chans[i];
+		c->srv = s;
+		o.sock_state_cb_data = c;
+		if ((rc = ares_init_options(&c->ch, &o, mask)) != ARES_SUCCESS)
+			return tip_error_set(err, TIP_EIO, "c-ares: %s", ares_strerror(rc));
+		if (ds) {
+			char csv[96];
+			bool v6 = strchr(ds->host, ':') != NULL;
+			snprintf(csv, sizeof(csv), "%s%s%s:%d", v6 ? "[" : "", ds->host,
+				 v6 ? "]" : "", ds->port);
+			snprintf(s->label, sizeof(s->label), "%s", csv);
+			if ((rc = ares_set_servers_ports_csv(c->ch, csv)) != ARES_SUCCESS)
+				return tip_error_set(err, TIP_EINVAL, "[dns] servers: %s: %s", csv,
+						     ares_strerror(rc));
+		} else {
+			snprintf(s->label, sizeof(s->label), "resolv.conf");
+		}
 	}
 	return 0;
 }
@@ -965,8 +981,9 @@ static int resolve_check_config(const struct tip_config *cfg, struct tip_error *
 static void resolver_free(struct resolver *r)
 {
 	for (int i = 0; i < r->n_srv; i++)
-		if (r->srv[i].ch)
-			ares_destroy(r->srv[i].ch); /* ends what is in flight (ARES_EDESTRUCTION) */
+		for (int c = 0; c < CHANNELS_PER_SERVER; c++)
+			if (r->srv[i].chans[c].ch) /* ends what is in flight (ARES_EDESTRUCTION) */
+				ares_destroy(r->srv[i].chans[c].ch);
 	while (r->retry_head) {
 		struct rs_query *q = r->retry_head;
 		r->retry_head = q->next;
