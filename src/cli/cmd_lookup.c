@@ -51,6 +51,7 @@ static int get_verdict(void *arg, const struct tip_verdict *v)
 			 "min_ttl", v->min_ttl >= 0 ? json_integer(v->min_ttl) : json_null(),
 			 "rounds", (json_int_t)v->rounds, "double_flux", v->double_flux, "family",
 			 str_or_null(v->family), "why", str_or_null(v->why));
+	json_object_set_new(*out, "since", cli_json_time(v->since));
 	return 0;
 }
 
@@ -125,13 +126,20 @@ static void print_human(json_t *j)
 			       (long long)json_integer_value(json_object_get(r, "count")));
 		}
 	}
-	if (json_is_object(v))
-		printf("verdict: %s (score %.2f; %s)\n",
+	if (json_is_object(v)) {
+		printf("verdict: %s since %s (score %.2f; %s)\n",
 		       json_string_value(json_object_get(v, "verdict")),
+		       json_is_string(json_object_get(v, "since"))
+			       ? json_string_value(json_object_get(v, "since"))
+			       : "-",
 		       json_real_value(json_object_get(v, "score")),
 		       json_is_string(json_object_get(v, "why"))
 			       ? json_string_value(json_object_get(v, "why"))
 			       : "");
+		if (json_is_string(json_object_get(v, "family")))
+			printf("network family: %s (tip flux families)\n",
+			       json_string_value(json_object_get(v, "family")));
+	}
 	else
 		printf("verdict: none\n");
 	if (!json_array_size(json_object_get(j, "sightings")) && !json_array_size(res) &&

@@ -44,6 +44,18 @@ struct store_ops {
 	int (*ipinfo_get)(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void *arg, struct tip_error *err);
 	int (*verdict_put)(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err);
 	int (*verdict_get)(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg, struct tip_error *err);
+	int (*flux_scan)(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg, struct tip_error *err);
+	int (*flux_verdict_put)(struct tip_store *st, const struct tip_verdict *v, const char **old, struct tip_error *err);
+	int (*flux_list)(struct tip_store *st, bool all, tip_verdict_cb cb, void *arg, struct tip_error *err);
+	int (*flux_history)(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg, struct tip_error *err);
+	int (*flux_events)(struct tip_store *st, const char *domain, int limit, tip_flux_event_cb cb, void *arg, struct tip_error *err);
+	int (*flux_pass_last)(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err);
+	int (*flux_pass_put)(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err);
+	int (*family_put)(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains, int64_t n_agents, struct tip_error *err);
+	int (*family_member)(struct tip_store *st, const char *name, const char *kind, const char *value, tip_time_t at, struct tip_error *err);
+	int (*families)(struct tip_store *st, bool all, tip_family_cb cb, void *arg, struct tip_error *err);
+	int (*family_members)(struct tip_store *st, const char *name, tip_family_member_cb cb, void *arg, struct tip_error *err);
+	int (*family_sizes)(struct tip_store *st, const char *name, tip_family_size_cb cb, void *arg, struct tip_error *err);
 	int (*run_start)(struct tip_store *st, const char *module, int64_t pid, tip_time_t started, int64_t *id, struct tip_error *err);
 	int (*run_end)(struct tip_store *st, int64_t id, tip_time_t ended, const char *status, int64_t exit_code, int64_t signal, int64_t items, const char *error, struct tip_error *err);
 	int (*watch_due)(struct tip_store *st, tip_time_t now, int64_t after_id, int limit, tip_watch_due_cb cb, void *arg, struct tip_error *err);

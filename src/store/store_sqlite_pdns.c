@@ -43,7 +43,7 @@ static const char q_verdict_current[] =
 	" verdict = excluded.verdict WHERE excluded.at >= flux_current.at";
 static const char q_verdict_get[] =
 	"SELECT v.domain, v.at, v.verdict, v.score, v.n_a, v.n_asn, v.n_ns, v.n_cc, v.fluxiness,"
-	" coalesce(v.min_ttl, -1), v.rounds, v.double_flux, v.why, v.family"
+	" coalesce(v.min_ttl, -1), v.rounds, v.double_flux, v.why, v.family, c.since"
 	" FROM flux_current c JOIN verdict v ON v.domain = c.domain AND v.at = c.at"
 	" WHERE c.domain = ?1";
 
@@ -265,6 +265,7 @@ int sq_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, 
 			.double_flux = sqlite3_column_int(q, 11) != 0,
 			.why = sq_col_text(q, 12),
 			.family = sq_col_text(q, 13),
+			.since = sqlite3_column_int64(q, 14),
 		};
 		rc = cb(arg, &v);
 		sqlite3_reset(q);
