@@ -88,6 +88,8 @@ static void print_sightings(const char *title, json_t *arr)
 			printf("  [%s]", json_string_value(json_object_get(s, "category")));
 		if (json_is_string(json_object_get(s, "threat")))
 			printf("  %s", json_string_value(json_object_get(s, "threat")));
+		if (json_is_string(json_object_get(s, "tags")))
+			printf("  (%s)", json_string_value(json_object_get(s, "tags")));
 		printf("\n");
 	}
 }
