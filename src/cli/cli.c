@@ -83,6 +83,33 @@ static const struct cli_cmd commands[] = {
 	  "removed), the resolutions (value, rrtype, first and last seen, ASN, AS name,\n"
 	  "country) and the current flux verdict. For an IP also the listed networks that hold\n"
 	  "it and the domains seen on it; for a domain also the URLs and addresses on it.\n" },
+	{ "flux", cmd_flux, "fast-flux verdicts, verdict changes, network families",
+	  "usage: tip flux [--all] [--json]\n"
+	  "       tip flux families [--all] [--json]\n"
+	  "       tip flux events [--all] [--json]\n"
+	  "       tip flux history DOMAIN [--json]\n"
+	  "       tip flux classify [--json]\n"
+	  "\n"
+	  "tip flux lists the current fastflux and suspicious verdicts (--all: every verdict) with\n"
+	  "their features: the flux-score of Holz et al. (1.32 n_A + 18.54 n_ASN, fast-flux above\n"
+	  "142.38), unique A records, ASNs, NS records, countries, fluxiness (unique over all A\n"
+	  "records returned), the smallest TTL, rounds, double flux, the network family, since\n"
+	  "when, and why (the numbers that made the verdict); then the latest verdict changes.\n"
+	  "families   network families: flux domains sharing agents (A records), with their\n"
+	  "           domains, agents and size over time (--all: also families no longer seen)\n"
+	  "events     verdict changes, newest first (a domain starting or stopping to flux)\n"
+	  "history    one domain's verdicts over time, oldest first\n"
+	  "classify   run a flux-classify pass now, over [flux] window\n" },
+	{ "resolve", cmd_resolve, "resolve now: the given domains, else every watched one",
+	  "usage: tip resolve [DOMAIN...] [--json]\n"
+	  "       tip resolve --due [--json]\n"
+	  "\n"
+	  "Resolves the given domains (watched or not), or every actively watched domain, due or\n"
+	  "not, for the record types of [dns] rrtypes against [dns] servers, now. Recorded like a\n"
+	  "flux-resolve pass: a run, a round per domain and type, passive DNS, enrichment of new\n"
+	  "addresses, and each watched domain's next due time.\n"
+	  "  --due   only the due watched domains (last answer's TTL expired and [dns]\n"
+	  "          min_interval passed), as a scheduled flux-resolve pass does\n" },
 	{ "config", cmd_config, "show or check the configuration",
 	  "usage: tip config show | check\n"
 	  "\n"

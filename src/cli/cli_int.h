@@ -35,6 +35,8 @@ int cmd_version(struct cli *c, int argc, char **argv);
 int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_lookup(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_flux(struct cli *c, int argc, char **argv);
+int cmd_resolve(struct cli *c, int argc, char **argv);
 int cmd_run(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_feed(struct cli *c, int argc, char **argv);

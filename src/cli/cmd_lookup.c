@@ -51,6 +51,7 @@ static int get_verdict(void *arg, const struct tip_verdict *v)
 			 "min_ttl", v->min_ttl >= 0 ? json_integer(v->min_ttl) : json_null(),
 			 "rounds", (json_int_t)v->rounds, "double_flux", v->double_flux, "family",
 			 str_or_null(v->family), "why", str_or_null(v->why));
+	json_object_set_new(*out, "since", cli_json_time(v->since));
 	return 0;
 }
 
@@ -61,12 +62,6 @@ static int get_watch(void *arg, const struct tip_watch *w)
 			 cli_json_time(w->added), "removed", cli_json_time(w->removed), "last_round",
 			 cli_json_time(w->last_round), "rounds", (json_int_t)w->rounds);
 	return 0;
-}
-
-static void print_time_pair(const char *label, tip_time_t a, tip_time_t b)
-{
-	char x[TIP_TIME_BUFLEN], y[TIP_TIME_BUFLEN];
-	printf("%s %s .. %s", label, tip_time_format(a, x, sizeof(x)), tip_time_format(b, y, sizeof(y)));
 }
 
 static void print_sightings(const char *title, json_t *arr)
@@ -87,6 +82,8 @@ static void print_sightings(const char *title, json_t *arr)
 			printf("  [%s]", json_string_value(json_object_get(s, "category")));
 		if (json_is_string(json_object_get(s, "threat")))
 			printf("  %s", json_string_value(json_object_get(s, "threat")));
+		if (json_is_string(json_object_get(s, "tags")))
+			printf("  (%s)", json_string_value(json_object_get(s, "tags")));
 		printf("\n");
 	}
 }
@@ -125,20 +122,26 @@ static void print_human(json_t *j)
 			       (long long)json_integer_value(json_object_get(r, "count")));
 		}
 	}
-	if (json_is_object(v))
-		printf("verdict: %s (score %.2f; %s)\n",
+	if (json_is_object(v)) {
+		printf("verdict: %s since %s (score %.2f; %s)\n",
 		       json_string_value(json_object_get(v, "verdict")),
+		       json_is_string(json_object_get(v, "since"))
+			       ? json_string_value(json_object_get(v, "since"))
+			       : "-",
 		       json_real_value(json_object_get(v, "score")),
 		       json_is_string(json_object_get(v, "why"))
 			       ? json_string_value(json_object_get(v, "why"))
 			       : "");
+		if (json_is_string(json_object_get(v, "family")))
+			printf("network family: %s (tip flux families)\n",
+			       json_string_value(json_object_get(v, "family")));
+	}
 	else
 		printf("verdict: none\n");
 	if (!json_array_size(json_object_get(j, "sightings")) && !json_array_size(res) &&
 	    !json_array_size(json_object_get(j, "networks")) &&
 	    !json_array_size(json_object_get(j, "related")))
 		printf("TIP has no record of it.\n");
-	(void)print_time_pair;
 }
 
 int cmd_lookup(struct cli *c, int argc, char **argv)

@@ -177,6 +177,93 @@ int tip_store_runs(struct tip_store *st, const char *module, int limit, tip_run_
 	return st->ops->runs(st, module, limit, cb, arg, err);
 }
 
+/* Flux classification, pass 2 */
+int tip_store_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->flux_scan(st, since, cb, arg, err);
+}
+
+int tip_store_flux_verdict_put(struct tip_store *st, const struct tip_verdict *v, const char **old, struct tip_error *err)
+{
+	return st->ops->flux_verdict_put(st, v, old, err);
+}
+
+int tip_store_flux_list(struct tip_store *st, bool all, tip_verdict_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->flux_list(st, all, cb, arg, err);
+}
+
+int tip_store_flux_history(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->flux_history(st, domain, cb, arg, err);
+}
+
+int tip_store_flux_events(struct tip_store *st, const char *domain, int limit, tip_flux_event_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->flux_events(st, domain, limit, cb, arg, err);
+}
+
+int tip_store_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err)
+{
+	return st->ops->flux_pass_put(st, p, err);
+}
+
+int tip_store_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err)
+{
+	return st->ops->flux_pass_last(st, p, err);
+}
+
+int tip_store_family_put(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains, int64_t n_agents, struct tip_error *err)
+{
+	return st->ops->family_put(st, name, at, n_domains, n_agents, err);
+}
+
+int tip_store_family_member(struct tip_store *st, const char *name, const char *kind, const char *value, tip_time_t at, struct tip_error *err)
+{
+	return st->ops->family_member(st, name, kind, value, at, err);
+}
+
+int tip_store_families(struct tip_store *st, bool all, tip_family_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->families(st, all, cb, arg, err);
+}
+
+int tip_store_family_members(struct tip_store *st, const char *name, tip_family_member_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->family_members(st, name, cb, arg, err);
+}
+
+int tip_store_family_sizes(struct tip_store *st, const char *name, tip_family_size_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->family_sizes(st, name, cb, arg, err);
+}
+
+/* fast-flux pass 1 */
+int tip_store_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit, tip_watch_due_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->watch_due(st, now, after_id, limit, cb, arg, err);
+}
+
+int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at, tip_time_t next_due, const char *outcome, struct tip_error *err)
+{
+	return st->ops->watch_resolved(st, id, domain, at, next_due, outcome, err);
+}
+
+int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, bool *is_new, struct tip_error *err)
+{
+	return st->ops->pdns_observe(st, domain, rrtype, value, ttl, now, is_new, err);
+}
+
+int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)
+{
+	return st->ops->ipinfo_stale(st, db, db_version, limit, cb, arg, err);
+}
+
+int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err)
+{
+	return st->ops->bulk(st, on, err);
+}
+
 int tip_store_feed_put(struct tip_store *st, const char *name, const char *url, const char *format, int64_t interval_s, const char *options, const char *origin, bool enabled, tip_time_t now, int64_t *id, struct tip_error *err)
 {
 	return st->ops->feed_put(st, name, url, format, interval_s, options, origin, enabled, now, id, err);

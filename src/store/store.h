@@ -239,6 +239,34 @@ int tip_store_rounds(struct tip_store *st, const char *domain, tip_time_t since,
 		     void *arg, struct tip_error *err);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Fast-flux pass 1 (flux-resolve): the due watch list, round bookkeeping, new-or-seen passive
+ * DNS, stale enrichment. */
+
+typedef int (*tip_watch_due_cb)(void *arg, int64_t id, const char *domain);
+/* Active watched domains due at `now` (next_due <= now) with id > after_id, in id order, at
+ * most `limit` (0: all). Callers stream a large list in chunks, resuming after the last id. */
+int tip_store_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
+			tip_watch_due_cb cb, void *arg, struct tip_error *err);
+/* A domain's round ended at `at` with `outcome`; it is due again at next_due. A domain that is
+ * not watched is left alone (no error). id: the row's id from tip_store_watch_due (cheaper), or
+ * 0 to find it by domain. */
+int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
+			     tip_time_t next_due, const char *outcome, struct tip_error *err);
+/* As tip_store_pdns_record; *is_new (may be NULL) says whether (domain, rrtype, value) was
+ * never seen before. */
+int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
+			   const char *value, int64_t ttl, tip_time_t now, bool *is_new,
+			   struct tip_error *err);
+/* Bulk writing for a pass that writes a lot in a row (on: true) and its end (on: false). SQLite:
+ * no automatic WAL checkpoint while on (each would copy and fsync the database again), one
+ * checkpoint when turned off. Outside a transaction. */
+int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err);
+typedef int (*tip_ipinfo_stale_cb)(void *arg, const char *addr);
+/* Cached ipinfo rows not made by (db, db_version): to enrich again. At most `limit` (0: all). */
+int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version,
+			   int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
 /* IP enrichment cache. */
 
 struct tip_ipinfo {
@@ -273,6 +301,13 @@ struct tip_verdict {
 	bool double_flux;
 	const char *why;    /* the numbers that made the verdict, in words */
 	const char *family; /* network family name, or NULL */
+	/* pass 2's further features (0 when written by tip_store_verdict_put) */
+	int64_t n_p16;      /* distinct IPv4 /16 prefixes of the A records (FluxBuster) */
+	int64_t a_changes;  /* rounds whose A set differed from the round before */
+	int64_t ns_changes; /* the same for the NS set */
+	double growth;      /* new A records per round after the first */
+	int64_t n_allowed;  /* A records in known-good networks (the allowlist) */
+	tip_time_t since;   /* read side: when the domain got its current verdict */
 };
 typedef int (*tip_verdict_cb)(void *arg, const struct tip_verdict *v);
 /* Records a verdict (history kept) and makes it the domain's current one. */
@@ -280,6 +315,95 @@ int tip_store_verdict_put(struct tip_store *st, const struct tip_verdict *v, str
 /* The current verdict of a domain; TIP_ENOTFOUND when none. */
 int tip_store_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,
 			  struct tip_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Flux classification (pass 2): the bulk scan, verdicts in batches, events, network families. */
+
+/* What the scan hands over per domain: its passive-DNS records last seen in the window (A and
+ * AAAA with their enrichment) and its rounds in the window, oldest first. */
+struct tip_flux_record {
+	const char *rrtype, *value;
+	tip_time_t first_seen, last_seen;
+	int64_t count, min_ttl;
+	int64_t asn;    /* 0: unknown */
+	const char *cc; /* NULL: unknown */
+};
+struct tip_flux_domain {
+	const char *domain;
+	const struct tip_flux_record *rec;
+	size_t n_rec;
+	const struct tip_round *rounds; /* ordered by rrtype, then time */
+	size_t n_rounds;
+};
+typedef int (*tip_flux_domain_cb)(void *arg, const struct tip_flux_domain *d);
+/* Every domain with a round at or after `since`, in domain order, with what it resolved to in
+ * the window (records whose last_seen >= since). Two ordered index scans merged, one pass: the
+ * rows of one domain live only during the call. */
+int tip_store_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg,
+			struct tip_error *err);
+
+/* Records a verdict with every feature (history kept) and makes it the domain's current one.
+ * When it differs from the previous current verdict, a flux event (old → new, why) is stored
+ * too and *old gets the old verdict (a static string; NULL: no change or first verdict, except
+ * a first verdict of fastflux or suspicious, which is an event with old "none"). */
+int tip_store_flux_verdict_put(struct tip_store *st, const struct tip_verdict *v,
+			       const char **old, struct tip_error *err);
+/* Current verdicts: fastflux and suspicious ones, or all; fastflux first, then by score. */
+int tip_store_flux_list(struct tip_store *st, bool all, tip_verdict_cb cb, void *arg,
+			struct tip_error *err);
+/* The verdict history of a domain, oldest first. */
+int tip_store_flux_history(struct tip_store *st, const char *domain, tip_verdict_cb cb,
+			   void *arg, struct tip_error *err);
+
+struct tip_flux_event {
+	const char *domain;
+	tip_time_t at;
+	const char *old_verdict, *new_verdict; /* old "none": the first verdict */
+	const char *why;
+};
+typedef int (*tip_flux_event_cb)(void *arg, const struct tip_flux_event *e);
+/* Newest first; domain NULL: every domain; limit 0: no limit. */
+int tip_store_flux_events(struct tip_store *st, const char *domain, int limit,
+			  tip_flux_event_cb cb, void *arg, struct tip_error *err);
+
+/* A network family: flux domains that share agents (A records) in the window. Each pass that
+ * sees it records its size (the time series) and its members and agents. */
+struct tip_family {
+	const char *name;
+	tip_time_t first_seen, last_seen;
+	int64_t n_domains, n_agents; /* at last_seen */
+	int64_t first_domains, first_agents; /* at first_seen: the growth is the difference */
+};
+typedef int (*tip_family_cb)(void *arg, const struct tip_family *f);
+/* One classification pass and what it found (families are current when seen in the newest). */
+struct tip_flux_pass {
+	tip_time_t at;
+	int64_t domains, fastflux, suspicious, benign, unknown, double_flux, families, events;
+};
+int tip_store_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p,
+			    struct tip_error *err);
+/* The newest pass into *p; TIP_ENOTFOUND when there was none. */
+int tip_store_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err);
+
+/* Upserts the family and appends its size at `at`. */
+int tip_store_family_put(struct tip_store *st, const char *name, tip_time_t at,
+			 int64_t n_domains, int64_t n_agents, struct tip_error *err);
+/* kind "domain" or "agent": one member seen in the family at `at`. */
+int tip_store_family_member(struct tip_store *st, const char *name, const char *kind,
+			    const char *value, tip_time_t at, struct tip_error *err);
+/* Families seen in the newest pass (largest first); all: every family ever. */
+int tip_store_families(struct tip_store *st, bool all, tip_family_cb cb, void *arg,
+		       struct tip_error *err);
+typedef int (*tip_family_member_cb)(void *arg, const char *kind, const char *value,
+				    tip_time_t first_seen, tip_time_t last_seen);
+/* The members of a family at its last pass (domains, then agents), in value order. */
+int tip_store_family_members(struct tip_store *st, const char *name, tip_family_member_cb cb,
+			     void *arg, struct tip_error *err);
+typedef int (*tip_family_size_cb)(void *arg, tip_time_t at, int64_t n_domains,
+				  int64_t n_agents);
+/* A family's size over time, oldest first. */
+int tip_store_family_sizes(struct tip_store *st, const char *name, tip_family_size_cb cb,
+			   void *arg, struct tip_error *err);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Job runs, recorded by the master for every module pass. */

@@ -114,6 +114,30 @@ int sq_verdict_put(struct tip_store *st, const struct tip_verdict *v, struct tip
 int sq_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,
 		   struct tip_error *err);
 
+/* Flux classification, pass 2 (store_sqlite_classify.c). */
+int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg,
+		 struct tip_error *err);
+int sq_flux_verdict_put(struct tip_store *st, const struct tip_verdict *v, const char **old,
+			struct tip_error *err);
+int sq_flux_list(struct tip_store *st, bool all, tip_verdict_cb cb, void *arg,
+		 struct tip_error *err);
+int sq_flux_history(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,
+		    struct tip_error *err);
+int sq_flux_events(struct tip_store *st, const char *domain, int limit, tip_flux_event_cb cb,
+		   void *arg, struct tip_error *err);
+int sq_flux_pass_last(struct tip_store *st, struct tip_flux_pass *p, struct tip_error *err);
+int sq_flux_pass_put(struct tip_store *st, const struct tip_flux_pass *p, struct tip_error *err);
+int sq_family_put(struct tip_store *st, const char *name, tip_time_t at, int64_t n_domains,
+		  int64_t n_agents, struct tip_error *err);
+int sq_family_member(struct tip_store *st, const char *name, const char *kind, const char *value,
+		     tip_time_t at, struct tip_error *err);
+int sq_families(struct tip_store *st, bool all, tip_family_cb cb, void *arg,
+		struct tip_error *err);
+int sq_family_members(struct tip_store *st, const char *name, tip_family_member_cb cb, void *arg,
+		      struct tip_error *err);
+int sq_family_sizes(struct tip_store *st, const char *name, tip_family_size_cb cb, void *arg,
+		    struct tip_error *err);
+
 int sq_run_start(struct tip_store *st, const char *module, int64_t pid, tip_time_t started,
 		 int64_t *id, struct tip_error *err);
 int sq_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const char *status,
@@ -122,5 +146,17 @@ int sq_run_end(struct tip_store *st, int64_t id, tip_time_t ended, const char *s
 void sq_release_memory(struct tip_store *st);
 int sq_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg,
 	    struct tip_error *err);
+
+/* store_sqlite_flux.c: fast-flux pass 1 */
+int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
+		 tip_watch_due_cb cb, void *arg, struct tip_error *err);
+int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
+		      tip_time_t next_due, const char *outcome, struct tip_error *err);
+int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
+		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
+		    struct tip_error *err);
+int sq_bulk(struct tip_store *st, bool on, struct tip_error *err);
+int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
+		    tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
 
 #endif

@@ -126,11 +126,44 @@ static const char v3[] =
 	"ALTER TABLE source ADD COLUMN removed INTEGER;"
 	"ALTER TABLE source ADD COLUMN rejected_sample TEXT;";
 
-/* Version 4: the listing snapshot of a source: the keys of its active sightings as a sorted
+/* Version 4: flux classification (pass 2). The verdict history gets the features beyond the
+ * DESIGN.md set (FluxBuster's /16 diversity and address-set growth, the set changes between
+ * rounds, the allowlisted records); a verdict change is an event (flux_event); network families
+ * (flux domains sharing agents) keep their size per pass and their members. */
+static const char v4[] =
+	"ALTER TABLE verdict ADD COLUMN n_p16 INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE verdict ADD COLUMN a_changes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE verdict ADD COLUMN ns_changes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE verdict ADD COLUMN growth REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE verdict ADD COLUMN n_allowed INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX flux_current_verdict ON flux_current (verdict);"
+	"CREATE TABLE flux_event ("
+	"  domain TEXT NOT NULL, at INTEGER NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,"
+	"  why TEXT, PRIMARY KEY (domain, at)) WITHOUT ROWID;"
+	"CREATE INDEX flux_event_at ON flux_event (at);"
+	"CREATE TABLE flux_family ("
+	"  name TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	"  n_domains INTEGER NOT NULL, n_agents INTEGER NOT NULL,"
+	"  first_domains INTEGER NOT NULL, first_agents INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX flux_family_last ON flux_family (last_seen);"
+	"CREATE TABLE flux_family_size ("
+	"  family TEXT NOT NULL, at INTEGER NOT NULL, n_domains INTEGER NOT NULL,"
+	"  n_agents INTEGER NOT NULL, PRIMARY KEY (family, at)) WITHOUT ROWID;"
+	"CREATE TABLE flux_family_member ("
+	"  family TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('domain', 'agent')),"
+	"  value TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	"  PRIMARY KEY (family, kind, value)) WITHOUT ROWID;"
+	"CREATE INDEX flux_family_member_value ON flux_family_member (value);"
+	"CREATE TABLE flux_pass ("
+	"  at INTEGER PRIMARY KEY, domains INTEGER NOT NULL, fastflux INTEGER NOT NULL,"
+	"  suspicious INTEGER NOT NULL, benign INTEGER NOT NULL, unknown INTEGER NOT NULL,"
+	"  double_flux INTEGER NOT NULL, families INTEGER NOT NULL, events INTEGER NOT NULL);";
+
+/* Version 5: the listing snapshot of a source: the keys of its active sightings as a sorted
  * array of hashes with their indicator ids (store_sqlite_feeds.c), so that a feed pass diffs in
  * C and writes only what changed. Derived data: a missing row is rebuilt from the sightings.
  * Self-contained (only a new table): renumber freely at merge. */
-static const char v4[] =
+static const char v5[] =
 	"CREATE TABLE listing_snapshot ("
 	"  source_id INTEGER PRIMARY KEY REFERENCES source (id),"
 	"  n INTEGER NOT NULL, keys BLOB NOT NULL);";
@@ -139,7 +172,8 @@ static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
 	{ 3, "feed definitions and state", v3, NULL },
-	{ 4, "listing snapshots", v4, NULL },
+	{ 4, "flux classification: features, events, network families", v4, NULL },
+	{ 5, "listing snapshots", v5, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

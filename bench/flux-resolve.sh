@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# flux-resolve.sh — pass 1 (flux-resolve) against a private knotd on loopback, next to dnsperf
+# against the same server in the same run (the server's ceiling on this machine; after
+# ../shared/tools/dns-ceiling.sh). Prints key=value lines:
+#   dnsperf_qps; then per pass ([store]: the real pass; [nostore]: the same without writing
+#   anything) resolve_qps (answers per second), ratio to dnsperf, peak_rss_kib, peak_fds, and
+#   the pass's own summary line.
+#
+# Usage: bench/flux-resolve.sh [N=100000] [DNSPERF_SECONDS=15]
+# Env:   TIP=build/tip  RRTYPES="A" (dnsperf's query mix; "A, AAAA, NS" for the full pass)
+#        CONCURRENCY=2000 TIMEOUT_MS=800 RETRIES=3  DNSPERF_ARGS="-T 2 -c 2 -q 300"
+#        KNOT_UDP_WORKERS=2  ENRICH=0 (1: enrich with the default libloc database)
+#        NOSTORE=1 (0: skip the second pass, which stores nothing: c-ares and the loop alone)
+#        PERF=1 record each pass with perf(1) (kept with KEEP_TMP=1)
+#        KEEP_TMP=1 keep the scratch dir
+# Needs knotd, knotc, kdig, dnsperf, sqlite3 (scripts/deps.sh test). Loopback only.
+set -u
+N=${1:-100000}
+DURATION=${2:-15}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+TIP=${TIP:-$HERE/build/tip}
+RRTYPES=${RRTYPES:-A}
+DNSPERF_ARGS=${DNSPERF_ARGS:--T 2 -c 2 -q 300}
+export KNOT_UDP_WORKERS=${KNOT_UDP_WORKERS:-2}
+
+die() { echo "flux-resolve.sh: $*" >&2; exit 1; }
+case $N in ''|*[!0-9]*) die "N must be a number";; esac
+[ -x "$TIP" ] || die "no tip binary at $TIP (build first, or set TIP)"
+for t in knotd knotc kdig dnsperf; do command -v $t >/dev/null || die "missing $t (scripts/deps.sh test)"; done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/flux-bench.XXXXXX") || die "mktemp"
+_cleanups=()
+at_exit() { _cleanups+=("$1"); }
+cleanup() {
+	local i
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[$i]}" || true; done
+	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "tmp_dir=$T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 20000))
+		if ! ss -Hlnu "sport = :$p" | grep -q . && ! ss -Hlnt "sport = :$p" | grep -q .; then echo $p; return 0; fi
+	done
+	return 1
+}
+stop_pid() {
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null
+}
+. "$HERE/tests/lib/knot.sh"
+
+# --- zone as in dns-ceiling.sh: N names, 3 A records each in distinct /16s, TTL 60
+mkdir -p "$T/zones"
+awk -v n="$N" 'BEGIN {
+  print "$ORIGIN flux.test.\n$TTL 60\n@ 60 IN SOA ns1.flux.test. hostmaster.flux.test. 1 3600 600 86400 60"
+  print "@ 60 IN NS ns1.flux.test.\n@ 60 IN NS ns2.flux.test.\nns1 60 IN A 127.0.0.1\nns2 60 IN A 127.0.0.1"
+  for (i = 0; i < n; i++) {
+    name = sprintf("d%07d", i); b = int(i / 256) % 256; c = i % 256
+    o1 = 11 + (i % 40); o2 = 61 + (i * 7 % 40); o3 = 131 + (i * 13 % 40)
+    printf "%s 60 IN A %d.%d.%d.1\n", name, o1, b, c
+    printf "%s 60 IN A %d.%d.%d.2\n", name, o2, c, b
+    printf "%s 60 IN A %d.%d.%d.3\n", name, o3, (b + 77) % 256, c
+  }
+}' > "$T/zones/flux.test.zone" || die "zone generation failed"
+awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "d%07d.flux.test\n", i }' > "$T/names.txt"
+awk '{ print $0 " A" }' "$T/names.txt" > "$T/queries.txt"
+
+knot_start "$T/zones" flux.test
+LAST=$(printf 'd%07d.flux.test' $((N - 1)))
+for _ in $(seq 1 300); do [ -n "$(knot_dig "$LAST" A)" ] && break; sleep 0.2; done
+echo "knot_version=$(knotd --version | awk '{print $NF}') zone_names=$N port=$KNOT_PORT udp_workers=$KNOT_UDP_WORKERS"
+
+# --- dnsperf: the server's ceiling
+# shellcheck disable=SC2086
+dnsperf -s 127.0.0.1 -p "$KNOT_PORT" -d "$T/queries.txt" -l "$DURATION" $DNSPERF_ARGS > "$T/dnsperf.out" 2>&1 ||
+	{ cat "$T/dnsperf.out" >&2; die "dnsperf failed"; }
+dq=$(awk '/Queries per second/ { printf "%d", $4 }' "$T/dnsperf.out")
+echo "dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION"
+
+# --- the pass, storage on
+cat > "$T/tip.conf" <<C
+[store]
+url = sqlite://$T/tip.db
+[dns]
+servers = 127.0.0.1:$KNOT_PORT
+rrtypes = $RRTYPES
+concurrency = ${CONCURRENCY:-2000}
+timeout_ms = ${TIMEOUT_MS:-800}
+retries = ${RETRIES:-3}
+C
+[ "${ENRICH:-0}" = 1 ] || printf '[enrich]\nlocdb =\n' >> "$T/tip.conf"
+export TIP_CONFIG=$T/tip.conf
+"$TIP" init > /dev/null || die "tip init failed"
+s0=$(date +%s.%N)
+"$TIP" watch add --file "$T/names.txt" > /dev/null || die "watch add failed"
+s1=$(date +%s.%N)
+echo "watch_add_seconds=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }') names=$N"
+
+# run_pass LABEL [ENV=VALUE...]: one `tip resolve` of every watched domain; prints its figures
+run_pass() {
+	local label=$1 pid peak_fds=0 n line rq rss wall usr sys
+	shift
+	env "$@" ${PERF:+perf record -g -o $T/perf-$label.data --} /usr/bin/time -f '%M %e %U %S' -o "$T/time.out" \
+		"$TIP" resolve > "$T/resolve.out" 2> "$T/resolve-$label.err" &
+	TPID=$!
+	while kill -0 $TPID 2>/dev/null; do
+		pid=$(pgrep -n -x tip || true)
+		if [ -n "$pid" ]; then
+			n=$(ls /proc/"$pid"/fd 2>/dev/null | wc -l)
+			[ "$n" -gt "$peak_fds" ] && peak_fds=$n
+		fi
+		sleep 0.05
+	done
+	wait $TPID || { cat "$T/resolve-$label.err" >&2; die "tip resolve ($label) failed"; }
+	line=$(grep 'flux-resolve: .*queries/s' "$T/resolve-$label.err" | tail -1)
+	rq=$(echo "$line" | sed -n 's/.*: \([0-9]*\) queries\/s.*/\1/p')
+	read -r rss wall usr sys < "$T/time.out"
+	echo "[$label] resolve_qps=$rq ratio=$(awk -v a="$rq" -v b="$dq" 'BEGIN { printf "%.2f", b ? a / b : 0 }') peak_rss_kib=$rss peak_fds=$peak_fds wall_s=$wall user_s=$usr sys_s=$sys rrtypes=\"$RRTYPES\""
+	echo "[$label] pass: ${line#*flux-resolve: }"
+}
+
+# storage on: the figure that counts
+run_pass store
+echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round WHERE outcome = 'timeout'")"
+
+# the same pass with nothing stored: c-ares and the loop alone, to see what storage costs
+[ "${NOSTORE:-1}" = 1 ] && run_pass nostore TIP_FLUX_BENCH_NOSTORE=1

@@ -1,0 +1,129 @@
+/* store_sqlite_flux.c — what the fast-flux resolution pass (flux-resolve) needs of the store:
+ * the due part of the watch list, streamed by id; a domain's round bookkeeping; passive DNS
+ * with "was it new"; and the ipinfo rows a newer enrichment database has made stale. */
+#include <string.h>
+
+#include "store_sqlite.h"
+
+/* +next_due: keep the planner on the rowid range (a chunk must not sort every due row) */
+static const char q_watch_due[] =
+	"SELECT id, domain FROM watch WHERE removed IS NULL AND +next_due <= ?1 AND id > ?2"
+	" ORDER BY id LIMIT ?3";
+static const char q_watch_resolved[] =
+	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
+	" WHERE domain = ?1";
+static const char q_watch_resolved_id[] =
+	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
+	" WHERE id = ?5";
+/* Insert, and only when the row exists update it: a new row costs one statement (no RETURNING,
+ * which makes SQLite materialise the result), an existing one two. */
+static const char q_pdns_insert[] =
+	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
+	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5) ON CONFLICT (domain, rrtype, value) DO NOTHING";
+static const char q_pdns_update[] =
+	"UPDATE pdns SET last_seen = max(last_seen, ?4), count = count + 1,"
+	" min_ttl = min(min_ttl, ?5), max_ttl = max(max_ttl, ?5)"
+	" WHERE domain = ?1 AND rrtype = ?2 AND value = ?3";
+static const char q_ipinfo_stale[] =
+	"SELECT addr FROM ipinfo WHERE NOT (db = ?1 AND db_version IS ?2) ORDER BY addr LIMIT ?3";
+
+int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
+		 tip_watch_due_cb cb, void *arg, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_watch_due, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, now);
+	sq_bind_int(q, 2, after_id);
+	sq_bind_int(q, 3, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int x = cb(arg, sqlite3_column_int64(q, 0), sq_col_text(q, 1));
+		if (x) {
+			sqlite3_reset(q);
+			return x;
+		}
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "watch due");
+}
+
+int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
+		      tip_time_t next_due, const char *outcome, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, id > 0 ? q_watch_resolved_id : q_watch_resolved, err);
+	if (!q)
+		return TIP_ESTORE;
+	if (id > 0)
+		sq_bind_int(q, 5, id);
+	else
+		sq_bind_text(q, 1, domain);
+	sq_bind_int(q, 2, at);
+	sq_bind_int(q, 3, next_due);
+	sq_bind_text(q, 4, outcome);
+	return sq_done(s, q, err, "watch resolved");
+}
+
+int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
+		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
+		    struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_pdns_insert, err);
+	int rc;
+	bool inserted;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	sq_bind_text(q, 2, rrtype);
+	sq_bind_text(q, 3, value);
+	sq_bind_int(q, 4, now);
+	sq_bind_int(q, 5, ttl);
+	if ((rc = sq_done(s, q, err, "pdns observe")) < 0)
+		return rc;
+	inserted = sqlite3_changes(s->db) > 0;
+	if (is_new)
+		*is_new = inserted;
+	if (inserted)
+		return 0;
+	if (!(q = sq_prep(s, q_pdns_update, err)))
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	sq_bind_text(q, 2, rrtype);
+	sq_bind_text(q, 3, value);
+	sq_bind_int(q, 4, now);
+	sq_bind_int(q, 5, ttl);
+	return sq_done(s, q, err, "pdns observe");
+}
+
+int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
+		    tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	sqlite3_stmt *q = sq_prep(s, q_ipinfo_stale, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, db);
+	sq_bind_text(q, 2, db_version);
+	sq_bind_int(q, 3, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int x = cb(arg, sq_col_text(q, 0));
+		if (x) {
+			sqlite3_reset(q);
+			return x;
+		}
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "ipinfo stale");
+}
+
+int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	if (on)
+		return sq_exec(s, "PRAGMA wal_autocheckpoint=0", err);
+	return sq_exec(s, "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(PASSIVE)", err);
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# flux-resolve (pass 1) against a real knotd on loopback: rounds and passive DNS across records
+# changed between rounds (knotc zone transactions), NXDOMAIN, NODATA, SERVFAIL (a zone knotd is
+# configured for but cannot load), a server that never answers and a port nobody listens on,
+# truncated answers (TCP fallback), TTL-driven due times, and enrichment checked against
+# mmdblookup(1) (MaxMind test files) and location(1) (Debian libloc), not against our code.
+# ctest-labels: needs-knot
+# ctest-timeout: 240
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/knot.sh"
+
+MMDB=$TIP_TESTDATA/mmdb
+q() { sqlite3 "$T/tip.db" "$1"; }
+
+# --- the zone: addresses from the MaxMind test data (PROVENANCE.md: 1.128.0.1 AS1221,
+# 12.81.92.1 AS7018, 81.2.69.160 GB, 89.160.20.113 SE)
+mkdir -p "$T/zones"
+{
+	cat <<'Z'
+$ORIGIN t.test.
+$TTL 60
+@ SOA ns1 hostmaster 1 3600 600 86400 60
+@ NS ns1
+@ NS NS2
+ns1 A 127.0.0.1
+ns2 A 127.0.0.1
+a 30 A 1.128.0.1
+a 30 A 12.81.92.1
+a 45 AAAA 2001:db8::1
+flux 5 A 81.2.69.160
+flux 5 A 89.160.20.113
+short 1 A 10.1.0.1
+long 3600 A 10.2.0.1
+alias CNAME a
+Z
+	# 100 A records: 1,600+ bytes, more than a 512-byte UDP answer without EDNS -> TC -> TCP
+	for i in $(seq 1 100); do echo "big 60 A 10.9.$((i / 256)).$((i % 256))"; done
+} > "$T/zones/t.test.zone"
+knot_start "$T/zones" t.test broken.test   # broken.test has no zone file: SERVFAIL
+
+cat >> "$T/tip.conf" <<C
+[dns]
+servers = 127.0.0.1:$KNOT_PORT
+timeout_ms = 300
+retries = 1
+min_interval = 0
+[enrich]
+locdb =
+mmdb_asn = $MMDB/GeoLite2-ASN-Test.mmdb
+mmdb_country = $MMDB/GeoIP2-Country-Test.mmdb
+C
+assert_rc 0 "init" -- tip init
+assert_rc 0 "watch the test domains" -- tip watch add a.t.test flux.t.test t.test nx.t.test \
+	x.broken.test big.t.test alias.t.test short.t.test long.t.test
+
+# --- round 1
+assert_rc 0 "tip resolve (every watched domain)" -- tip resolve
+assert_match "$OUT" "resolved 9 domains" "nine domains resolved"
+assert_eq "$(q "SELECT module, status, items FROM run")" "flux-resolve|ok|9" "the pass is recorded as a run"
+assert_eq "$(q "SELECT count(*) FROM round")" "27" "a round per domain and type (9 x A, AAAA, NS)"
+assert_eq "$(q "SELECT group_concat(rrtype || '=' || outcome, ' ') FROM (SELECT * FROM round WHERE domain = 'a.t.test' ORDER BY rrtype)")" \
+	"A=ok AAAA=ok NS=nodata" "a.t.test: A and AAAA answered, no NS at that name"
+assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'nx.t.test'")" "nxdomain" "NXDOMAIN recorded"
+assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'x.broken.test'")" "servfail" "SERVFAIL recorded"
+assert_eq "$(q "SELECT last_outcome FROM watch WHERE domain = 'nx.t.test'")" "nxdomain" "the watch row keeps the last outcome"
+assert_eq "$(q "SELECT group_concat(value, ' ') FROM (SELECT value FROM pdns WHERE domain = 'a.t.test' ORDER BY rrtype, value)")" \
+	"1.128.0.1 12.81.92.1 2001:db8::1" "passive DNS of a.t.test"
+assert_eq "$(q "SELECT min_ttl || '/' || max_ttl FROM pdns WHERE domain = 'a.t.test' AND rrtype = 'AAAA'")" "45/45" "TTL from the answer"
+assert_eq "$(q "SELECT group_concat(value || ':' || min_ttl, ' ') FROM (SELECT * FROM pdns WHERE domain = 't.test' AND rrtype = 'NS' ORDER BY value)")" \
+	"ns1.t.test:60 ns2.t.test:60" "NS names (lower-cased, no trailing dot) with their TTL"
+# the alias: c-ares follows the CNAME inside the answer; the address is recorded for the alias
+assert_eq "$(q "SELECT group_concat(value, ' ') FROM (SELECT value FROM pdns WHERE domain = 'alias.t.test' AND rrtype = 'A' ORDER BY value)")" \
+	"1.128.0.1 12.81.92.1" "CNAME answer: the addresses behind it"
+
+# truncation: knotd sets TC over UDP without EDNS (kdig says so), we still get all 100 via TCP
+assert_match "$(kdig @127.0.0.1 -p "$KNOT_PORT" +noedns +notcp +retry=0 big.t.test A)" "[Ff]lags: qr aa tc" "knotd truncates big.t.test over UDP"
+assert_eq "$(q "SELECT count(*) FROM pdns WHERE domain = 'big.t.test' AND rrtype = 'A'")" "100" "all 100 records of the truncated answer (TCP fallback)"
+assert_eq "$(q "SELECT n_records FROM round WHERE domain = 'big.t.test' AND rrtype = 'A'")" "100" "round counts 100 records"
+
+# enrichment, expected values from mmdblookup over the same files
+mm() { # mmdblookup FILE IP PATH... -> the value or empty
+	mmdblookup --file "$1" --ip "$2" "${@:3}" 2>/dev/null | sed -n 's/^ *\([0-9][0-9]*\) <uint32>$/\1/p; s/^ *"\(.*\)" <utf8_string>$/\1/p' | head -1
+}
+for ip in 1.128.0.1 12.81.92.1 81.2.69.160 89.160.20.113; do
+	want_asn=$(mm "$MMDB/GeoLite2-ASN-Test.mmdb" "$ip" autonomous_system_number)
+	want_name=$(mm "$MMDB/GeoLite2-ASN-Test.mmdb" "$ip" autonomous_system_organization)
+	want_cc=$(mm "$MMDB/GeoIP2-Country-Test.mmdb" "$ip" country iso_code)
+	assert_eq "$(q "SELECT coalesce(asn, '') || '|' || coalesce(as_name, '') || '|' || coalesce(cc, '') FROM ipinfo WHERE addr = '$ip'")" \
+		"$want_asn|$want_name|$want_cc" "ipinfo $ip = mmdblookup ($want_asn|$want_name|$want_cc)"
+done
+assert_eq "$(q "SELECT DISTINCT db FROM ipinfo")" "mmdb" "ipinfo says which database answered"
+assert_match "$(q "SELECT DISTINCT db_version FROM ipinfo")" "^asn:GeoLite2-ASN@[0-9]+ cc:GeoIP2-Country@[0-9]+$" "and its version (type and build time)"
+
+# lookup shows the history with the enrichment
+assert_rc 0 "lookup --json" -- tip lookup a.t.test --json
+assert_eq "$(echo "$OUT" | jq -r '.resolutions[] | select(.value == "1.128.0.1") | "\(.rrtype) \(.asn) \(.as_name)"')" \
+	"A $(mm "$MMDB/GeoLite2-ASN-Test.mmdb" 1.128.0.1 autonomous_system_number) $(mm "$MMDB/GeoLite2-ASN-Test.mmdb" 1.128.0.1 autonomous_system_organization)" \
+	"lookup joins the resolution with its ASN"
+assert_rc 0 "lookup (text)" -- tip lookup flux.t.test
+assert_match "$OUT" "81\.2\.69\.160.*GB" "text lookup prints address and country"
+
+# --- round 2: flux.t.test's addresses change (a knotc zone transaction)
+sleep 1
+knot_update t.test "unset flux A 81.2.69.160
+set flux 5 A 1.128.0.1
+set flux 5 A 1.0.0.1"
+assert_eq "$(knot_dig flux.t.test A | sort | tr '\n' ' ')" "1.0.0.1 1.128.0.1 89.160.20.113 " "knotd serves the change"
+assert_rc 0 "resolve flux.t.test again" -- tip resolve flux.t.test
+assert_eq "$(q "SELECT group_concat(value || ':' || count, ' ') FROM (SELECT * FROM pdns WHERE domain = 'flux.t.test' AND rrtype = 'A' ORDER BY value)")" \
+	"1.0.0.1:1 1.128.0.1:1 81.2.69.160:1 89.160.20.113:2" "passive DNS keeps the old address and counts the kept one twice"
+assert_eq "$(q "SELECT count(*) FROM pdns WHERE domain = 'flux.t.test' AND value = '81.2.69.160' AND last_seen < (SELECT max(last_seen) FROM pdns WHERE domain = 'flux.t.test')")" \
+	"1" "the dropped address was last seen in round 1"
+assert_eq "$(q "SELECT group_concat(n_records || '/' || n_new, ' ') FROM (SELECT * FROM round WHERE domain = 'flux.t.test' AND rrtype = 'A' ORDER BY at)")" \
+	"2/2 3/2" "rounds: 2 records both new, then 3 records of which 2 new"
+assert_eq "$(q "SELECT count(DISTINCT set_hash) FROM round WHERE domain = 'flux.t.test' AND rrtype = 'A'")" "2" "the answer set changed (set_hash)"
+assert_eq "$(q "SELECT count(*) FROM run WHERE status = 'ok'")" "2" "second run recorded"
+
+# --- TTL-driven due times ([dns] min_interval = 0): after a round a domain is due again after
+# its shortest TTL: short.t.test 1 s, long.t.test 3600 s
+assert_eq "$(q "SELECT (next_due - last_round) / 1000000 FROM watch WHERE domain = 'long.t.test'")" "3600" "long.t.test due in 3600 s"
+assert_eq "$(q "SELECT (next_due - last_round) / 1000000 FROM watch WHERE domain = 'short.t.test'")" "1" "short.t.test due in 1 s"
+sleep 2
+assert_rc 0 "a scheduled pass (--due)" -- tip resolve --due
+# due now: short.t.test (TTL 1 s) and the failed ones (no TTL, min_interval 0); not long.t.test
+# (3600), a/alias (30), flux (5, resolved again 1 s after round 1), t.test and big.t.test (60)
+assert_eq "$(q "SELECT group_concat(domain, ' ') FROM (SELECT DISTINCT r.domain FROM round r WHERE r.at > (SELECT started FROM run ORDER BY id DESC LIMIT 1) ORDER BY r.domain)")" \
+	"nx.t.test short.t.test x.broken.test" "a scheduled pass takes only the due domains"
+assert_rc 0 "--due again at once" -- tip resolve --due --json
+echo "$OUT" | jq -e . >/dev/null && pass "--json output" || fail "--json output is not JSON"
+
+# min_interval keeps a domain from being resolved sooner than asked
+sed -i 's/^min_interval = 0/min_interval = 600/' "$T/tip.conf"
+assert_rc 0 "resolve short.t.test with min_interval 600" -- tip resolve short.t.test
+assert_eq "$(q "SELECT (next_due - last_round) / 1000000 FROM watch WHERE domain = 'short.t.test'")" "600" "min_interval wins over a 1 s TTL"
+
+# --- a server that never answers, and a port nobody listens on
+silent_udp_start
+dead=$(free_port)
+cat > "$T/dead.conf" <<C
+[store]
+url = sqlite://$T/tip.db
+[dns]
+servers = 127.0.0.1:$SILENT_PORT
+timeout_ms = 200
+retries = 2
+[enrich]
+locdb =
+C
+assert_rc 0 "resolve against a silent server ends" -- tip -c "$T/dead.conf" resolve a.t.test
+assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "timeout" "timeouts recorded as outcomes"
+assert_match "$ERR" "9 queries sent \(6 of them retries\)" "each of the 3 queries tried 1 + retries (2) times"
+sed -i "s/^servers = .*/servers = 127.0.0.1:$dead/" "$T/dead.conf"
+assert_rc 0 "resolve against a closed port ends" -- tip -c "$T/dead.conf" resolve a.t.test
+assert_match "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "^(connrefused|timeout)$" "a closed port: connection refused (ICMP) or timeout"
+
+# SIGTERM during a pass (the master's cancel): what is in flight is dropped at once, the run
+# ends long before its 3 x 2 s of tries, and the domain's watch row is untouched (still due)
+sed -i "s/^servers = .*/servers = 127.0.0.1:$SILENT_PORT/; s/^timeout_ms = .*/timeout_ms = 2000/" "$T/dead.conf"
+rounds_before=$(q "SELECT rounds FROM watch WHERE domain = 'a.t.test'")
+"$TIP" -c "$T/dead.conf" resolve a.t.test > /dev/null 2> "$T/cancel.err" &
+rp=$!
+sleep 1
+t0=$(date +%s%N); kill -TERM $rp; wait $rp; t1=$(date +%s%N)
+assert_eq "$(( (t1 - t0) / 1000000 < 1500 ))" "1" "a cancelled pass ends within 1.5 s of SIGTERM"
+assert_match "$(cat "$T/cancel.err")" "cancelled; 0 domains done" "the pass says it was cancelled"
+assert_eq "$(q "SELECT rounds FROM watch WHERE domain = 'a.t.test'")" "$rounds_before" "no round recorded for the unfinished domain"
+
+# --- libloc: switching databases redoes the cache; values from location(1)
+cat > "$T/loc.conf" <<C
+[store]
+url = sqlite://$T/tip.db
+[dns]
+servers = 127.0.0.1:$KNOT_PORT
+timeout_ms = 300
+C
+assert_rc 0 "resolve with libloc (default locdb)" -- tip -c "$T/loc.conf" resolve a.t.test
+assert_match "$ERR" "enriched again" "the pass redid the rows of the other database"
+assert_eq "$(q "SELECT count(*) FROM ipinfo WHERE db <> 'libloc'")" "0" "every cached address is now from libloc"
+for ip in 1.128.0.1 12.81.92.1 89.160.20.113; do
+	lk=$(location lookup "$ip")
+	want_asn=$(echo "$lk" | sed -n 's/.*Autonomous System *: AS\([0-9]*\) - .*/\1/p')
+	want_name=$(echo "$lk" | sed -n 's/.*Autonomous System *: AS[0-9]* - \(.*\)$/\1/p')
+	cname=$(echo "$lk" | sed -n 's/.*Country *: \(.*\)$/\1/p')
+	want_cc=$(location list-countries --show-name | awk -v n="$cname" '{ c = $1; $1 = ""; sub(/^ /, ""); if ($0 == n) print c }')
+	assert_eq "$(q "SELECT coalesce(asn, '') || '|' || coalesce(as_name, '') || '|' || coalesce(cc, '') FROM ipinfo WHERE addr = '$ip'")" \
+		"$want_asn|$want_name|$want_cc" "ipinfo $ip = location lookup ($want_asn|$want_name|$want_cc)"
+done
+
+# bad config is refused before anything is resolved
+printf '[store]\nurl = sqlite://%s/tip.db\n[dns]\nrrtypes = A, MX\n' "$T" > "$T/bad.conf"
+assert_rc 1 "rrtypes with MX is refused" -- tip -c "$T/bad.conf" resolve a.t.test
+assert_match "$ERR" "rrtypes.*MX" "the error names the key and value"
+
+done_testing
