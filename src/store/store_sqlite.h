@@ -20,6 +20,8 @@ struct sq_store {
 	int tx_depth;
 	struct sq_cache_ent *cache;
 	size_t cache_cap, cache_n;
+	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
+	bool pdns_known;
 };
 
 static inline struct sq_store *sq_of(struct tip_store *st)
