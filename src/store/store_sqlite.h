@@ -22,6 +22,8 @@ struct sq_store {
 	size_t cache_cap, cache_n;
 	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
 	bool pdns_known;
+	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
+	bool pdns_value_off;
 };
 
 static inline struct sq_store *sq_of(struct tip_store *st)

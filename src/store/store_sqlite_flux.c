@@ -135,10 +135,45 @@ int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "ipinfo stale");
 }
 
+/* Bulk mode: no automatic WAL checkpoint during the pass (one at its end). A first pass into an
+ * empty passive-DNS table (a new watch list) also goes without the pdns_value index and builds
+ * it once at the end, sorted: random inserts into that text index were half the writer's CPU
+ * when every record is new (docs/performance.md, flux-resolve). Only when pdns is empty, so a
+ * pass over an existing history never rebuilds it; a pass that dies before its end leaves the
+ * index to the next bulk pass (lookups by value scan meanwhile, with the same results). */
+static const char q_pdns_empty[] = "SELECT NOT EXISTS (SELECT 1 FROM pdns)";
+static const char pdns_value_sql[] = "CREATE INDEX IF NOT EXISTS pdns_value ON pdns (value)";
+
 int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	if (on)
-		return sq_exec(s, "PRAGMA wal_autocheckpoint=0", err);
+	int rc;
+	if (on) {
+		sqlite3_stmt *q;
+		bool empty;
+		if ((rc = sq_exec(s, "PRAGMA wal_autocheckpoint=0", err)) < 0)
+			return rc;
+		if (s->pdns_value_off)
+			return 0;
+		if (!(q = sq_prep(s, q_pdns_empty, err)))
+			return TIP_ESTORE;
+		if (sqlite3_step(q) != SQLITE_ROW) {
+			sqlite3_reset(q);
+			return sq_fail(s, err, "bulk");
+		}
+		empty = sqlite3_column_int(q, 0) != 0;
+		sqlite3_reset(q);
+		if (!empty)
+			return sq_exec(s, pdns_value_sql, err); /* one a dead pass left out */
+		if ((rc = sq_exec(s, "DROP INDEX IF EXISTS pdns_value", err)) < 0)
+			return rc;
+		s->pdns_value_off = true;
+		return 0;
+	}
+	if (s->pdns_value_off) {
+		if ((rc = sq_exec(s, pdns_value_sql, err)) < 0)
+			return rc;
+		s->pdns_value_off = false;
+	}
 	return sq_exec(s, "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(PASSIVE)", err);
 }
