@@ -64,12 +64,6 @@ static int get_watch(void *arg, const struct tip_watch *w)
 	return 0;
 }
 
-static void print_time_pair(const char *label, tip_time_t a, tip_time_t b)
-{
-	char x[TIP_TIME_BUFLEN], y[TIP_TIME_BUFLEN];
-	printf("%s %s .. %s", label, tip_time_format(a, x, sizeof(x)), tip_time_format(b, y, sizeof(y)));
-}
-
 static void print_sightings(const char *title, json_t *arr)
 {
 	size_t i;
@@ -88,6 +82,8 @@ static void print_sightings(const char *title, json_t *arr)
 			printf("  [%s]", json_string_value(json_object_get(s, "category")));
 		if (json_is_string(json_object_get(s, "threat")))
 			printf("  %s", json_string_value(json_object_get(s, "threat")));
+		if (json_is_string(json_object_get(s, "tags")))
+			printf("  (%s)", json_string_value(json_object_get(s, "tags")));
 		printf("\n");
 	}
 }
@@ -146,7 +142,6 @@ static void print_human(json_t *j)
 	    !json_array_size(json_object_get(j, "networks")) &&
 	    !json_array_size(json_object_get(j, "related")))
 		printf("TIP has no record of it.\n");
-	(void)print_time_pair;
 }
 
 int cmd_lookup(struct cli *c, int argc, char **argv)

@@ -17,7 +17,9 @@
 
 #include "core.h"
 
-enum item_type { IT_STR, IT_INT, IT_DNS_SERVERS };
+/* IT_PATH is a string; a relative path given in a file is taken relative to that file's
+ * folder, so a config and the files beside it (allowlist.conf, feeds.d/) travel together. */
+enum item_type { IT_STR, IT_PATH, IT_INT, IT_DNS_SERVERS };
 
 struct item {
 	const char *section, *key;
@@ -90,7 +92,7 @@ static const struct item items[] = {
 	  "where TIP keeps everything: sqlite:///absolute/path, sqlite://relative/path, or (later) "
 	  "postgresql://user@host/db", check_url },
 
-	{ "daemon", "pidfile", IT_STR, OFF(daemon.pidfile), "/run/tip.pid", 0, 0,
+	{ "daemon", "pidfile", IT_PATH, OFF(daemon.pidfile), "/run/tip.pid", 0, 0,
 	  "pid file of `tip run` when it daemonises" },
 	{ "daemon", "log", IT_STR, OFF(daemon.log), "stderr", 0, 0, "stderr or syslog", check_log },
 	{ "daemon", "log_level", IT_STR, OFF(daemon.log_level), "info", 0, 0, "err, warn, info or debug", check_level },
@@ -120,11 +122,11 @@ static const struct item items[] = {
 	{ "dns", "rcvbuf", IT_INT, OFF(dns.rcvbuf), "4194304", 0, 1 << 30,
 	  "socket receive buffer in bytes asked for the resolver's sockets" },
 
-	{ "enrich", "locdb", IT_STR, OFF(enrich.locdb), "/var/lib/location/database.db", 0, 0,
+	{ "enrich", "locdb", IT_PATH, OFF(enrich.locdb), "/var/lib/location/database.db", 0, 0,
 	  "libloc database (Debian libloc-database); empty disables" },
-	{ "enrich", "mmdb_asn", IT_STR, OFF(enrich.mmdb_asn), "", 0, 0,
+	{ "enrich", "mmdb_asn", IT_PATH, OFF(enrich.mmdb_asn), "", 0, 0,
 	  "MaxMind ASN database (.mmdb); empty: not used" },
-	{ "enrich", "mmdb_country", IT_STR, OFF(enrich.mmdb_country), "", 0, 0,
+	{ "enrich", "mmdb_country", IT_PATH, OFF(enrich.mmdb_country), "", 0, 0,
 	  "MaxMind country database (.mmdb); empty: not used" },
 
 	{ "web", "listen", IT_STR, OFF(web.listen), "127.0.0.1:8080", 0, 0, "web interface address (not used yet: the web interface is a later release)" },
@@ -134,7 +136,7 @@ static const struct item items[] = {
 	  "SMTP trap address (not used yet: the spamtrap is a later release)" },
 	{ "spamtrap", "domains", IT_STR, OFF(spamtrap.domains), "", 0, 0,
 	  "domains the trap accepts mail for, comma-separated (not used yet)" },
-	{ "spamtrap", "maildir", IT_STR, OFF(spamtrap.maildir), "", 0, 0, "maildir to read spam from (not used yet)" },
+	{ "spamtrap", "maildir", IT_PATH, OFF(spamtrap.maildir), "", 0, 0, "maildir to read spam from (not used yet)" },
 	{ "spamtrap", "max_size", IT_INT, OFF(spamtrap.max_size), "10485760", 1024, 1LL << 32,
 	  "largest message accepted, bytes (not used yet)" },
 
@@ -146,8 +148,8 @@ static const struct item items[] = {
 	  "files with [feed NAME] sections, a glob relative to this file's folder (e.g. "
 	  "/etc/tip/feeds.d/*.conf); empty: none" },
 
-	{ "flux", "allowlist", IT_STR, OFF(flux.allowlist), "/etc/tip/allowlist.conf", 0, 0,
-	  "known-good ASNs and prefixes (CDNs, large hosters)" },
+	{ "flux", "allowlist", IT_PATH, OFF(flux.allowlist), "/etc/tip/allowlist.conf", 0, 0,
+	  "known-good ASNs and prefixes (CDNs, large hosters); a relative path is relative to the config file" },
 };
 
 static const char *named_kinds[] = { "feed", "module", NULL };
@@ -235,6 +237,7 @@ static int set_item(struct tip_config *cfg, const struct item *it, const char *v
 	long long n;
 	switch (it->type) {
 	case IT_STR:
+	case IT_PATH:
 		if (it->check && it->check(v, why, whylen) < 0)
 			return TIP_EINVAL;
 		free(*str_at(cfg, it));
@@ -453,6 +456,26 @@ static int load_file(struct tip_config *cfg, const char *path, bool included,
 	return 0;
 }
 
+/* Relative IT_PATH values (only a file can give one: the defaults are absolute) become
+ * relative to the main file's folder. */
+static void resolve_paths(struct tip_config *cfg)
+{
+	char *dup = tip_xstrdup(cfg->path), *dir = dirname(dup), abs[PATH_MAX];
+	/* absolute, so that a daemon that changed its folder still finds them */
+	if (realpath(dir, abs))
+		dir = abs;
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		char **v = str_at(cfg, &items[i]), full[4096];
+		if (items[i].type != IT_PATH || !**v || (*v)[0] == '/')
+			continue;
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, *v) >= sizeof(full))
+			continue; /* left as given: opening it will say what is wrong */
+		free(*v);
+		*v = tip_xstrdup(full);
+	}
+	free(dup);
+}
+
 /* [feeds] include: a glob, relative to the main file's folder; files in name order. */
 static int load_includes(struct tip_config *cfg, struct tip_error *err)
 {
@@ -501,6 +524,7 @@ int tip_config_load(struct tip_config *cfg, const char *path, struct tip_error *
 	cfg->path = tip_xstrdup(path);
 	if ((rc = load_file(cfg, path, false, err)) < 0)
 		return rc;
+	resolve_paths(cfg);
 	return load_includes(cfg, err);
 }
 
@@ -521,7 +545,7 @@ char *tip_config_find(const char *cli_path)
 void tip_config_free(struct tip_config *cfg)
 {
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
-		if (items[i].type == IT_STR)
+		if (items[i].type == IT_STR || items[i].type == IT_PATH)
 			free(*str_at(cfg, &items[i]));
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		struct tip_config_section *s = &cfg->sections[i];
@@ -555,6 +579,7 @@ void tip_config_dump(const struct tip_config *cfg, FILE *f)
 		fprintf(f, "# %s (default: %s)\n", it->doc, *it->def ? it->def : "empty");
 		switch (it->type) {
 		case IT_STR:
+		case IT_PATH:
 			fprintf(f, "%s = %s\n", it->key, *str_at(c, it));
 			break;
 		case IT_INT:

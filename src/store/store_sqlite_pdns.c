@@ -32,15 +32,6 @@ static const char q_ipinfo_put[] =
 static const char q_ipinfo_get[] =
 	"SELECT addr, coalesce(asn, 0), as_name, cc, db, db_version, updated FROM ipinfo"
 	" WHERE addr = ?1";
-static const char q_verdict_insert[] =
-	"INSERT OR REPLACE INTO verdict (domain, at, verdict, score, n_a, n_asn, n_ns, n_cc,"
-	" fluxiness, min_ttl, rounds, double_flux, family, why)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
-static const char q_verdict_current[] =
-	"INSERT INTO flux_current (domain, at, verdict, since) VALUES (?1, ?2, ?3, ?2)"
-	" ON CONFLICT (domain) DO UPDATE SET at = excluded.at,"
-	" since = CASE WHEN verdict = excluded.verdict THEN since ELSE excluded.at END,"
-	" verdict = excluded.verdict WHERE excluded.at >= flux_current.at";
 static const char q_verdict_get[] =
 	"SELECT v.domain, v.at, v.verdict, v.score, v.n_a, v.n_asn, v.n_ns, v.n_cc, v.fluxiness,"
 	" coalesce(v.min_ttl, -1), v.rounds, v.double_flux, v.why, v.family, c.since"
@@ -207,36 +198,11 @@ int sq_ipinfo_get(struct tip_store *st, const char *addr, tip_ipinfo_cb cb, void
 	return rc == SQLITE_DONE ? TIP_ENOTFOUND : sq_fail(s, err, "ipinfo get");
 }
 
+/* One path for every verdict: pass 2's (store_sqlite_classify.c) writes all the features and
+ * the verdict-change event; this entry point is the same write without asking what changed. */
 int sq_verdict_put(struct tip_store *st, const struct tip_verdict *v, struct tip_error *err)
 {
-	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_verdict_insert, err);
-	int rc;
-	if (!q)
-		return TIP_ESTORE;
-	sq_bind_text(q, 1, v->domain);
-	sq_bind_int(q, 2, v->at);
-	sq_bind_text(q, 3, v->verdict);
-	sqlite3_bind_double(q, 4, v->score);
-	sq_bind_int(q, 5, v->n_a);
-	sq_bind_int(q, 6, v->n_asn);
-	sq_bind_int(q, 7, v->n_ns);
-	sq_bind_int(q, 8, v->n_cc);
-	sqlite3_bind_double(q, 9, v->fluxiness);
-	if (v->min_ttl >= 0)
-		sq_bind_int(q, 10, v->min_ttl);
-	sq_bind_int(q, 11, v->rounds);
-	sq_bind_int(q, 12, v->double_flux);
-	sq_bind_text(q, 13, v->family);
-	sq_bind_text(q, 14, v->why);
-	if ((rc = sq_done(s, q, err, "verdict put")) < 0)
-		return rc;
-	if (!(q = sq_prep(s, q_verdict_current, err)))
-		return TIP_ESTORE;
-	sq_bind_text(q, 1, v->domain);
-	sq_bind_int(q, 2, v->at);
-	sq_bind_text(q, 3, v->verdict);
-	return sq_done(s, q, err, "verdict current");
+	return sq_flux_verdict_put(st, v, NULL, err);
 }
 
 int sq_verdict_get(struct tip_store *st, const char *domain, tip_verdict_cb cb, void *arg,

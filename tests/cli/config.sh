@@ -50,6 +50,13 @@ printf '[dns]\nservers = 127.0.0.1:5300, [::1]:5301, 192.0.2.1\n' > "$T/ok.conf"
 assert_rc 0 "servers with ports, IPv6 in brackets" -- tip -c "$T/ok.conf" config show
 assert_match "$OUT" "servers = 127.0.0.1:5300, \[::1\]:5301, 192.0.2.1:53" "parsed as written, default port 53"
 
+# a relative path in a file is relative to that file's folder (not to where tip runs)
+mkdir -p "$T/sub"
+printf '[flux]\nallowlist = al.conf\n[enrich]\nlocdb = /abs/loc.db\n' > "$T/sub/tip.conf"
+assert_rc 0 "relative paths" -- bash -c "cd / && '$TIP' -c '$T/sub/tip.conf' config show"
+assert_match "$OUT" "allowlist = $(realpath "$T/sub")/al.conf" "allowlist resolved against the config's folder"
+assert_match "$OUT" "locdb = /abs/loc.db" "absolute paths are kept"
+
 assert_rc 1 "missing config file" -- tip -c "$T/none.conf" config check
 assert_match "$ERR" "none.conf: No such file" "says which file"
 TIP_CONFIG=$T/bad1.conf assert_rc 1 "\$TIP_CONFIG is read" -- tip config check
