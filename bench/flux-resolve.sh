@@ -11,6 +11,7 @@
 #        CONCURRENCY=2000 TIMEOUT_MS=800 RETRIES=3  DNSPERF_ARGS="-T 2 -c 2 -q 300"
 #        KNOT_UDP_WORKERS=2  ENRICH=0 (1: enrich with the default libloc database)
 #        NOSTORE=1 (0: skip the second pass, which stores nothing: c-ares and the loop alone)
+#        NEXT=1 (0: skip the next stored pass over the same store, every record then known)
 #        PERF=1 record each pass with perf(1) (kept with KEEP_TMP=1)
 #        KEEP_TMP=1 keep the scratch dir
 # Needs knotd, knotc, kdig, dnsperf, sqlite3 (scripts/deps.sh test). Loopback only.
@@ -126,6 +127,9 @@ run_pass() {
 # storage on: the figure that counts
 run_pass store
 echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round WHERE outcome = 'timeout'")"
+
+# the next pass over the same store (every record known: the steady state of a watch list)
+[ "${NEXT:-1}" = 1 ] && run_pass store-next
 
 # the same pass with nothing stored: c-ares and the loop alone, to see what storage costs
 [ "${NOSTORE:-1}" = 1 ] && run_pass nostore TIP_FLUX_BENCH_NOSTORE=1

@@ -21,6 +21,10 @@ struct sq_store {
 	struct sq_cache_ent *cache;
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
+	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
+	bool pdns_known;
+	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
+	bool pdns_value_off;
 };
 
 static inline struct sq_store *sq_of(struct tip_store *st)

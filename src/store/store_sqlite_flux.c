@@ -15,8 +15,10 @@ static const char q_watch_resolved[] =
 static const char q_watch_resolved_id[] =
 	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
 	" WHERE id = ?5";
-/* Insert, and only when the row exists update it: a new row costs one statement (no RETURNING,
- * which makes SQLite materialise the result), an existing one two. */
+/* A record is either new (one INSERT) or known (one UPDATE); sq_pdns_observe tries first the
+ * statement that fitted the previous record, since records come in long runs of one kind (a
+ * first pass: all new; the next passes: nearly all known), and falls back to the other. No
+ * RETURNING, which makes SQLite materialise the result. */
 static const char q_pdns_insert[] =
 	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
 	" VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5, ?5) ON CONFLICT (domain, rrtype, value) DO NOTHING";
@@ -66,14 +68,12 @@ int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_
 	return sq_done(s, q, err, "watch resolved");
 }
 
-int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
-		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
-		    struct tip_error *err)
+static int pdns_step(struct sq_store *s, const char *sql, const char *domain, const char *rrtype,
+		     const char *value, int64_t ttl, tip_time_t now, bool *changed,
+		     struct tip_error *err)
 {
-	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_pdns_insert, err);
+	sqlite3_stmt *q = sq_prep(s, sql, err);
 	int rc;
-	bool inserted;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_text(q, 1, domain);
@@ -83,19 +83,34 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 	sq_bind_int(q, 5, ttl);
 	if ((rc = sq_done(s, q, err, "pdns observe")) < 0)
 		return rc;
-	inserted = sqlite3_changes(s->db) > 0;
+	*changed = sqlite3_changes(s->db) > 0;
+	return 0;
+}
+
+int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
+		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
+		    struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	bool changed;
+	int rc;
+
 	if (is_new)
-		*is_new = inserted;
-	if (inserted)
+		*is_new = false;
+	if (s->pdns_known) {
+		if ((rc = pdns_step(s, q_pdns_update, domain, rrtype, value, ttl, now, &changed,
+				    err)) < 0 || changed)
+			return rc;
+	}
+	if ((rc = pdns_step(s, q_pdns_insert, domain, rrtype, value, ttl, now, &changed, err)) < 0)
+		return rc;
+	s->pdns_known = !changed;
+	if (changed) {
+		if (is_new)
+			*is_new = true;
 		return 0;
-	if (!(q = sq_prep(s, q_pdns_update, err)))
-		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
-	sq_bind_text(q, 2, rrtype);
-	sq_bind_text(q, 3, value);
-	sq_bind_int(q, 4, now);
-	sq_bind_int(q, 5, ttl);
-	return sq_done(s, q, err, "pdns observe");
+	}
+	return pdns_step(s, q_pdns_update, domain, rrtype, value, ttl, now, &changed, err);
 }
 
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
@@ -120,10 +135,45 @@ int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "ipinfo stale");
 }
 
+/* Bulk mode: no automatic WAL checkpoint during the pass (one at its end). A first pass into an
+ * empty passive-DNS table (a new watch list) also goes without the pdns_value index and builds
+ * it once at the end, sorted: random inserts into that text index were half the writer's CPU
+ * when every record is new (docs/performance.md, flux-resolve). Only when pdns is empty, so a
+ * pass over an existing history never rebuilds it; a pass that dies before its end leaves the
+ * index to the next bulk pass (lookups by value scan meanwhile, with the same results). */
+static const char q_pdns_empty[] = "SELECT NOT EXISTS (SELECT 1 FROM pdns)";
+static const char pdns_value_sql[] = "CREATE INDEX IF NOT EXISTS pdns_value ON pdns (value)";
+
 int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	if (on)
-		return sq_exec(s, "PRAGMA wal_autocheckpoint=0", err);
+	int rc;
+	if (on) {
+		sqlite3_stmt *q;
+		bool empty;
+		if ((rc = sq_exec(s, "PRAGMA wal_autocheckpoint=0", err)) < 0)
+			return rc;
+		if (s->pdns_value_off)
+			return 0;
+		if (!(q = sq_prep(s, q_pdns_empty, err)))
+			return TIP_ESTORE;
+		if (sqlite3_step(q) != SQLITE_ROW) {
+			sqlite3_reset(q);
+			return sq_fail(s, err, "bulk");
+		}
+		empty = sqlite3_column_int(q, 0) != 0;
+		sqlite3_reset(q);
+		if (!empty)
+			return sq_exec(s, pdns_value_sql, err); /* one a dead pass left out */
+		if ((rc = sq_exec(s, "DROP INDEX IF EXISTS pdns_value", err)) < 0)
+			return rc;
+		s->pdns_value_off = true;
+		return 0;
+	}
+	if (s->pdns_value_off) {
+		if ((rc = sq_exec(s, pdns_value_sql, err)) < 0)
+			return rc;
+		s->pdns_value_off = false;
+	}
 	return sq_exec(s, "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(PASSIVE)", err);
 }

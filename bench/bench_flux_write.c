@@ -1,0 +1,173 @@
+/*
+ * bench_flux_write — the store writes of one flux-resolve pass, without DNS: what the pass's
+ * writer thread does per answer (3 passive-DNS observations, a round, the watch row's due time),
+ * in transactions of 32,768 answers with automatic checkpoints off, as src/flux/resolve.c does.
+ * The same answers are written into a store at schema version 4 (the reference: the schema of
+ * pass 1 as first shipped) and one at the newest version, alternately, so that the ratio of the
+ * two comes from the same moments of a shared machine. The store API is the boundary: only the
+ * schema differs.
+ *
+ *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR]
+ *
+ * Two passes a store: the first (every record new: a fresh watch list) and the next (the same
+ * answers again: the steady state). Prints, per schema and pass, the best (lowest) writer CPU
+ * time per answer over the repeats, and the ratio newest / reference. The answers mimic bench/flux-resolve.sh's zone (3 A records a name).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+#define TX 32768
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const struct tip_error *err)
+{
+	fprintf(stderr, "bench_flux_write: %s: %s\n", what, err->msg);
+	exit(1);
+}
+
+static void remove_db(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		char f[600];
+		snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+		unlink(f);
+	}
+}
+
+/* The writes of one pass over n domains at time `at` (rows new on the first pass, existing on
+ * the next); CPU and wall seconds per answer. */
+static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu, double *wall)
+{
+	struct tip_error err = { 0 };
+	char name[64], v[3][32];
+	double c0 = cpu_now(), w0 = wall_now();
+
+	if (tip_store_bulk(st, true, &err) < 0)
+		die("bulk", &err);
+	for (long i = 0; i < n; i++) {
+		long b = (i / 256) % 256, c = i % 256;
+		struct tip_round rd = { .domain = name, .rrtype = "A", .at = at + i, .outcome = "ok",
+					.n_records = 3, .min_ttl = 60 };
+		if (i % TX == 0 && tip_store_begin(st, &err) < 0)
+			die("begin", &err);
+		snprintf(name, sizeof(name), "d%07ld.flux.test", i);
+		snprintf(v[0], sizeof(v[0]), "%ld.%ld.%ld.1", 11 + i % 40, b, c);
+		snprintf(v[1], sizeof(v[1]), "%ld.%ld.%ld.2", 61 + i * 7 % 40, c, b);
+		snprintf(v[2], sizeof(v[2]), "%ld.%ld.%ld.3", 131 + i * 13 % 40, (b + 77) % 256, c);
+		for (int k = 0; k < 3; k++) {
+			bool is_new;
+			if (tip_store_pdns_observe(st, name, "A", v[k], 60, rd.at, &is_new, &err) < 0)
+				die("pdns observe", &err);
+			rd.n_new += is_new;
+		}
+		rd.set_hash = 12345 + i;
+		if (tip_store_round_put(st, &rd, &err) < 0)
+			die("round put", &err);
+		if (tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)
+			die("watch resolved", &err);
+		if (((i + 1) % TX == 0 || i + 1 == n) && tip_store_commit(st, &err) < 0)
+			die("commit", &err);
+	}
+	if (tip_store_bulk(st, false, &err) < 0)
+		die("checkpoint", &err);
+	*cpu = (cpu_now() - c0) / (double)n;
+	*wall = (wall_now() - w0) / (double)n;
+}
+
+/* A fresh store at schema `version` with n watched domains, then two passes: res[0] the first
+ * (every record new), res[1] the second (every record seen before). */
+static void one(const char *dir, int version, long n, double res[2][2])
+{
+	char path[512], url[600], name[64];
+	struct tip_store *st;
+	struct tip_error err = { 0 };
+	tip_time_t at = tip_now();
+
+	snprintf(path, sizeof(path), "%s/bench_flux_write.%d.db", dir, (int)getpid());
+	remove_db(path);
+	snprintf(url, sizeof(url), "sqlite://%s", path);
+	if (tip_store_open(url, TIP_STORE_CREATE | TIP_STORE_NOMIGRATE, &st, &err) < 0)
+		die("open", &err);
+	if (tip_store_migrate(st, version, NULL, NULL, &err) < 0)
+		die("migrate", &err);
+	if (tip_store_begin(st, &err) < 0)
+		die("begin", &err);
+	for (long i = 0; i < n; i++) {
+		enum tip_watch_result r;
+		snprintf(name, sizeof(name), "d%07ld.flux.test", i);
+		if (tip_store_watch_add(st, name, "bench", at, &r, &err) < 0)
+			die("watch add", &err);
+	}
+	if (tip_store_commit(st, &err) < 0)
+		die("commit", &err);
+	write_pass(st, n, at, &res[0][0], &res[0][1]);
+	write_pass(st, n, at + 60000000, &res[1][0], &res[1][1]);
+	tip_store_close(st);
+	remove_db(path);
+}
+
+int main(int argc, char **argv)
+{
+	long n = 100000;
+	int repeats = 3, opt;
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	const int versions[2] = { 4, 0 };
+	double best[2][2] = { { 1e9, 1e9 }, { 1e9, 1e9 } }; /* [schema][pass]: CPU s per answer */
+	static const char *const pass_name[2] = { "first pass (new records)",
+						  "next pass (known records)" };
+
+	while ((opt = getopt(argc, argv, "n:r:d:")) != -1) {
+		switch (opt) {
+		case 'n': n = atol(optarg); break;
+		case 'r': repeats = atoi(optarg); break;
+		case 'd': dir = optarg; break;
+		default:
+			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR]\n");
+			return 2;
+		}
+	}
+	if (n <= 0 || repeats <= 0)
+		return 2;
+	tip_log_init("bench_flux_write", false, TIP_LOG_WARN);
+	for (int r = 0; r < repeats; r++) {
+		for (int k = 0; k < 2; k++) {
+			double res[2][2];
+			one(dir, versions[k], n, res);
+			printf("repeat %d schema %d: first pass %.2f us CPU (%.2f wall), next pass %.2f us"
+			       " CPU (%.2f wall) per answer\n",
+			       r + 1, versions[k] ? versions[k] : tip_store_schema_latest(),
+			       res[0][0] * 1e6, res[0][1] * 1e6, res[1][0] * 1e6, res[1][1] * 1e6);
+			fflush(stdout);
+			for (int p = 0; p < 2; p++)
+				if (res[p][0] < best[k][p])
+					best[k][p] = res[p][0];
+		}
+	}
+	for (int p = 0; p < 2; p++)
+		printf("%s: domains=%ld repeats=%d reference(schema 4)=%.2f us/answer"
+		       " newest(schema %d)=%.2f us/answer ratio=%.2f\n",
+		       pass_name[p], n, repeats, best[0][p] * 1e6, tip_store_schema_latest(),
+		       best[1][p] * 1e6, best[1][p] / best[0][p]);
+	return 0;
+}
