@@ -268,6 +268,24 @@ json_t *cli_json_time(tip_time_t t)
 	return t ? json_string(tip_time_format(t, buf, sizeof(buf))) : json_null();
 }
 
+json_t *cli_json_str(const char *s)
+{
+	json_t *j;
+	char *c;
+
+	if (!s)
+		return json_null();
+	if ((j = json_string(s)))
+		return j;
+	c = tip_xstrdup(s);
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
 int cli_json_print(json_t *j)
 {
 	int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);

@@ -62,6 +62,9 @@ int cli_help(const char *cmd);
 
 /* JSON: times as RFC 3339 strings, 0 as null; prints and frees. */
 json_t *cli_json_time(tip_time_t t);
+/* A string from the store, which may quote hostile input: NULL becomes null, and a string that
+ * is not valid UTF-8 is shown with '?' for its non-ASCII bytes rather than dropped. */
+json_t *cli_json_str(const char *s);
 int cli_json_print(json_t *j);
 
 #endif

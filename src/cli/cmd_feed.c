@@ -21,39 +21,20 @@ static bool good_name(const char *s)
 	return true;
 }
 
-/* Feed state quotes hostile input: a string that is not UTF-8 is shown, not dropped. */
-static json_t *str_or_null(const char *s)
-{
-	json_t *j;
-	if (!s)
-		return json_null();
-	if ((j = json_string(s)))
-		return j;
-	{
-		char *c = tip_xstrdup(s);
-		for (char *p = c; *p; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		j = json_string(c);
-		free(c);
-		return j;
-	}
-}
-
 static json_t *row_json(const struct tip_feed_row *f)
 {
 	return json_pack("{s:s, s:o, s:s, s:I, s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, "
 			 "s:I, s:o, s:o}",
-			 "name", f->name, "url", str_or_null(f->url ? f->url : ""), "format",
+			 "name", f->name, "url", cli_json_str(f->url ? f->url : ""), "format",
 			 f->format ? f->format : "", "interval", (json_int_t)f->interval_s,
 			 "enabled", f->enabled, "origin", f->origin ? f->origin : "cli", "removed",
 			 cli_json_time(f->removed), "last_fetch", cli_json_time(f->last_fetch),
 			 "last_success", cli_json_time(f->last_success), "last_status",
 			 f->last_status ? json_integer(f->last_status) : json_null(), "last_error",
-			 str_or_null(f->last_error), "total", (json_int_t)f->n_total, "new",
+			 cli_json_str(f->last_error), "total", (json_int_t)f->n_total, "new",
 			 (json_int_t)f->n_new, "removed_entries", (json_int_t)f->n_removed,
 			 "rejected", (json_int_t)f->n_rejected, "rejected_sample",
-			 str_or_null(f->rejected_sample), "etag", str_or_null(f->etag));
+			 cli_json_str(f->rejected_sample), "etag", cli_json_str(f->etag));
 }
 
 static int list_row(void *arg, const struct tip_feed_row *f)

@@ -8,11 +8,6 @@
 #include "cli_int.h"
 #include "flux/flux.h"
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *verdict_json(const struct tip_verdict *v)
 {
 	return json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:f, s:o, s:I, s:b, s:o, s:o, s:o,"
@@ -23,7 +18,7 @@ static json_t *verdict_json(const struct tip_verdict *v)
 			 v->fluxiness, "min_ttl",
 			 v->min_ttl >= 0 ? json_integer(v->min_ttl) : json_null(), "rounds",
 			 (json_int_t)v->rounds, "double_flux", v->double_flux, "family",
-			 str_or_null(v->family), "why", str_or_null(v->why), "since",
+			 cli_json_str(v->family), "why", cli_json_str(v->why), "since",
 			 cli_json_time(v->since), "n_p16", (json_int_t)v->n_p16, "a_changes",
 			 (json_int_t)v->a_changes, "ns_changes", (json_int_t)v->ns_changes,
 			 "growth", v->growth, "n_allowed", (json_int_t)v->n_allowed, "at",
@@ -40,7 +35,7 @@ static int add_event(void *arg, const struct tip_flux_event *e)
 {
 	json_array_append_new(arg, json_pack("{s:s, s:o, s:s, s:s, s:o}", "domain", e->domain,
 					     "at", cli_json_time(e->at), "old", e->old_verdict,
-					     "new", e->new_verdict, "why", str_or_null(e->why)));
+					     "new", e->new_verdict, "why", cli_json_str(e->why)));
 	return 0;
 }
 

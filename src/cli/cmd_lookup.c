@@ -8,18 +8,13 @@ struct answer {
 	json_t *sightings, *resolutions, *networks, *related;
 };
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *sighting_json(const struct tip_sighting *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "source", s->source,
 			 "type", tip_ind_type_name(s->type), "value", s->value, "first_seen",
 			 cli_json_time(s->first_seen), "last_seen", cli_json_time(s->last_seen),
-			 "removed", cli_json_time(s->removed), "category", str_or_null(s->category),
-			 "threat", str_or_null(s->threat), "tags", str_or_null(s->tags));
+			 "removed", cli_json_time(s->removed), "category", cli_json_str(s->category),
+			 "threat", cli_json_str(s->threat), "tags", cli_json_str(s->tags));
 }
 
 static int add_sighting(void *arg, const struct tip_sighting *s)
@@ -36,7 +31,7 @@ static int add_resolution(void *arg, const struct tip_resolution *r)
 			      "count", (json_int_t)r->count, "min_ttl", (json_int_t)r->min_ttl,
 			      "max_ttl", (json_int_t)r->max_ttl, "asn",
 			      r->asn ? json_integer(r->asn) : json_null(), "as_name",
-			      str_or_null(r->as_name), "cc", str_or_null(r->cc));
+			      cli_json_str(r->as_name), "cc", cli_json_str(r->cc));
 	json_array_append_new(arg, o);
 	return 0;
 }
@@ -50,7 +45,7 @@ static int get_verdict(void *arg, const struct tip_verdict *v)
 			 (json_int_t)v->n_ns, "n_cc", (json_int_t)v->n_cc, "fluxiness", v->fluxiness,
 			 "min_ttl", v->min_ttl >= 0 ? json_integer(v->min_ttl) : json_null(),
 			 "rounds", (json_int_t)v->rounds, "double_flux", v->double_flux, "family",
-			 str_or_null(v->family), "why", str_or_null(v->why));
+			 cli_json_str(v->family), "why", cli_json_str(v->why));
 	json_object_set_new(*out, "since", cli_json_time(v->since));
 	return 0;
 }
@@ -187,7 +182,7 @@ int cmd_lookup(struct cli *c, int argc, char **argv)
 		}
 		if (rc == 0)
 			rc = tip_store_watch_get(c->st, ind.value, get_watch, &watch, &err);
-		json_object_set_new(j, "registrable", str_or_null(ind.registrable[0] ? ind.registrable : NULL));
+		json_object_set_new(j, "registrable", cli_json_str(ind.registrable[0] ? ind.registrable : NULL));
 		json_object_set_new(j, "watch", watch);
 		json_object_set_new(j, "related", related);
 		break;

@@ -494,6 +494,31 @@ static int parse_host(const char *host, struct tip_indicator *ind, struct tip_er
 	return rc;
 }
 
+static int encode_high(char *v, size_t cap, struct tip_error *err)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(v), high = 0;
+	for (size_t i = 0; i < len; i++)
+		high += (unsigned char)v[i] >= 0x80;
+	if (!high)
+		return 0;
+	if (len + 2 * high >= cap)
+		return tip_error_set(err, TIP_EINVAL, "URL is longer than %d characters",
+				     TIP_IND_VALUE_MAX);
+	/* from the end, so each byte moves once */
+	for (size_t i = len + 1, o = len + 2 * high + 1; i-- > 0;) {
+		unsigned char c = (unsigned char)v[i];
+		if (c >= 0x80) {
+			v[--o] = hex[c & 15];
+			v[--o] = hex[c >> 4];
+			v[--o] = '%';
+		} else {
+			v[--o] = (char)c;
+		}
+	}
+	return 0;
+}
+
 static int parse_url(const char *s, size_t len, struct tip_indicator *ind, struct tip_error *err)
 {
 	char buf[INPUT_MAX + 16], q[200];
@@ -565,6 +590,10 @@ static int parse_url(const char *s, size_t len, struct tip_indicator *ind, struc
 		}
 		if (query)
 			strcat(ind->value, query);
+		/* bytes over 0x7f (UTF-8 or not) are percent-encoded, as a browser sends them, so
+		 * that /ü and /%C3%BC are one URL and the stored text is always ASCII */
+		if ((rc = encode_high(ind->value, sizeof(ind->value), err)) < 0)
+			goto out;
 	}
 out:
 	curl_free(scheme);

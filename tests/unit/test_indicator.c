@@ -446,6 +446,12 @@ static void test_url(void **state)
 	/* the root's dot and a zero-padded default port (RFC 3986 §3.2.3: port is *DIGIT) */
 	ok("http://Example.COM./a", TIP_IND_URL, TIP_IND_URL, "http://example.com/a");
 	ok("http://example.com:0080/", TIP_IND_URL, TIP_IND_URL, "http://example.com/");
+	/* bytes over 0x7f are percent-encoded (RFC 3986 §2.1, upper-case hex): U+00FC is C3 BC in
+	 * UTF-8 (RFC 3629 table), and a lone Latin-1 0xFC byte is %FC; an existing %C3%BC stays */
+	ok("http://example.com/\xc3\xbc?q=\xc3\xbc", TIP_IND_URL, TIP_IND_URL,
+	   "http://example.com/%C3%BC?q=%C3%BC");
+	ok("http://example.com/%C3%BC", TIP_IND_URL, TIP_IND_URL, "http://example.com/%C3%BC");
+	ok("http://example.com/\xfc", TIP_IND_URL, TIP_IND_URL, "http://example.com/%FC");
 	bad("http://example.com:65536/", TIP_IND_URL, NULL);
 	/* an empty query keeps its '?' (RFC 3986 §6.2.3: delimiters of empty components stay) */
 	ok("http://example.com/?", TIP_IND_URL, TIP_IND_URL, "http://example.com/?");
