@@ -75,13 +75,14 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 		snprintf(v[0], sizeof(v[0]), "%ld.%ld.%ld.1", 11 + i % 40, b, c);
 		snprintf(v[1], sizeof(v[1]), "%ld.%ld.%ld.2", 61 + i * 7 % 40, c, b);
 		snprintf(v[2], sizeof(v[2]), "%ld.%ld.%ld.3", 131 + i * 13 % 40, (b + 77) % 256, c);
-		for (int k = 0; k < 3; k++) {
-			bool is_new;
-			if (tip_store_pdns_observe(st, name, "A", v[k], 60, rd.at, &is_new, &err) < 0)
-				die("pdns observe", &err);
-			rd.n_new += is_new;
-		}
-		rd.set_hash = 12345 + i;
+		struct tip_pdns_rec rec[3];
+		bool is_new[3];
+		for (int k = 0; k < 3; k++)
+			rec[k] = (struct tip_pdns_rec){ .value = v[k], .ttl = 60 };
+		rd.set_hash = 12345 + i; /* the same set on both passes */
+		if (tip_store_pdns_answer(st, name, "A", rd.at, rd.set_hash, rec, 3, is_new,
+					  &rd.n_new, &err) < 0)
+			die("pdns answer", &err);
 		if (tip_store_round_put(st, &rd, &err) < 0)
 			die("round put", &err);
 		if (tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)

@@ -143,6 +143,9 @@ struct writer {
 	struct tip_enrich *enrich;
 	int64_t new_records, enriched, commits;
 	double cpu_s; /* the writer thread's CPU time */
+	struct tip_pdns_rec *recs; /* one answer's records, grown as needed */
+	bool *is_new;
+	size_t cap_recs;
 };
 
 struct resolver {
@@ -255,31 +258,37 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 			rd.at = at;
 			rd.n_records = n;
 			p = rd.domain + strlen(rd.domain) + 1;
+			if (n > w->cap_recs) {
+				w->cap_recs = n > 64 ? n : 64;
+				w->recs = tip_xrealloc(w->recs, w->cap_recs * sizeof(*w->recs));
+				w->is_new = tip_xrealloc(w->is_new, w->cap_recs * sizeof(*w->is_new));
+			}
 			for (uint32_t i = 0; i < n; i++) {
 				int64_t ttl;
 				const char *v = p + 8;
-				bool is_new = false;
 				memcpy(&ttl, p, 8);
 				p = v + strlen(v) + 1;
-				if ((rc = tip_store_pdns_observe(w->st, rd.domain, t->name, v, ttl, at,
-								 &is_new, &w->err)) < 0)
-					return rc;
+				w->recs[i] = (struct tip_pdns_rec){ .value = v, .ttl = ttl };
 				h += fnv1a(v);
 				if (rd.min_ttl < 0 || ttl < rd.min_ttl)
 					rd.min_ttl = ttl;
-				if (!is_new)
+			}
+			rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
+			/* an answer with the same set as last time rewrites no pdns row */
+			if ((rc = tip_store_pdns_answer(w->st, rd.domain, t->name, at, rd.set_hash,
+							w->recs, n, w->is_new, &rd.n_new,
+							&w->err)) < 0)
+				return rc;
+			for (uint32_t i = 0; i < n && rd.n_new && w->enrich && t->type != 2; i++) {
+				bool looked = false;
+				if (!w->is_new[i])
 					continue;
-				rd.n_new++;
-				if (w->enrich && t->type != 2) {
-					bool looked = false;
-					if ((rc = tip_enrich_cached(w->enrich, w->st, v, at, &looked,
-								    &w->err)) < 0)
-						return rc;
-					w->enriched += looked;
-				}
+				if ((rc = tip_enrich_cached(w->enrich, w->st, w->recs[i].value, at,
+							    &looked, &w->err)) < 0)
+					return rc;
+				w->enriched += looked;
 			}
 			w->new_records += rd.n_new;
-			rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
 			if ((rc = tip_store_round_put(w->st, &rd, &w->err)) < 0)
 				return rc;
 		} else {
@@ -369,6 +378,11 @@ static void *w_main(void *arg)
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 		w->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	}
+	free(w->recs);
+	free(w->is_new);
+	w->recs = NULL;
+	w->is_new = NULL;
+	w->cap_recs = 0;
 	return NULL;
 }
 

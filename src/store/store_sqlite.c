@@ -310,6 +310,7 @@ const struct store_ops store_sqlite_ops = {
 	.watch_due = sq_watch_due,
 	.watch_resolved = sq_watch_resolved,
 	.pdns_observe = sq_pdns_observe,
+	.pdns_answer = sq_pdns_answer,
 	.ipinfo_stale = sq_ipinfo_stale,
 	.bulk = sq_bulk,
 	.ipinfo_put = sq_ipinfo_put,

@@ -25,7 +25,23 @@ struct sq_store {
 	bool pdns_known;
 	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
 	bool pdns_value_off;
+	/* pdns_set exists (schema 6+): 0 not asked yet, 1 yes, -1 no (an older schema) */
+	int pdns_set;
+	/* sq_pdns_answer: the last answer was an unchanged set, so try its UPDATE first */
+	bool pdns_set_same;
+	/* sq_pdns_answer: the last answer had no set row yet, so try to insert one first */
+	bool pdns_set_new;
 };
+
+/* Passive DNS as read: a pdns row p of an unchanged answer set (pdns_set, schema 6) plus the
+ * rounds counted since it was last written. Use with "FROM pdns p " PDNS_SET_JOIN. */
+#define PDNS_SET_JOIN                                                                          \
+	" LEFT JOIN pdns_set s ON s.domain = p.domain AND s.rrtype = p.rrtype"                  \
+	" AND s.base_at = p.last_seen AND s.pending > 0 "
+#define PDNS_LAST_SEEN " coalesce(s.last_seen, p.last_seen) "
+#define PDNS_COUNT " p.count + coalesce(s.pending, 0) "
+#define PDNS_MIN_TTL " CASE WHEN s.pending IS NULL THEN p.min_ttl ELSE min(p.min_ttl, s.min_ttl) END "
+#define PDNS_MAX_TTL " CASE WHEN s.pending IS NULL THEN p.max_ttl ELSE max(p.max_ttl, s.max_ttl) END "
 
 static inline struct sq_store *sq_of(struct tip_store *st)
 {
@@ -156,6 +172,13 @@ int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int lim
 		 tip_watch_due_cb cb, void *arg, struct tip_error *err);
 int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 		      tip_time_t next_due, const char *outcome, struct tip_error *err);
+int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype, tip_time_t at,
+		   int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
+		   int64_t *n_new, struct tip_error *err);
+/* Folds the pending rounds of (domain, rrtype)'s unchanged set into pdns and forgets the set
+ * (store_sqlite_flux.c): before pdns is written other than by sq_pdns_answer. */
+int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
+		     struct tip_error *err);
 int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 		    struct tip_error *err);

@@ -17,10 +17,10 @@ static const char q_scan_rounds[] =
 	"SELECT domain, rrtype, at, outcome, n_records, n_new, coalesce(min_ttl, -1),"
 	" coalesce(set_hash, 0) FROM round WHERE at >= ?1 ORDER BY domain, rrtype, at";
 static const char q_scan_pdns[] =
-	"SELECT p.domain, p.rrtype, p.value, p.first_seen, p.last_seen, p.count, p.min_ttl,"
-	" coalesce(i.asn, 0), i.cc FROM pdns p"
+	"SELECT p.domain, p.rrtype, p.value, p.first_seen," PDNS_LAST_SEEN "," PDNS_COUNT ","
+	PDNS_MIN_TTL ", coalesce(i.asn, 0), i.cc FROM pdns p" PDNS_SET_JOIN
 	" LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA')"
-	" WHERE p.last_seen >= ?1 ORDER BY p.domain, p.rrtype, p.value";
+	" WHERE" PDNS_LAST_SEEN ">= ?1 ORDER BY p.domain, p.rrtype, p.value";
 static const char q_current_get[] = "SELECT verdict, at FROM flux_current WHERE domain = ?1";
 static const char q_vput[] =
 	"INSERT OR REPLACE INTO verdict (domain, at, verdict, score, n_a, n_asn, n_ns, n_cc,"

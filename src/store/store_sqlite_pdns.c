@@ -11,9 +11,9 @@ static const char q_pdns_upsert[] =
 	" last_seen = max(last_seen, excluded.last_seen), count = count + 1,"
 	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)";
 #define RES_COLS                                                                             \
-	"SELECT p.domain, p.rrtype, p.value, p.first_seen, p.last_seen, p.count, p.min_ttl,"    \
-	" p.max_ttl, coalesce(i.asn, 0), i.as_name, i.cc FROM pdns p"                           \
-	" LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA') "
+	"SELECT p.domain, p.rrtype, p.value, p.first_seen," PDNS_LAST_SEEN "," PDNS_COUNT ","   \
+	PDNS_MIN_TTL "," PDNS_MAX_TTL ", coalesce(i.asn, 0), i.as_name, i.cc FROM pdns p"         \
+	PDNS_SET_JOIN " LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA') "
 static const char q_res_domain[] =
 	RES_COLS "WHERE p.domain = ?1 ORDER BY p.rrtype, p.first_seen, p.value";
 static const char q_res_value[] =
@@ -42,8 +42,11 @@ int sq_pdns_record(struct tip_store *st, const char *domain, const char *rrtype,
 		   const char *value, int64_t ttl, tip_time_t now, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *q = sq_prep(s, q_pdns_upsert, err);
-	if (!q)
+	sqlite3_stmt *q;
+	int rc;
+	if ((rc = sq_pdns_set_drop(s, domain, rrtype, err)) < 0)
+		return rc;
+	if (!(q = sq_prep(s, q_pdns_upsert, err)))
 		return TIP_ESTORE;
 	sq_bind_text(q, 1, domain);
 	sq_bind_text(q, 2, rrtype);

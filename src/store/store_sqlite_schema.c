@@ -168,12 +168,26 @@ static const char v5[] =
 	"  source_id INTEGER PRIMARY KEY REFERENCES source (id),"
 	"  n INTEGER NOT NULL, keys BLOB NOT NULL);";
 
+/* Version 6: passive DNS of unchanged answer sets. Per (domain, rrtype) the set its last answer
+ * held (set_hash as in round, and its size) and base_at, the round whose records were last
+ * written into pdns (their last_seen); rounds that answered the same set since are only counted
+ * here (pending, last_seen, TTL range) and added to those pdns rows when the set changes or when
+ * read (store_sqlite_flux.c, store_sqlite_pdns.c, store_sqlite_classify.c). No data to migrate:
+ * without a row, the next answer is written in full. Self-contained (only a new table). */
+static const char v6[] =
+	"CREATE TABLE pdns_set ("
+	"  domain TEXT NOT NULL, rrtype TEXT NOT NULL, set_hash INTEGER NOT NULL, n INTEGER NOT NULL,"
+	"  base_at INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL,"
+	"  min_ttl INTEGER, max_ttl INTEGER,"
+	"  PRIMARY KEY (domain, rrtype)) WITHOUT ROWID;";
+
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
 	{ 3, "feed definitions and state", v3, NULL },
 	{ 4, "flux classification: features, events, network families", v4, NULL },
 	{ 5, "listing snapshots", v5, NULL },
+	{ 6, "passive DNS of unchanged answer sets", v6, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

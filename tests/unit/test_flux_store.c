@@ -172,6 +172,118 @@ static void test_pdns_observe(void **state)
 	tip_store_close(st);
 }
 
+/* Whole answers (tip_store_pdns_answer): an answer with the same set as the previous round's
+ * rewrites no pdns row, and what is read must equal what per-record observations give. Store A
+ * gets answers, store B the same records one by one (tip_store_pdns_observe, which writes every
+ * record); every resolution (first/last seen, count, TTL range) and the flux scan's records must
+ * be equal, and so must what is new. The rounds: the same set in another order, with other
+ * TTLs (one TTL, then two), then a changed set, then the same again, then a lone observation. */
+struct ans {
+	tip_time_t at;
+	const char *v[2];
+	int64_t ttl[2];
+};
+
+static int res_dump(void *arg, const struct tip_resolution *r)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+	snprintf(buf + n, 4096 - n, "%s %s %s %lld %lld %lld %lld %lld;", r->domain, r->rrtype,
+		 r->value, (long long)r->first_seen, (long long)r->last_seen, (long long)r->count,
+		 (long long)r->min_ttl, (long long)r->max_ttl);
+	return 0;
+}
+
+static int scan_dump(void *arg, const struct tip_flux_domain *d)
+{
+	char *buf = arg;
+	for (size_t i = 0; i < d->n_rec; i++) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, 4096 - n, "%s %s %lld %lld %lld %lld;", d->domain, d->rec[i].value,
+			 (long long)d->rec[i].first_seen, (long long)d->rec[i].last_seen,
+			 (long long)d->rec[i].count, (long long)d->rec[i].min_ttl);
+	}
+	return 0;
+}
+
+static void same_reads(struct tip_store *a, struct tip_store *b)
+{
+	static const tip_time_t since[] = { 0, 5500, 7500 };
+	char x[4096], y[4096];
+	x[0] = y[0] = '\0';
+	OK(tip_store_resolutions(a, "a.example", res_dump, x, E));
+	OK(tip_store_resolutions(b, "a.example", res_dump, y, E));
+	assert_string_equal(x, y);
+	x[0] = y[0] = '\0';
+	OK(tip_store_resolutions_by_value(a, "192.0.2.2", res_dump, x, E));
+	OK(tip_store_resolutions_by_value(b, "192.0.2.2", res_dump, y, E));
+	assert_string_equal(x, y);
+	for (size_t k = 0; k < sizeof(since) / sizeof(since[0]); k++) {
+		x[0] = y[0] = '\0';
+		OK(tip_store_flux_scan(a, since[k], scan_dump, x, E));
+		OK(tip_store_flux_scan(b, since[k], scan_dump, y, E));
+		assert_string_equal(x, y);
+	}
+}
+
+static void test_pdns_answer_sets(void **state)
+{
+	static const struct ans rounds[] = {
+		{ 1000, { "192.0.2.1", "192.0.2.2" }, { 300, 300 } },
+		{ 2000, { "192.0.2.1", "192.0.2.2" }, { 60, 60 } },   /* same set: pending */
+		{ 3000, { "192.0.2.2", "192.0.2.1" }, { 120, 120 } }, /* same set, other order */
+		{ 4000, { "192.0.2.1", "192.0.2.2" }, { 30, 40 } },   /* two TTLs: written in full */
+		{ 5000, { "192.0.2.1", "192.0.2.2" }, { 50, 50 } },   /* pending */
+		{ 6000, { "192.0.2.2", "192.0.2.3" }, { 70, 70 } },   /* changed: folded, written */
+		{ 7000, { "192.0.2.2", "192.0.2.3" }, { 80, 80 } },   /* pending */
+		{ 8000, { "192.0.2.2", "192.0.2.3" }, { 20, 20 } },   /* pending */
+	};
+	struct tip_store *a = open_new("answer_a"), *b = open_new("answer_b");
+	struct tip_resolution r;
+	(void)state;
+	for (size_t i = 0; i < sizeof(rounds) / sizeof(rounds[0]); i++) {
+		const struct ans *an = &rounds[i];
+		struct tip_pdns_rec rec[2];
+		bool is_new[2], nb;
+		int64_t n_new = -1, want_new = 0, h = 0;
+		for (int k = 0; k < 2; k++) {
+			rec[k] = (struct tip_pdns_rec){ .value = an->v[k], .ttl = an->ttl[k] };
+			h += an->v[k][8] * 131 + an->v[k][0]; /* the same for the same set */
+		}
+		OK(tip_store_pdns_answer(a, "a.example", "A", an->at, h, rec, 2, is_new, &n_new, E));
+		for (int k = 0; k < 2; k++) {
+			OK(tip_store_pdns_observe(b, "a.example", "A", an->v[k], an->ttl[k], an->at,
+						  &nb, E));
+			assert_int_equal(is_new[k], nb);
+			want_new += nb;
+		}
+		assert_int_equal(n_new, want_new);
+		struct tip_round rd = { .domain = "a.example", .rrtype = "A", .at = an->at,
+					.outcome = "ok", .n_records = 2, .min_ttl = 20, .set_hash = h };
+		OK(tip_store_round_put(a, &rd, E));
+		OK(tip_store_round_put(b, &rd, E));
+		same_reads(a, b);
+	}
+	/* by hand: 192.0.2.2 seen in all 8 rounds, TTLs 300 ... 20 */
+	memset(&r, 0, sizeof(r));
+	OK(tip_store_resolutions_by_value(a, "192.0.2.2", res_row, &r, E));
+	assert_int_equal(r.first_seen, 1000);
+	assert_int_equal(r.last_seen, 8000);
+	assert_int_equal(r.count, 8);
+	assert_int_equal(r.min_ttl, 20);
+	assert_int_equal(r.max_ttl, 300);
+	/* a lone observation between answers (tip_store_pdns_observe) folds the pending rounds */
+	bool nb;
+	OK(tip_store_pdns_observe(a, "a.example", "A", "192.0.2.3", 5, 9000, &nb, E));
+	OK(tip_store_pdns_observe(b, "a.example", "A", "192.0.2.3", 5, 9000, &nb, E));
+	same_reads(a, b);
+	OK(tip_store_pdns_record(a, "a.example", "A", "192.0.2.2", 5, 9500, E));
+	OK(tip_store_pdns_record(b, "a.example", "A", "192.0.2.2", 5, 9500, E));
+	same_reads(a, b);
+	tip_store_close(a);
+	tip_store_close(b);
+}
+
 static int count_res(void *arg, const struct tip_resolution *res)
 {
 	(void)res;
@@ -304,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_resolved),
 		cmocka_unit_test(test_pdns_observe),
 		cmocka_unit_test(test_pdns_bulk_first_pass),
+		cmocka_unit_test(test_pdns_answer_sets),
 		cmocka_unit_test(test_enrich_mmdb_and_refresh),
 	};
 	int rc;
