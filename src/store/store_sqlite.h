@@ -177,6 +177,8 @@ int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype,
 		   int64_t *n_new, struct tip_error *err);
 /* Folds the pending rounds of (domain, rrtype)'s unchanged set into pdns and forgets the set
  * (store_sqlite_flux.c): before pdns is written other than by sq_pdns_answer. */
+/* 1 when the store has pdns_set (schema 6+), 0 when not */
+int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err);
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err);
 int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,

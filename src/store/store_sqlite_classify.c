@@ -16,11 +16,16 @@
 static const char q_scan_rounds[] =
 	"SELECT domain, rrtype, at, outcome, n_records, n_new, coalesce(min_ttl, -1),"
 	" coalesce(set_hash, 0) FROM round WHERE at >= ?1 ORDER BY domain, rrtype, at";
+/* no window filter in SQL: a record's last_seen as read includes its set's pending rounds
+ * (pdns_set), merged in below from a third ordered cursor, and the filter is applied then */
 static const char q_scan_pdns[] =
-	"SELECT p.domain, p.rrtype, p.value, p.first_seen," PDNS_LAST_SEEN "," PDNS_COUNT ","
-	PDNS_MIN_TTL ", coalesce(i.asn, 0), i.cc FROM pdns p" PDNS_SET_JOIN
+	"SELECT p.domain, p.rrtype, p.value, p.first_seen, p.last_seen, p.count, p.min_ttl,"
+	" coalesce(i.asn, 0), i.cc FROM pdns p"
 	" LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA')"
-	" WHERE" PDNS_LAST_SEEN ">= ?1 ORDER BY p.domain, p.rrtype, p.value";
+	" ORDER BY p.domain, p.rrtype, p.value";
+static const char q_scan_sets[] =
+	"SELECT domain, rrtype, base_at, pending, last_seen, min_ttl FROM pdns_set"
+	" WHERE pending > 0 ORDER BY domain, rrtype";
 static const char q_current_get[] = "SELECT verdict, at FROM flux_current WHERE domain = ?1";
 static const char q_vput[] =
 	"INSERT OR REPLACE INTO verdict (domain, at, verdict, score, n_a, n_asn, n_ns, n_cc,"
@@ -158,13 +163,31 @@ struct scan {
 	size_t n_rec, cap_rec;
 };
 
+/* The set cursor's row against a pdns row's (domain, rrtype), in the scan's order (BINARY) */
+static int set_cmp(sqlite3_stmt *qs, const char *domain, const char *rrtype)
+{
+	const char *d = sq_col_text(qs, 0), *t = sq_col_text(qs, 1);
+	int c = strcmp(d ? d : "", domain);
+	return c ? c : strcmp(t ? t : "", rrtype ? rrtype : "");
+}
+
+static bool set_before(sqlite3_stmt *qs, const char *domain, const char *rrtype)
+{
+	return set_cmp(qs, domain, rrtype) < 0;
+}
+
+static bool set_at(sqlite3_stmt *qs, const char *domain, const char *rrtype)
+{
+	return set_cmp(qs, domain, rrtype) == 0;
+}
+
 int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg,
 		 struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	sqlite3_stmt *qr, *qp;
+	sqlite3_stmt *qr, *qp, *qs = NULL;
 	struct scan sc = { 0 };
-	int rr, rp, rc = 0;
+	int rr, rp, rs, rc = 0;
 	char domain[TIP_DOMAIN_MAX + 64];
 
 	/* the two cursors are not cached: the callback may use cached statements meanwhile, and
@@ -175,10 +198,17 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 		sqlite3_finalize(qr);
 		return sq_fail(s, err, "flux scan (pdns)");
 	}
+	if ((rc = sq_pdns_has_sets(s, err)) < 0 ||
+	    (rc > 0 && sqlite3_prepare_v2(s->db, q_scan_sets, -1, &qs, NULL) != SQLITE_OK)) {
+		sqlite3_finalize(qr);
+		sqlite3_finalize(qp);
+		return rc < 0 ? rc : sq_fail(s, err, "flux scan (pdns sets)");
+	}
+	rc = 0;
 	sqlite3_bind_int64(qr, 1, since);
-	sqlite3_bind_int64(qp, 1, since);
 	rr = sqlite3_step(qr);
 	rp = sqlite3_step(qp);
+	rs = qs ? sqlite3_step(qs) : SQLITE_DONE;
 	while (rr == SQLITE_ROW) {
 		const char *d = sq_col_text(qr, 0);
 		if (!d) {
@@ -210,17 +240,34 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 		while (rp == SQLITE_ROW && (d = sq_col_text(qp, 0)) && strcmp(d, domain) < 0)
 			rp = sqlite3_step(qp);
 		while (rp == SQLITE_ROW && (d = sq_col_text(qp, 0)) && !strcmp(d, domain)) {
+			const char *rt = sq_col_text(qp, 1);
+			tip_time_t last = sqlite3_column_int64(qp, 4);
+			int64_t count = sqlite3_column_int64(qp, 5), mttl = sqlite3_column_int64(qp, 6);
+			/* the unchanged set's pending rounds, for the records of its base round */
+			while (rs == SQLITE_ROW && set_before(qs, d, rt))
+				rs = sqlite3_step(qs);
+			if (rs == SQLITE_ROW && set_at(qs, d, rt) &&
+			    sqlite3_column_int64(qs, 2) == last) {
+				count += sqlite3_column_int64(qs, 3);
+				last = sqlite3_column_int64(qs, 4);
+				if (sqlite3_column_int64(qs, 5) < mttl)
+					mttl = sqlite3_column_int64(qs, 5);
+			}
+			if (last < since) {
+				rp = sqlite3_step(qp);
+				continue;
+			}
 			if (sc.n_rec == sc.cap_rec) {
 				sc.cap_rec = sc.cap_rec ? sc.cap_rec * 2 : 64;
 				sc.rec = tip_xrealloc(sc.rec, sc.cap_rec * sizeof(*sc.rec));
 			}
 			sc.rec[sc.n_rec++] = (struct tip_flux_record){
-				.rrtype = intern(&sc.arena, sq_col_text(qp, 1)),
+				.rrtype = intern(&sc.arena, rt),
 				.value = sa_dup(&sc.arena, sq_col_text(qp, 2)),
 				.first_seen = sqlite3_column_int64(qp, 3),
-				.last_seen = sqlite3_column_int64(qp, 4),
-				.count = sqlite3_column_int64(qp, 5),
-				.min_ttl = sqlite3_column_int64(qp, 6),
+				.last_seen = last,
+				.count = count,
+				.min_ttl = mttl,
 				.asn = sqlite3_column_int64(qp, 7),
 				.cc = intern(&sc.arena, sq_col_text(qp, 8)),
 			};
@@ -238,11 +285,13 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 		if ((rc = cb(arg, &fd)) != 0)
 			goto out;
 	}
-	if (rr != SQLITE_DONE || (rp != SQLITE_DONE && rp != SQLITE_ROW))
+	if (rr != SQLITE_DONE || (rp != SQLITE_DONE && rp != SQLITE_ROW) ||
+	    (rs != SQLITE_DONE && rs != SQLITE_ROW))
 		rc = sq_fail(s, err, "flux scan");
 out:
 	sqlite3_finalize(qr);
 	sqlite3_finalize(qp);
+	sqlite3_finalize(qs);
 	sa_free(&sc.arena);
 	free(sc.rounds);
 	free(sc.rec);

@@ -159,6 +159,11 @@ static int set_table(struct sq_store *s, struct tip_error *err)
 	return s->pdns_set > 0;
 }
 
+int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err)
+{
+	return set_table(s, err);
+}
+
 static int set_get(struct sq_store *s, const char *domain, const char *rrtype, struct pset *p,
 		   struct tip_error *err)
 {
