@@ -1,6 +1,7 @@
 /* store_sqlite_flux.c — what the fast-flux resolution pass (flux-resolve) needs of the store:
  * the due part of the watch list, streamed by id; a domain's round bookkeeping; passive DNS
  * with "was it new"; and the ipinfo rows a newer enrichment database has made stale. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_sqlite.h"
@@ -121,17 +122,18 @@ static const char q_set_get[] =
 static const char q_set_same[] =
 	"UPDATE pdns_set SET pending = pending + 1, last_seen = ?3,"
 	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4)"
-	" WHERE domain = ?1 AND rrtype = ?2 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3";
+	" WHERE domain = ?1 AND rrtype = ?2 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3"
+	" AND vals = ?7";
 static const char q_set_fold[] =
 	"UPDATE pdns SET count = count + ?4, last_seen = max(last_seen, ?5),"
 	" min_ttl = min(min_ttl, ?6), max_ttl = max(max_ttl, ?7)"
 	" WHERE domain = ?1 AND rrtype = ?2 AND last_seen = ?3";
 static const char q_set_put[] =
-	"INSERT OR REPLACE INTO pdns_set (domain, rrtype, set_hash, n, base_at, pending, last_seen)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5)";
+	"INSERT OR REPLACE INTO pdns_set (domain, rrtype, set_hash, n, base_at, pending, last_seen,"
+	" vals) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5, ?6)";
 static const char q_set_new[] =
-	"INSERT INTO pdns_set (domain, rrtype, set_hash, n, base_at, pending, last_seen)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5) ON CONFLICT (domain, rrtype) DO NOTHING";
+	"INSERT INTO pdns_set (domain, rrtype, set_hash, n, base_at, pending, last_seen, vals)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5, ?6) ON CONFLICT (domain, rrtype) DO NOTHING";
 static const char q_set_del[] = "DELETE FROM pdns_set WHERE domain = ?1 AND rrtype = ?2";
 static const char q_set_exists[] =
 	"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pdns_set'";
@@ -251,7 +253,8 @@ static int observe(struct sq_store *s, const char *domain, const char *rrtype, c
 
 /* The set row made the base of the answer at `at`: 1 when written, 0 when not (DO NOTHING) */
 static int set_put(struct sq_store *s, const char *sql, const char *domain, const char *rrtype,
-		   tip_time_t at, int64_t set_hash, size_t n, struct tip_error *err)
+		   tip_time_t at, int64_t set_hash, size_t n, const char *vals,
+		   struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
 	int rc;
@@ -262,6 +265,7 @@ static int set_put(struct sq_store *s, const char *sql, const char *domain, cons
 	sq_bind_int(q, 3, set_hash);
 	sq_bind_int(q, 4, (int64_t)n);
 	sq_bind_int(q, 5, at);
+	sq_bind_text(q, 6, vals);
 	if ((rc = sq_done(s, q, err, "pdns set put")) < 0)
 		return rc;
 	return sqlite3_changes(s->db) > 0;
@@ -288,7 +292,7 @@ static int observe_all(struct sq_store *s, const char *domain, const char *rrtyp
 
 /* 1: counted as a round of the unchanged set; 0: the row is not that set */
 static int set_same(struct sq_store *s, const char *domain, const char *rrtype, tip_time_t at,
-		    int64_t set_hash, size_t n, int64_t ttl, struct tip_error *err)
+		    int64_t set_hash, size_t n, int64_t ttl, const char *vals, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, q_set_same, err);
 	int rc;
@@ -300,18 +304,52 @@ static int set_same(struct sq_store *s, const char *domain, const char *rrtype, 
 	sq_bind_int(q, 4, ttl);
 	sq_bind_int(q, 5, set_hash);
 	sq_bind_int(q, 6, (int64_t)n);
+	sq_bind_text(q, 7, vals);
 	if ((rc = sq_done(s, q, err, "pdns set same")) < 0)
 		return rc;
 	return sqlite3_changes(s->db) > 0;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The answer's values, sorted and joined with '\n': a set is "unchanged" only when this text
+ * is equal, not merely its hash (an answer comes from a hostile server; a 64-bit sum of
+ * hashes can be made to collide, and a collision would lose the records it hides). */
+static char *set_text(const struct tip_pdns_rec *rec, size_t n)
+{
+	const char **v = tip_xmalloc(n * sizeof(*v));
+	size_t len = 1, o = 0;
+	char *out;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = rec[i].value;
+		len += strlen(rec[i].value) + 1;
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	out = tip_xmalloc(len);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]);
+		memcpy(out + o, v[i], l);
+		o += l;
+		out[o++] = '\n';
+	}
+	out[o] = '\0';
+	free(v);
+	return out;
+}
+
+static int answer(struct sq_store *s, const char *domain, const char *rrtype, tip_time_t at,
+		  int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
+		  int64_t *n_new, int have, const char *vals, struct tip_error *err);
 
 int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype, tip_time_t at,
 		   int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
 		   int64_t *n_new, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	struct pset p = { 0 };
-	bool one_ttl = true;
+	char *vals;
 	int rc, have;
 
 	if (n_new)
@@ -320,20 +358,35 @@ int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype,
 		memset(is_new, 0, n * sizeof(*is_new));
 	if (n == 0)
 		return 0;
-	for (size_t i = 1; i < n; i++)
-		one_ttl &= rec[i].ttl == rec[0].ttl;
 	if ((have = set_table(s, err)) < 0)
 		return have;
-	/* the same set as last time, one TTL, time not going backwards: count the round only.
-	 * Tried first when the previous answer was such a one (answers come in long runs of one
-	 * kind), which spares the SELECT; otherwise decided from the row. */
+	vals = have ? set_text(rec, n) : NULL;
+	rc = answer(s, domain, rrtype, at, set_hash, rec, n, is_new, n_new, have, vals, err);
+	free(vals);
+	return rc;
+}
+
+static int answer(struct sq_store *s, const char *domain, const char *rrtype, tip_time_t at,
+		  int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
+		  int64_t *n_new, int have, const char *vals, struct tip_error *err)
+{
+	struct pset p = { 0 };
+	bool one_ttl = true;
+	int rc;
+
+	for (size_t i = 1; i < n; i++)
+		one_ttl &= rec[i].ttl == rec[0].ttl;
+	/* the same set as last time (the same values, not only the same hash), one TTL, time not
+	 * going backwards: count the round only. Tried first when the previous answer was such a
+	 * one (answers come in long runs of one kind), which spares the SELECT; otherwise decided
+	 * from the row. */
 	if (have && one_ttl && s->pdns_set_same) {
-		if ((rc = set_same(s, domain, rrtype, at, set_hash, n, rec[0].ttl, err)) != 0)
+		if ((rc = set_same(s, domain, rrtype, at, set_hash, n, rec[0].ttl, vals, err)) != 0)
 			return rc < 0 ? rc : 0;
 	}
 	/* no row yet (a first answer; tried first after one): the row is the new base */
 	if (have && s->pdns_set_new) {
-		if ((rc = set_put(s, q_set_new, domain, rrtype, at, set_hash, n, err)) < 0)
+		if ((rc = set_put(s, q_set_new, domain, rrtype, at, set_hash, n, vals, err)) < 0)
 			return rc;
 		if (rc > 0)
 			return observe_all(s, domain, rrtype, at, rec, n, is_new, n_new, err);
@@ -341,17 +394,20 @@ int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype,
 	if (have && (rc = set_get(s, domain, rrtype, &p, err)) < 0)
 		return rc;
 	if (p.found && one_ttl && p.hash == set_hash && p.n == (int64_t)n && at > p.last_seen) {
-		if ((rc = set_same(s, domain, rrtype, at, set_hash, n, rec[0].ttl, err)) < 0)
+		if ((rc = set_same(s, domain, rrtype, at, set_hash, n, rec[0].ttl, vals, err)) < 0)
 			return rc;
-		s->pdns_set_same = true;
-		s->pdns_set_new = false;
-		return 0;
+		if (rc > 0) {
+			s->pdns_set_same = true;
+			s->pdns_set_new = false;
+			return 0;
+		}
+		/* same hash, other values: a collision, written as the changed set it is */
 	}
 	s->pdns_set_same = false;
 	s->pdns_set_new = have && !p.found;
 	if ((rc = set_fold(s, domain, rrtype, &p, err)) < 0)
 		return rc;
-	if (have && (rc = set_put(s, q_set_put, domain, rrtype, at, set_hash, n, err)) < 0)
+	if (have && (rc = set_put(s, q_set_put, domain, rrtype, at, set_hash, n, vals, err)) < 0)
 		return rc;
 	return observe_all(s, domain, rrtype, at, rec, n, is_new, n_new, err);
 }

@@ -178,7 +178,7 @@ static const char v6[] =
 	"CREATE TABLE pdns_set ("
 	"  domain TEXT NOT NULL, rrtype TEXT NOT NULL, set_hash INTEGER NOT NULL, n INTEGER NOT NULL,"
 	"  base_at INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL,"
-	"  min_ttl INTEGER, max_ttl INTEGER,"
+	"  min_ttl INTEGER, max_ttl INTEGER, vals TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (domain, rrtype)) WITHOUT ROWID;";
 
 static const struct migration migrations[] = {

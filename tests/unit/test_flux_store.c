@@ -226,6 +226,36 @@ static void same_reads(struct tip_store *a, struct tip_store *b)
 	}
 }
 
+static int count_rows(void *arg, const struct tip_resolution *res)
+{
+	(void)res;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A hostile server can make a new set whose hash (and size) equals the old one's; the store must
+ * compare the values, not trust the hash: the caller's set_hash is forced equal here, and the
+ * second answer's new address must still be recorded (and flagged new). */
+static void test_pdns_answer_collision(void **state)
+{
+	struct tip_store *st = open_new("collision");
+	struct tip_pdns_rec r1[] = { { "192.0.2.1", 60 } }, r2[] = { { "192.0.2.99", 60 } };
+	bool is_new[1];
+	int64_t n_new;
+	int rows = 0;
+	(void)state;
+	OK(tip_store_pdns_answer(st, "c.example", "A", 1 * TIP_SEC, 42, r1, 1, is_new, &n_new, E));
+	assert_int_equal(n_new, 1);
+	OK(tip_store_pdns_answer(st, "c.example", "A", 2 * TIP_SEC, 42, r2, 1, is_new, &n_new, E));
+	assert_int_equal(n_new, 1);
+	assert_true(is_new[0]);
+	OK(tip_store_pdns_answer(st, "c.example", "A", 3 * TIP_SEC, 42, r2, 1, is_new, &n_new, E));
+	assert_int_equal(n_new, 0); /* now truly unchanged */
+	OK(tip_store_resolutions(st, "c.example", count_rows, &rows, E));
+	assert_int_equal(rows, 2);
+	tip_store_close(st);
+}
+
 static void test_pdns_answer_sets(void **state)
 {
 	static const struct ans rounds[] = {
@@ -417,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_pdns_observe),
 		cmocka_unit_test(test_pdns_bulk_first_pass),
 		cmocka_unit_test(test_pdns_answer_sets),
+		cmocka_unit_test(test_pdns_answer_collision),
 		cmocka_unit_test(test_enrich_mmdb_and_refresh),
 	};
 	int rc;
