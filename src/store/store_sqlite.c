@@ -110,6 +110,19 @@ void sq_bind_int(sqlite3_stmt *st, int i, int64_t v)
 	sqlite3_bind_int64(st, i, v);
 }
 
+void sq_bind_indicator(sqlite3_stmt *st, const struct tip_indicator *ind)
+{
+	sq_bind_int(st, 1, ind->type);
+	sq_bind_text(st, 2, ind->value);
+	sq_bind_text(st, 3, ind->host[0] ? ind->host : NULL);
+	sq_bind_text(st, 4, ind->registrable[0] ? ind->registrable : NULL);
+	if (ind->family) {
+		sq_bind_int(st, 5, ind->family);
+		sqlite3_bind_blob(st, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);
+		sq_bind_int(st, 7, ind->prefix);
+	}
+}
+
 const char *sq_col_text(sqlite3_stmt *st, int i)
 {
 	return (const char *)sqlite3_column_text(st, i);

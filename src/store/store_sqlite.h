@@ -60,6 +60,9 @@ int sq_exec(struct sq_store *s, const char *sql, struct tip_error *err);
 /* Binding helpers: text NULL binds NULL; text is copied only for the step (STATIC). */
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 void sq_bind_int(sqlite3_stmt *st, int i, int64_t v);
+/* An indicator's columns as parameters 1-7: type, value, host, registrable, family, addr,
+ * prefix (NULL where they do not apply), in the order of the indicator table. */
+void sq_bind_indicator(sqlite3_stmt *st, const struct tip_indicator *ind);
 /* Column text, NULL for SQL NULL. */
 const char *sq_col_text(sqlite3_stmt *st, int i);
 

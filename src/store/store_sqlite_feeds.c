@@ -668,15 +668,7 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 	if (!(q = sq_prep(s, q_listing_put, err)))
 		return TIP_ESTORE;
-	sq_bind_int(q, 1, ind->type);
-	sq_bind_text(q, 2, ind->value);
-	sq_bind_text(q, 3, ind->host[0] ? ind->host : NULL);
-	sq_bind_text(q, 4, ind->registrable[0] ? ind->registrable : NULL);
-	if (ind->family) {
-		sq_bind_int(q, 5, ind->family);
-		sqlite3_bind_blob(q, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);
-		sq_bind_int(q, 7, ind->prefix);
-	}
+	sq_bind_indicator(q, ind);
 	if (attrs) {
 		sq_bind_text(q, 8, attrs->category);
 		sq_bind_text(q, 9, attrs->threat);

@@ -98,15 +98,7 @@ int sq_indicator_put(struct tip_store *st, const struct tip_indicator *ind, tip_
 		return rc;
 	if (!(q = sq_prep(s, q_ind_insert, err)))
 		return TIP_ESTORE;
-	sq_bind_int(q, 1, ind->type);
-	sq_bind_text(q, 2, ind->value);
-	sq_bind_text(q, 3, ind->host[0] ? ind->host : NULL);
-	sq_bind_text(q, 4, ind->registrable[0] ? ind->registrable : NULL);
-	if (ind->family) {
-		sq_bind_int(q, 5, ind->family);
-		sqlite3_bind_blob(q, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);
-		sq_bind_int(q, 7, ind->prefix);
-	}
+	sq_bind_indicator(q, ind);
 	sq_bind_int(q, 8, now);
 	if ((rc = sq_done(s, q, err, "indicator insert")) < 0)
 		return rc;
