@@ -7,7 +7,9 @@
  * two comes from the same moments of a shared machine. The store API is the boundary: only the
  * schema differs.
  *
- *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR]
+ *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,round,watch]
+ *
+ * -x leaves the named writes out, to measure each one's share.
  *
  * Two passes a store: the first (every record new: a fresh watch list) and the next (the same
  * answers again: the steady state). Prints, per schema and pass, the best (lowest) writer CPU
@@ -57,6 +59,9 @@ static void remove_db(const char *path)
 
 /* The writes of one pass over n domains at time `at` (rows new on the first pass, existing on
  * the next); CPU and wall seconds per answer. */
+/* -x pdns,round,watch: leave those writes out (to measure each one's share) */
+static bool skip_pdns, skip_round, skip_watch;
+
 static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu, double *wall)
 {
 	struct tip_error err = { 0 };
@@ -80,12 +85,14 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 		for (int k = 0; k < 3; k++)
 			rec[k] = (struct tip_pdns_rec){ .value = v[k], .ttl = 60 };
 		rd.set_hash = 12345 + i; /* the same set on both passes */
-		if (tip_store_pdns_answer(st, name, "A", rd.at, rd.set_hash, rec, 3, is_new,
-					  &rd.n_new, &err) < 0)
+		/* the answer and its round, as the pass's writer does (-x round: the answer alone,
+		 * given as a round with no records; -x pdns: the round alone) */
+		if (!skip_pdns && !skip_round &&
+		    tip_store_pdns_answer(st, i + 1, &rd, rec, 3, is_new, &rd.n_new, &err) < 0)
 			die("pdns answer", &err);
-		if (tip_store_round_put(st, &rd, &err) < 0)
+		if (skip_pdns && !skip_round && tip_store_round_put(st, &rd, &err) < 0)
 			die("round put", &err);
-		if (tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)
+		if (!skip_watch && tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)
 			die("watch resolved", &err);
 		if (((i + 1) % TX == 0 || i + 1 == n) && tip_store_commit(st, &err) < 0)
 			die("commit", &err);
@@ -138,13 +145,18 @@ int main(int argc, char **argv)
 	static const char *const pass_name[2] = { "first pass (new records)",
 						  "next pass (known records)" };
 
-	while ((opt = getopt(argc, argv, "n:r:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:d:x:")) != -1) {
 		switch (opt) {
 		case 'n': n = atol(optarg); break;
 		case 'r': repeats = atoi(optarg); break;
 		case 'd': dir = optarg; break;
+		case 'x':
+			skip_pdns = strstr(optarg, "pdns") != NULL;
+			skip_round = strstr(optarg, "round") != NULL;
+			skip_watch = strstr(optarg, "watch") != NULL;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR]\n");
+			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,round,watch]\n");
 			return 2;
 		}
 	}

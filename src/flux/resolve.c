@@ -116,9 +116,10 @@ static const char *const outcomes[O_MAX] = { "ok", "nodata", "nxdomain", "servfa
 					     "notimp", "badresp", "error" };
 
 enum { W_ROUND = 1, W_DONE = 2 };
-/* W_ROUND: u8 kind, u8 type index, u8 outcome, i64 at, u32 n, domain NUL, n x (i64 ttl, value NUL)
+/* W_ROUND: u8 kind, u8 type index, u8 outcome, i64 at, u32 n, i64 watch id, domain NUL,
+ *          n x (i64 ttl, value NUL)
  * W_DONE:  u8 kind, u8 outcome, i64 at, i64 next_due, i64 watch id, domain NUL */
-#define ROUND_HDR 15
+#define ROUND_HDR 23
 #define DONE_HDR 26
 
 struct wbatch {
@@ -252,8 +253,10 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 						.min_ttl = -1 };
 			uint32_t n;
 			uint64_t h = 0;
+			int64_t wid;
 			memcpy(&at, p + 3, 8);
 			memcpy(&n, p + 11, 4);
+			memcpy(&wid, p + 15, 8);
 			rd.domain = p + ROUND_HDR;
 			rd.at = at;
 			rd.n_records = n;
@@ -274,10 +277,10 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 					rd.min_ttl = ttl;
 			}
 			rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
-			/* an answer with the same set as last time rewrites no pdns row */
-			if ((rc = tip_store_pdns_answer(w->st, rd.domain, t->name, at, rd.set_hash,
-							w->recs, n, w->is_new, &rd.n_new,
-							&w->err)) < 0)
+			/* the records and the round; an answer with the same set as last time
+			 * rewrites no pdns row and adds no round row (one UPDATE of its set row) */
+			if ((rc = tip_store_pdns_answer(w->st, wid, &rd, w->recs, n, w->is_new,
+							&rd.n_new, &w->err)) < 0)
 				return rc;
 			for (uint32_t i = 0; i < n && rd.n_new && w->enrich && t->type != 2; i++) {
 				bool looked = false;
@@ -289,8 +292,6 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 				w->enriched += looked;
 			}
 			w->new_records += rd.n_new;
-			if ((rc = tip_store_round_put(w->st, &rd, &w->err)) < 0)
-				return rc;
 		} else {
 			int64_t next_due, id;
 			const char *outcome = outcomes[(uint8_t)p[1]], *domain = p + DONE_HDR;
@@ -639,6 +640,7 @@ static void query_done(struct resolver *r, struct rs_query *q, int outcome,
 		a.b = cur_batch(r);
 		hdr = a.b->len;
 		memcpy(h + 3, &at, 8);
+		memcpy(h + 15, &d->id, 8);
 		wb_put(a.b, h, ROUND_HDR);
 		wb_put(a.b, d->name, strlen(d->name) + 1);
 	}

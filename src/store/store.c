@@ -254,9 +254,9 @@ int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char 
 	return st->ops->pdns_observe(st, domain, rrtype, value, ttl, now, is_new, err);
 }
 
-int tip_store_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype, tip_time_t at, int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new, struct tip_error *err)
+int tip_store_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd, const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new, struct tip_error *err)
 {
-	return st->ops->pdns_answer(st, domain, rrtype, at, set_hash, rec, n, is_new, n_new, err);
+	return st->ops->pdns_answer(st, watch_id, rd, rec, n, is_new, n_new, err);
 }
 
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)

@@ -257,19 +257,23 @@ int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domai
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 			   const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 			   struct tip_error *err);
-/* One answer of a round: its n >= 1 records (value, ttl) for domain and rrtype at `at`, and the
- * round's set_hash (as in struct tip_round). Merges them into passive DNS like n
- * tip_store_pdns_observe calls and sets is_new[i] (may be NULL); *n_new (may be NULL) counts
- * them. When the set is the one this domain and rrtype answered last time (same set_hash and
- * size) with one TTL, the pdns rows are not rewritten: a small per-set row counts the rounds
- * since, and the read side (resolutions, the flux scan) adds them, so what is read is the same. */
+/* One answer of a round, and its round: rd (domain, rrtype, at, outcome, n_records, min_ttl,
+ * set_hash as in struct tip_round; its n_new is ignored) with its n records (value, ttl) for
+ * domain and rrtype. Merges the records into passive DNS like n tip_store_pdns_observe calls,
+ * sets is_new[i] (may be NULL) and *n_new (may be NULL; the count of new records), and writes
+ * the round with that n_new, as tip_store_round_put would (n = 0: the round only).
+ * watch_id: the domain's watch row (tip_store_watch_due), or 0 to find it by name. For a
+ * watched domain, when the set is the one this domain and rrtype answered last time (same
+ * set_hash, size and values) with one TTL, neither the pdns rows nor a round row are written:
+ * a small per-set row counts the round, and the read side (resolutions, rounds, the flux scan)
+ * adds what it holds, so what is read is the same. */
 struct tip_pdns_rec {
 	const char *value;
 	int64_t ttl;
 };
-int tip_store_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype,
-			  tip_time_t at, int64_t set_hash, const struct tip_pdns_rec *rec,
-			  size_t n, bool *is_new, int64_t *n_new, struct tip_error *err);
+int tip_store_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd,
+			  const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
+			  struct tip_error *err);
 /* Bulk writing for a pass that writes a lot in a row (on: true) and its end (on: false). SQLite:
  * no automatic WAL checkpoint while on (each would copy and fsync the database again), one
  * checkpoint when turned off. Outside a transaction. */

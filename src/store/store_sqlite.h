@@ -25,7 +25,7 @@ struct sq_store {
 	bool pdns_known;
 	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
 	bool pdns_value_off;
-	/* pdns_set exists (schema 6+): 0 not asked yet, 1 yes, -1 no (an older schema) */
+	/* answer_set exists (schema 7+): 0 not asked yet, 1 yes, -1 no (an older schema) */
 	int pdns_set;
 	/* sq_pdns_answer: the last answer was an unchanged set, so try its UPDATE first */
 	bool pdns_set_same;
@@ -33,10 +33,12 @@ struct sq_store {
 	bool pdns_set_new;
 };
 
-/* Passive DNS as read: a pdns row p of an unchanged answer set (pdns_set, schema 6) plus the
- * rounds counted since it was last written. Use with "FROM pdns p " PDNS_SET_JOIN. */
+/* Passive DNS as read: a pdns row p of an unchanged answer set (answer_set, schema 7, keyed by
+ * the watch row's id * 4 + the record type's code) plus the rounds counted since it was last
+ * written. Use with "FROM pdns p " PDNS_SET_JOIN. */
 #define PDNS_SET_JOIN                                                                          \
-	" LEFT JOIN pdns_set s ON s.domain = p.domain AND s.rrtype = p.rrtype"                  \
+	" LEFT JOIN watch sw ON sw.domain = p.domain LEFT JOIN answer_set s ON s.id = sw.id * 4" \
+	" + CASE p.rrtype WHEN 'A' THEN 1 WHEN 'AAAA' THEN 2 WHEN 'NS' THEN 3 ELSE 0 END"          \
 	" AND s.base_at = p.last_seen AND s.pending > 0 "
 #define PDNS_LAST_SEEN " coalesce(s.last_seen, p.last_seen) "
 #define PDNS_COUNT " p.count + coalesce(s.pending, 0) "
@@ -175,12 +177,29 @@ int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int lim
 		 tip_watch_due_cb cb, void *arg, struct tip_error *err);
 int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 		      tip_time_t next_due, const char *outcome, struct tip_error *err);
-int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype, tip_time_t at,
-		   int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
-		   int64_t *n_new, struct tip_error *err);
+int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd,
+		   const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
+		   struct tip_error *err);
+/* The record types an answer_set row can hold: 1 A, 2 AAAA, 3 NS; 0 for any other. */
+int sq_rrtype_code(const char *rrtype);
+const char *sq_rrtype_name(int code);
+/* The watch row's id of domain, 0 when it is not in the list. */
+int sq_watch_id(struct sq_store *s, const char *domain, int64_t *id, struct tip_error *err);
+/* The rounds an answer_set row lists (its `rounds` text) that are at or after since, oldest
+ * first, each passed to cb (which returns non-zero to stop: that value is returned). */
+struct sq_set_rounds {
+	const char *domain, *rrtype;
+	int64_t n, base_at, base_new, set_hash;
+};
+/* The rounds listed by the answer_set rows of domain, at or after since (any order). */
+int sq_set_rounds_of(struct sq_store *s, const char *domain, tip_time_t since,
+		     int (*cb)(void *arg, const struct tip_round *r), void *arg,
+		     struct tip_error *err);
+int sq_set_rounds_decode(const char *text, const struct sq_set_rounds *sr, tip_time_t since,
+			 int (*cb)(void *arg, const struct tip_round *r), void *arg);
 /* Folds the pending rounds of (domain, rrtype)'s unchanged set into pdns and forgets the set
  * (store_sqlite_flux.c): before pdns is written other than by sq_pdns_answer. */
-/* 1 when the store has pdns_set (schema 6+), 0 when not */
+/* 1 when the store has answer_set (schema 7+), 0 when not */
 int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err);
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err);

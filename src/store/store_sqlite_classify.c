@@ -17,15 +17,18 @@ static const char q_scan_rounds[] =
 	"SELECT domain, rrtype, at, outcome, n_records, n_new, coalesce(min_ttl, -1),"
 	" coalesce(set_hash, 0) FROM round WHERE at >= ?1 ORDER BY domain, rrtype, at";
 /* no window filter in SQL: a record's last_seen as read includes its set's pending rounds
- * (pdns_set), merged in below from a third ordered cursor, and the filter is applied then */
+ * (answer_set), merged in below from a third ordered cursor, and the filter is applied then */
 static const char q_scan_pdns[] =
 	"SELECT p.domain, p.rrtype, p.value, p.first_seen, p.last_seen, p.count, p.min_ttl,"
 	" coalesce(i.asn, 0), i.cc FROM pdns p"
 	" LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA')"
 	" ORDER BY p.domain, p.rrtype, p.value";
+/* the answer sets with pending pdns rounds or listed rounds in the window, in domain order */
 static const char q_scan_sets[] =
-	"SELECT domain, rrtype, base_at, pending, last_seen, min_ttl FROM pdns_set"
-	" WHERE pending > 0 ORDER BY domain, rrtype";
+	"SELECT w.domain, s.id & 3, s.base_at, s.pending, s.last_seen, s.min_ttl, s.n_rounds,"
+	" s.rounds, s.set_hash, s.n, s.base_new FROM watch w"
+	" JOIN answer_set s ON s.id BETWEEN w.id * 4 + 1 AND w.id * 4 + 3"
+	" WHERE s.pending > 0 OR (s.n_rounds > 0 AND s.last_seen >= ?1) ORDER BY w.domain, s.id";
 static const char q_current_get[] = "SELECT verdict, at FROM flux_current WHERE domain = ?1";
 static const char q_vput[] =
 	"INSERT OR REPLACE INTO verdict (domain, at, verdict, score, n_a, n_asn, n_ns, n_cc,"
@@ -163,22 +166,78 @@ struct scan {
 	size_t n_rec, cap_rec;
 };
 
-/* The set cursor's row against a pdns row's (domain, rrtype), in the scan's order (BINARY) */
-static int set_cmp(sqlite3_stmt *qs, const char *domain, const char *rrtype)
+/* The answer_set rows of one domain (at most one per record type code), read ahead from the
+ * set cursor. has_rounds: one of them lists a round in the window. */
+struct sgroup {
+	bool valid, has_rounds;
+	char domain[TIP_DOMAIN_MAX + 64];
+	int n;
+	struct {
+		int code;
+		int64_t base_at, pending, last_seen, min_ttl, n_rounds, set_hash, n, base_new;
+		char *rounds;
+	} row[3];
+};
+
+static void sg_clear(struct sgroup *g)
 {
-	const char *d = sq_col_text(qs, 0), *t = sq_col_text(qs, 1);
-	int c = strcmp(d ? d : "", domain);
-	return c ? c : strcmp(t ? t : "", rrtype ? rrtype : "");
+	for (int i = 0; i < g->n; i++)
+		free(g->row[i].rounds);
+	g->n = 0;
+	g->valid = g->has_rounds = false;
 }
 
-static bool set_before(sqlite3_stmt *qs, const char *domain, const char *rrtype)
+/* The next domain's rows; *rs is the cursor's last step result. */
+static void sg_load(struct sgroup *g, sqlite3_stmt *qs, int *rs, tip_time_t since)
 {
-	return set_cmp(qs, domain, rrtype) < 0;
+	const char *d;
+	sg_clear(g);
+	if (!qs || *rs != SQLITE_ROW || !(d = sq_col_text(qs, 0)))
+		return;
+	tip_strlcpy(g->domain, d, sizeof(g->domain));
+	g->valid = true;
+	while (*rs == SQLITE_ROW && (d = sq_col_text(qs, 0)) && !strcmp(d, g->domain)) {
+		if (g->n < 3) {
+			const char *r = sq_col_text(qs, 7);
+			g->row[g->n].code = sqlite3_column_int(qs, 1);
+			g->row[g->n].base_at = sqlite3_column_int64(qs, 2);
+			g->row[g->n].pending = sqlite3_column_int64(qs, 3);
+			g->row[g->n].last_seen = sqlite3_column_int64(qs, 4);
+			g->row[g->n].min_ttl = sqlite3_column_int64(qs, 5);
+			g->row[g->n].n_rounds = sqlite3_column_int64(qs, 6);
+			g->row[g->n].set_hash = sqlite3_column_int64(qs, 8);
+			g->row[g->n].n = sqlite3_column_int64(qs, 9);
+			g->row[g->n].base_new = sqlite3_column_int64(qs, 10);
+			g->row[g->n].rounds = tip_xstrdup(r ? r : "");
+			if (g->row[g->n].n_rounds > 0 && g->row[g->n].last_seen >= since)
+				g->has_rounds = true;
+			g->n++;
+		}
+		*rs = sqlite3_step(qs);
+	}
 }
 
-static bool set_at(sqlite3_stmt *qs, const char *domain, const char *rrtype)
+static int scan_round_add(void *arg, const struct tip_round *r)
 {
-	return set_cmp(qs, domain, rrtype) == 0;
+	struct scan *sc = arg;
+	if (sc->n_rounds == sc->cap_rounds) {
+		sc->cap_rounds = sc->cap_rounds ? sc->cap_rounds * 2 : 64;
+		sc->rounds = tip_xrealloc(sc->rounds, sc->cap_rounds * sizeof(*sc->rounds));
+	}
+	sc->rounds[sc->n_rounds] = *r;
+	sc->rounds[sc->n_rounds].domain = NULL;
+	sc->n_rounds++;
+	return 0;
+}
+
+/* the scan's order of a domain's rounds: rrtype (BINARY), then time */
+static int rcmp_type_time(const void *a, const void *b)
+{
+	const struct tip_round *x = a, *y = b;
+	int c = strcmp(x->rrtype, y->rrtype);
+	if (c)
+		return c;
+	return x->at < y->at ? -1 : x->at > y->at;
 }
 
 int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg,
@@ -187,10 +246,11 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 	struct sq_store *s = sq_of(st);
 	sqlite3_stmt *qr, *qp, *qs = NULL;
 	struct scan sc = { 0 };
+	struct sgroup g = { 0 };
 	int rr, rp, rs, rc = 0;
 	char domain[TIP_DOMAIN_MAX + 64];
 
-	/* the two cursors are not cached: the callback may use cached statements meanwhile, and
+	/* the cursors are not cached: the callback may use cached statements meanwhile, and
 	 * a stray sq_prep of the same text must not reset a cursor in flight */
 	if (sqlite3_prepare_v2(s->db, q_scan_rounds, -1, &qr, NULL) != SQLITE_OK)
 		return sq_fail(s, err, "flux scan (rounds)");
@@ -202,20 +262,31 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 	    (rc > 0 && sqlite3_prepare_v2(s->db, q_scan_sets, -1, &qs, NULL) != SQLITE_OK)) {
 		sqlite3_finalize(qr);
 		sqlite3_finalize(qp);
-		return rc < 0 ? rc : sq_fail(s, err, "flux scan (pdns sets)");
+		return rc < 0 ? rc : sq_fail(s, err, "flux scan (answer sets)");
 	}
 	rc = 0;
 	sqlite3_bind_int64(qr, 1, since);
+	if (qs)
+		sqlite3_bind_int64(qs, 1, since);
 	rr = sqlite3_step(qr);
 	rp = sqlite3_step(qp);
 	rs = qs ? sqlite3_step(qs) : SQLITE_DONE;
-	while (rr == SQLITE_ROW) {
-		const char *d = sq_col_text(qr, 0);
-		if (!d) {
+	sg_load(&g, qs, &rs, since);
+	for (;;) {
+		const char *d = rr == SQLITE_ROW ? sq_col_text(qr, 0) : NULL;
+		bool from_set;
+		if (rr == SQLITE_ROW && !d) {
 			rr = sqlite3_step(qr);
 			continue;
 		}
-		tip_strlcpy(domain, d, sizeof(domain));
+		/* the next domain with a round in the window: from `round`, or one whose rounds are
+		 * all still listed in its answer sets; set rows of domains without are passed over */
+		while (g.valid && !g.has_rounds && (!d || strcmp(g.domain, d) < 0))
+			sg_load(&g, qs, &rs, since);
+		if (!d && !g.valid)
+			break;
+		from_set = g.valid && g.has_rounds && (!d || strcmp(g.domain, d) < 0);
+		tip_strlcpy(domain, from_set ? g.domain : d, sizeof(domain));
 		sa_reset(&sc.arena);
 		sc.n_rounds = sc.n_rec = 0;
 		/* this domain's rounds */
@@ -236,6 +307,26 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 			};
 			rr = sqlite3_step(qr);
 		}
+		bool in_group = g.valid && !strcmp(g.domain, domain);
+		if (in_group && g.has_rounds) {
+			/* the rounds the answer sets still list, in the scan's order */
+			for (int i = 0; i < g.n; i++) {
+				struct sq_set_rounds sr = {
+					.domain = NULL, .rrtype = sq_rrtype_name(g.row[i].code),
+					.n = g.row[i].n, .base_at = g.row[i].base_at,
+					.base_new = g.row[i].base_new, .set_hash = g.row[i].set_hash,
+				};
+				if (!sr.rrtype || g.row[i].n_rounds <= 0)
+					continue;
+				if (sq_set_rounds_decode(g.row[i].rounds, &sr, since, scan_round_add,
+							 &sc) < 0) {
+					rc = tip_error_set(err, TIP_ESTORE,
+							   "answer set of %s: bad round list", domain);
+					goto out;
+				}
+			}
+			qsort(sc.rounds, sc.n_rounds, sizeof(*sc.rounds), rcmp_type_time);
+		}
 		/* passive DNS of domains without rounds in the window is skipped; then ours */
 		while (rp == SQLITE_ROW && (d = sq_col_text(qp, 0)) && strcmp(d, domain) < 0)
 			rp = sqlite3_step(qp);
@@ -243,15 +334,16 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 			const char *rt = sq_col_text(qp, 1);
 			tip_time_t last = sqlite3_column_int64(qp, 4);
 			int64_t count = sqlite3_column_int64(qp, 5), mttl = sqlite3_column_int64(qp, 6);
+			int code = sq_rrtype_code(rt);
 			/* the unchanged set's pending rounds, for the records of its base round */
-			while (rs == SQLITE_ROW && set_before(qs, d, rt))
-				rs = sqlite3_step(qs);
-			if (rs == SQLITE_ROW && set_at(qs, d, rt) &&
-			    sqlite3_column_int64(qs, 2) == last) {
-				count += sqlite3_column_int64(qs, 3);
-				last = sqlite3_column_int64(qs, 4);
-				if (sqlite3_column_int64(qs, 5) < mttl)
-					mttl = sqlite3_column_int64(qs, 5);
+			for (int i = 0; in_group && code && i < g.n; i++) {
+				if (g.row[i].code != code || g.row[i].pending <= 0 ||
+				    g.row[i].base_at != last)
+					continue;
+				count += g.row[i].pending;
+				last = g.row[i].last_seen;
+				if (g.row[i].min_ttl < mttl)
+					mttl = g.row[i].min_ttl;
 			}
 			if (last < since) {
 				rp = sqlite3_step(qp);
@@ -273,6 +365,8 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 			};
 			rp = sqlite3_step(qp);
 		}
+		if (in_group)
+			sg_load(&g, qs, &rs, since);
 		for (size_t i = 0; i < sc.n_rounds; i++)
 			sc.rounds[i].domain = domain;
 		struct tip_flux_domain fd = {
@@ -289,6 +383,7 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 	    (rs != SQLITE_DONE && rs != SQLITE_ROW))
 		rc = sq_fail(s, err, "flux scan");
 out:
+	sg_clear(&g);
 	sqlite3_finalize(qr);
 	sqlite3_finalize(qp);
 	sqlite3_finalize(qs);

@@ -109,42 +109,71 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 	return 0;
 }
 
-/* Unchanged answer sets (schema 6, pdns_set). An answer whose set (set_hash and size) is the
- * previous answer's for this domain and rrtype, with one TTL, costs one UPDATE of its pdns_set
- * row instead of an UPDATE per record: pending counts such rounds since base_at, the round whose
- * records were last written into pdns; those records are exactly the pdns rows of (domain,
- * rrtype) with last_seen = base_at (one round per domain, rrtype and time). A changed set first
- * folds the pending rounds into those rows, then is written in full and becomes the new base.
- * Readers add the pending part the same way (Q_PDNS_EFF in store_sqlite.h). */
+/* Unchanged answer sets (answer_set, schema 7). An answer whose set (set_hash and size, and the
+ * same values) is the previous answer's for this watched domain and rrtype, with one TTL, costs
+ * one UPDATE of its answer_set row by integer key (the watch row's id * 4 + the type's code),
+ * its round included: pending counts such rounds since base_at, the round whose records were
+ * last written into pdns; those records are exactly the pdns rows of (domain, rrtype) with
+ * last_seen = base_at (one round per domain, rrtype and time). The rounds themselves (the base
+ * round and the unchanged ones) are listed in the row's `rounds` text until they are written
+ * into `round` (SET_ROUNDS_MAX of them, or when the set changes). A changed set first writes
+ * out the listed rounds and folds the pending ones into the base records, then is written in
+ * full and becomes the new base. Readers add the pending part (PDNS_SET_JOIN in
+ * store_sqlite.h) and the listed rounds (sq_set_rounds_decode). Domains that are not watched
+ * (tip resolve of any name) have no set row: their answers are written in full. */
+#define SET_ROUNDS_MAX 16
+#define STR_(x) #x
+#define STR(x) STR_(x)
 static const char q_set_get[] =
-	"SELECT set_hash, n, base_at, pending, last_seen, min_ttl, max_ttl FROM pdns_set"
-	" WHERE domain = ?1 AND rrtype = ?2";
+	"SELECT set_hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds,"
+	" rounds FROM answer_set WHERE id = ?1";
+/* ?1 id, ?3 at, ?4 the records' TTL, ?5 set_hash, ?6 n, ?7 vals, ?8 the round's min_ttl */
 static const char q_set_same[] =
-	"UPDATE pdns_set SET pending = pending + 1, last_seen = ?3,"
-	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4)"
-	" WHERE domain = ?1 AND rrtype = ?2 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3"
-	" AND vals = ?7";
+	"UPDATE answer_set SET pending = pending + 1, last_seen = ?3,"
+	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4),"
+	" rounds = rounds || CASE WHEN n_rounds = 0 THEN ?3 || '/' || ?8"
+	"  ELSE (?3 - last_seen) || CASE WHEN last_ttl IS ?8 THEN '' ELSE '/' || ?8 END END || ';',"
+	" n_rounds = n_rounds + 1, last_ttl = ?8"
+	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"
+	" AND n_rounds < " STR(SET_ROUNDS_MAX);
 static const char q_set_fold[] =
 	"UPDATE pdns SET count = count + ?4, last_seen = max(last_seen, ?5),"
 	" min_ttl = min(min_ttl, ?6), max_ttl = max(max_ttl, ?7)"
 	" WHERE domain = ?1 AND rrtype = ?2 AND last_seen = ?3";
+/* ?1 id, ?2 set_hash, ?3 n, ?4 at, ?5 vals, ?6 base_new, ?7 the round's min_ttl */
 static const char q_set_put[] =
-	"INSERT OR REPLACE INTO pdns_set (domain, rrtype, set_hash, n, base_at, pending, last_seen,"
-	" vals) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5, ?6)";
+	"INSERT OR REPLACE INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen,"
+	" last_ttl, vals, n_rounds, rounds) VALUES (?1, ?2, ?3, ?4, ?6, 0, ?4, ?7, ?5, 1,"
+	" ?4 || '/' || ?7 || ';')";
 static const char q_set_new[] =
-	"INSERT INTO pdns_set (domain, rrtype, set_hash, n, base_at, pending, last_seen, vals)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5, ?6) ON CONFLICT (domain, rrtype) DO NOTHING";
-static const char q_set_del[] = "DELETE FROM pdns_set WHERE domain = ?1 AND rrtype = ?2";
+	"INSERT INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen, last_ttl,"
+	" vals, n_rounds, rounds) VALUES (?1, ?2, ?3, ?4, ?6, 0, ?4, ?7, ?5, 1,"
+	" ?4 || '/' || ?7 || ';') ON CONFLICT (id) DO NOTHING";
+static const char q_set_base_new[] = "UPDATE answer_set SET base_new = ?2 WHERE id = ?1";
+static const char q_set_clear[] =
+	"UPDATE answer_set SET n_rounds = 0, rounds = '' WHERE id = ?1";
+static const char q_set_del[] = "DELETE FROM answer_set WHERE id = ?1";
 static const char q_set_exists[] =
-	"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pdns_set'";
+	"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'answer_set'";
+static const char q_watch_id[] = "SELECT id FROM watch WHERE domain = ?1";
+static const char q_round_put_set[] =
+	"INSERT OR REPLACE INTO round (domain, rrtype, at, outcome, n_records, n_new, min_ttl,"
+	" set_hash) VALUES (?1, ?2, ?3, 'ok', ?4, ?5, ?6, ?7)";
 
 struct pset {
 	bool found;
-	int64_t hash, n, base_at, pending, last_seen, min_ttl, max_ttl;
+	int64_t hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds;
+	char *rounds; /* malloc'd */
 };
 
-/* Whether the store has pdns_set (a store opened at an older schema, e.g. by
- * bench_flux_write's reference, writes every record as before). */
+static void pset_free(struct pset *p)
+{
+	free(p->rounds);
+	p->rounds = NULL;
+}
+
+/* Whether the store has answer_set (a store opened at an older schema, e.g. by
+ * bench_flux_write's reference, writes every record and round as before). */
 static int set_table(struct sq_store *s, struct tip_error *err)
 {
 	sqlite3_stmt *q;
@@ -154,7 +183,7 @@ static int set_table(struct sq_store *s, struct tip_error *err)
 		return TIP_ESTORE;
 	if (sqlite3_step(q) != SQLITE_ROW) {
 		sqlite3_reset(q);
-		return sq_fail(s, err, "pdns set");
+		return sq_fail(s, err, "answer set");
 	}
 	s->pdns_set = sqlite3_column_int(q, 0) > 0 ? 1 : -1;
 	sqlite3_reset(q);
@@ -166,29 +195,176 @@ int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err)
 	return set_table(s, err);
 }
 
-static int set_get(struct sq_store *s, const char *domain, const char *rrtype, struct pset *p,
-		   struct tip_error *err)
+int sq_rrtype_code(const char *rrtype)
+{
+	if (!rrtype)
+		return 0;
+	if (!strcmp(rrtype, "A"))
+		return 1;
+	if (!strcmp(rrtype, "AAAA"))
+		return 2;
+	if (!strcmp(rrtype, "NS"))
+		return 3;
+	return 0;
+}
+
+const char *sq_rrtype_name(int code)
+{
+	static const char *const names[] = { NULL, "A", "AAAA", "NS" };
+	return code >= 1 && code <= 3 ? names[code] : NULL;
+}
+
+int sq_watch_id(struct sq_store *s, const char *domain, int64_t *id, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_watch_id, err);
+	int rc;
+	*id = 0;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, domain);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "watch id");
+}
+
+/* The answer_set id of (domain, rrtype): 0 when it can have none (no answer_set table, a record
+ * type without a code, a domain that is not watched). watch_id: the domain's, or 0 to look up. */
+static int set_id(struct sq_store *s, int64_t watch_id, const char *domain, const char *rrtype,
+		  int64_t *id, struct tip_error *err)
+{
+	int code = sq_rrtype_code(rrtype), rc;
+	*id = 0;
+	if (!code || (rc = set_table(s, err)) == 0)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (watch_id <= 0 && (rc = sq_watch_id(s, domain, &watch_id, err)) < 0)
+		return rc;
+	if (watch_id > 0)
+		*id = watch_id * 4 + code;
+	return 0;
+}
+
+static int set_get(struct sq_store *s, int64_t id, struct pset *p, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, q_set_get, err);
 	int rc;
 	memset(p, 0, sizeof(*p));
 	if (!q)
 		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
-	sq_bind_text(q, 2, rrtype);
+	sq_bind_int(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
+		const char *r = sq_col_text(q, 9);
 		p->found = true;
 		p->hash = sqlite3_column_int64(q, 0);
 		p->n = sqlite3_column_int64(q, 1);
 		p->base_at = sqlite3_column_int64(q, 2);
-		p->pending = sqlite3_column_int64(q, 3);
-		p->last_seen = sqlite3_column_int64(q, 4);
-		p->min_ttl = sqlite3_column_int64(q, 5);
-		p->max_ttl = sqlite3_column_int64(q, 6);
+		p->base_new = sqlite3_column_int64(q, 3);
+		p->pending = sqlite3_column_int64(q, 4);
+		p->last_seen = sqlite3_column_int64(q, 5);
+		p->min_ttl = sqlite3_column_int64(q, 6);
+		p->max_ttl = sqlite3_column_int64(q, 7);
+		p->n_rounds = sqlite3_column_int64(q, 8);
+		p->rounds = tip_xstrdup(r ? r : "");
 	}
 	sqlite3_reset(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "pdns set");
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer set");
+}
+
+int sq_set_rounds_decode(const char *text, const struct sq_set_rounds *sr, tip_time_t since,
+			 int (*cb)(void *arg, const struct tip_round *r), void *arg)
+{
+	const char *p = text ? text : "";
+	tip_time_t at = 0;
+	int64_t ttl = -1;
+	bool first = true;
+	while (*p) {
+		char *e;
+		long long v = strtoll(p, &e, 10), t;
+		if (e == p)
+			return TIP_ESTORE;
+		at = first ? (tip_time_t)v : at + (tip_time_t)v;
+		first = false;
+		p = e;
+		if (*p == '/') {
+			t = strtoll(p + 1, &e, 10);
+			if (e == p + 1)
+				return TIP_ESTORE;
+			ttl = t;
+			p = e;
+		}
+		if (*p != ';')
+			return TIP_ESTORE;
+		p++;
+		if (at >= since) {
+			struct tip_round r = {
+				.domain = sr->domain,
+				.rrtype = sr->rrtype,
+				.at = at,
+				.outcome = "ok",
+				.n_records = sr->n,
+				.n_new = at == sr->base_at ? sr->base_new : 0,
+				.min_ttl = ttl,
+				.set_hash = sr->set_hash,
+			};
+			int x = cb(arg, &r);
+			if (x)
+				return x;
+		}
+	}
+	return 0;
+}
+
+struct flush_ctx {
+	struct sq_store *s;
+	struct tip_error *err;
+};
+
+static int flush_one(void *arg, const struct tip_round *r)
+{
+	struct flush_ctx *f = arg;
+	sqlite3_stmt *q = sq_prep(f->s, q_round_put_set, f->err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_text(q, 1, r->domain);
+	sq_bind_text(q, 2, r->rrtype);
+	sq_bind_int(q, 3, r->at);
+	sq_bind_int(q, 4, r->n_records);
+	sq_bind_int(q, 5, r->n_new);
+	if (r->min_ttl >= 0)
+		sq_bind_int(q, 6, r->min_ttl);
+	sq_bind_int(q, 7, r->set_hash);
+	return sq_done(f->s, q, f->err, "answer set rounds");
+}
+
+/* The rounds listed in p's row into `round` (the row itself is left as it is). */
+static int rounds_flush(struct sq_store *s, const char *domain, const char *rrtype,
+			const struct pset *p, struct tip_error *err)
+{
+	struct flush_ctx f = { s, err };
+	struct sq_set_rounds sr = { .domain = domain, .rrtype = rrtype, .n = p->n,
+				    .base_at = p->base_at, .base_new = p->base_new,
+				    .set_hash = p->hash };
+	int rc;
+	if (!p->found || p->n_rounds <= 0)
+		return 0;
+	rc = sq_set_rounds_decode(p->rounds, &sr, INT64_MIN, flush_one, &f);
+	if (rc == TIP_ESTORE && !err->msg[0])
+		return tip_error_set(err, TIP_ESTORE, "answer set of %s %s: bad round list",
+				     domain, rrtype);
+	return rc;
+}
+
+static int set_exec_id(struct sq_store *s, const char *sql, int64_t id, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, sql, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, id);
+	return sq_done(s, q, err, "answer set");
 }
 
 /* The pending rounds of p into the pdns rows of its base round. */
@@ -210,23 +386,32 @@ static int set_fold(struct sq_store *s, const char *domain, const char *rrtype,
 	return sq_done(s, q, err, "pdns set fold");
 }
 
+/* Writes out what p's row holds (listed rounds, pending pdns rounds); deletes it if del. */
+static int set_settle(struct sq_store *s, int64_t id, const char *domain, const char *rrtype,
+		      const struct pset *p, bool del, struct tip_error *err)
+{
+	int rc;
+	if (!p->found)
+		return 0;
+	if ((rc = rounds_flush(s, domain, rrtype, p, err)) < 0 ||
+	    (rc = set_fold(s, domain, rrtype, p, err)) < 0)
+		return rc;
+	return del ? set_exec_id(s, q_set_del, id, err) : 0;
+}
+
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err)
 {
 	struct pset p;
-	sqlite3_stmt *q;
+	int64_t id;
 	int rc;
-	if ((rc = set_table(s, err)) <= 0)
+	if ((rc = set_id(s, 0, domain, rrtype, &id, err)) < 0 || !id)
 		return rc;
-	if ((rc = set_get(s, domain, rrtype, &p, err)) < 0 || !p.found)
+	if ((rc = set_get(s, id, &p, err)) < 0 || !p.found)
 		return rc;
-	if ((rc = set_fold(s, domain, rrtype, &p, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, q_set_del, err)))
-		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
-	sq_bind_text(q, 2, rrtype);
-	return sq_done(s, q, err, "pdns set drop");
+	rc = set_settle(s, id, domain, rrtype, &p, true, err);
+	pset_free(&p);
+	return rc;
 }
 
 static int observe(struct sq_store *s, const char *domain, const char *rrtype, const char *value,
@@ -251,22 +436,22 @@ static int observe(struct sq_store *s, const char *domain, const char *rrtype, c
 	return pdns_step(s, q_pdns_update, domain, rrtype, value, ttl, now, &changed, err);
 }
 
-/* The set row made the base of the answer at `at`: 1 when written, 0 when not (DO NOTHING) */
-static int set_put(struct sq_store *s, const char *sql, const char *domain, const char *rrtype,
-		   tip_time_t at, int64_t set_hash, size_t n, const char *vals,
-		   struct tip_error *err)
+/* The set row made the base of the answer rd: 1 when written, 0 when not (DO NOTHING) */
+static int set_put(struct sq_store *s, const char *sql, int64_t id, const struct tip_round *rd,
+		   size_t n, const char *vals, int64_t base_new, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
-	sq_bind_text(q, 2, rrtype);
-	sq_bind_int(q, 3, set_hash);
-	sq_bind_int(q, 4, (int64_t)n);
-	sq_bind_int(q, 5, at);
-	sq_bind_text(q, 6, vals);
-	if ((rc = sq_done(s, q, err, "pdns set put")) < 0)
+	sq_bind_int(q, 1, id);
+	sq_bind_int(q, 2, rd->set_hash);
+	sq_bind_int(q, 3, (int64_t)n);
+	sq_bind_int(q, 4, rd->at);
+	sq_bind_text(q, 5, vals);
+	sq_bind_int(q, 6, base_new);
+	sq_bind_int(q, 7, rd->min_ttl);
+	if ((rc = sq_done(s, q, err, "answer set put")) < 0)
 		return rc;
 	return sqlite3_changes(s->db) > 0;
 }
@@ -285,27 +470,26 @@ static int observe_all(struct sq_store *s, const char *domain, const char *rrtyp
 		if (is_new)
 			is_new[i] = nw;
 	}
-	if (n_new)
-		*n_new = news;
+	*n_new = news;
 	return 0;
 }
 
-/* 1: counted as a round of the unchanged set; 0: the row is not that set */
-static int set_same(struct sq_store *s, const char *domain, const char *rrtype, tip_time_t at,
-		    int64_t set_hash, size_t n, int64_t ttl, const char *vals, struct tip_error *err)
+/* 1: counted as a round of the unchanged set; 0: the row is not that set (or its list is full) */
+static int set_same(struct sq_store *s, int64_t id, const struct tip_round *rd, size_t n,
+		    int64_t ttl, const char *vals, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, q_set_same, err);
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
-	sq_bind_text(q, 1, domain);
-	sq_bind_text(q, 2, rrtype);
-	sq_bind_int(q, 3, at);
+	sq_bind_int(q, 1, id);
+	sq_bind_int(q, 3, rd->at);
 	sq_bind_int(q, 4, ttl);
-	sq_bind_int(q, 5, set_hash);
+	sq_bind_int(q, 5, rd->set_hash);
 	sq_bind_int(q, 6, (int64_t)n);
 	sq_bind_text(q, 7, vals);
-	if ((rc = sq_done(s, q, err, "pdns set same")) < 0)
+	sq_bind_int(q, 8, rd->min_ttl);
+	if ((rc = sq_done(s, q, err, "answer set same")) < 0)
 		return rc;
 	return sqlite3_changes(s->db) > 0;
 }
@@ -340,35 +524,53 @@ static char *set_text(const struct tip_pdns_rec *rec, size_t n)
 	return out;
 }
 
-static int answer(struct sq_store *s, const char *domain, const char *rrtype, tip_time_t at,
-		  int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
-		  int64_t *n_new, int have, const char *vals, struct tip_error *err);
+static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
+		  const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
+		  const char *vals, struct tip_error *err);
 
-int sq_pdns_answer(struct tip_store *st, const char *domain, const char *rrtype, tip_time_t at,
-		   int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
-		   int64_t *n_new, struct tip_error *err)
+int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd,
+		   const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
+		   struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
+	struct tip_round r = *rd;
+	int64_t id = 0, news = 0;
 	char *vals;
-	int rc, have;
+	int rc;
 
 	if (n_new)
 		*n_new = 0;
-	if (is_new)
+	if (is_new && n)
 		memset(is_new, 0, n * sizeof(*is_new));
-	if (n == 0)
-		return 0;
-	if ((have = set_table(s, err)) < 0)
-		return have;
-	vals = have ? set_text(rec, n) : NULL;
-	rc = answer(s, domain, rrtype, at, set_hash, rec, n, is_new, n_new, have, vals, err);
+	if (n == 0) {
+		r.n_new = 0;
+		return sq_round_put(st, &r, err);
+	}
+	/* only a complete, successful answer can be counted in a set row */
+	if (!strcmp(rd->outcome, "ok") && rd->n_records == (int64_t)n && rd->set_hash != 0 &&
+	    (rc = set_id(s, watch_id, rd->domain, rd->rrtype, &id, err)) < 0)
+		return rc;
+	if (!id) {
+		if ((rc = sq_pdns_set_drop(s, rd->domain, rd->rrtype, err)) < 0 ||
+		    (rc = observe_all(s, rd->domain, rd->rrtype, rd->at, rec, n, is_new, &news,
+				      err)) < 0)
+			return rc;
+		r.n_new = news;
+		if (n_new)
+			*n_new = news;
+		return sq_round_put(st, &r, err);
+	}
+	vals = set_text(rec, n);
+	rc = answer(s, id, &r, rec, n, is_new, &news, vals, err);
 	free(vals);
+	if (n_new)
+		*n_new = news;
 	return rc;
 }
 
-static int answer(struct sq_store *s, const char *domain, const char *rrtype, tip_time_t at,
-		  int64_t set_hash, const struct tip_pdns_rec *rec, size_t n, bool *is_new,
-		  int64_t *n_new, int have, const char *vals, struct tip_error *err)
+static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
+		  const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
+		  const char *vals, struct tip_error *err)
 {
 	struct pset p = { 0 };
 	bool one_ttl = true;
@@ -380,36 +582,59 @@ static int answer(struct sq_store *s, const char *domain, const char *rrtype, ti
 	 * going backwards: count the round only. Tried first when the previous answer was such a
 	 * one (answers come in long runs of one kind), which spares the SELECT; otherwise decided
 	 * from the row. */
-	if (have && one_ttl && s->pdns_set_same) {
-		if ((rc = set_same(s, domain, rrtype, at, set_hash, n, rec[0].ttl, vals, err)) != 0)
+	if (one_ttl && s->pdns_set_same) {
+		if ((rc = set_same(s, id, rd, n, rec[0].ttl, vals, err)) != 0)
 			return rc < 0 ? rc : 0;
 	}
-	/* no row yet (a first answer; tried first after one): the row is the new base */
-	if (have && s->pdns_set_new) {
-		if ((rc = set_put(s, q_set_new, domain, rrtype, at, set_hash, n, vals, err)) < 0)
+	/* no row yet (a first answer; tried first after one): the row is the new base, written
+	 * as if every record were new (as on a new watch list's first pass), corrected if not */
+	if (s->pdns_set_new) {
+		if ((rc = set_put(s, q_set_new, id, rd, n, vals, (int64_t)n, err)) < 0)
 			return rc;
-		if (rc > 0)
-			return observe_all(s, domain, rrtype, at, rec, n, is_new, n_new, err);
+		if (rc > 0) {
+			if ((rc = observe_all(s, rd->domain, rd->rrtype, rd->at, rec, n, is_new, n_new,
+					      err)) < 0)
+				return rc;
+			if (*n_new == (int64_t)n)
+				return 0;
+			sqlite3_stmt *q = sq_prep(s, q_set_base_new, err);
+			if (!q)
+				return TIP_ESTORE;
+			sq_bind_int(q, 1, id);
+			sq_bind_int(q, 2, *n_new);
+			return sq_done(s, q, err, "answer set");
+		}
 	}
-	if (have && (rc = set_get(s, domain, rrtype, &p, err)) < 0)
+	if ((rc = set_get(s, id, &p, err)) < 0)
 		return rc;
-	if (p.found && one_ttl && p.hash == set_hash && p.n == (int64_t)n && at > p.last_seen) {
-		if ((rc = set_same(s, domain, rrtype, at, set_hash, n, rec[0].ttl, vals, err)) < 0)
-			return rc;
+	if (p.found && one_ttl && p.hash == rd->set_hash && p.n == (int64_t)n &&
+	    rd->at > p.last_seen) {
+		/* a full round list is written out first */
+		if (p.n_rounds >= SET_ROUNDS_MAX &&
+		    ((rc = rounds_flush(s, rd->domain, rd->rrtype, &p, err)) < 0 ||
+		     (rc = set_exec_id(s, q_set_clear, id, err)) < 0))
+			goto out;
+		if ((rc = set_same(s, id, rd, n, rec[0].ttl, vals, err)) < 0)
+			goto out;
 		if (rc > 0) {
 			s->pdns_set_same = true;
 			s->pdns_set_new = false;
-			return 0;
+			rc = 0;
+			goto out;
 		}
 		/* same hash, other values: a collision, written as the changed set it is */
 	}
 	s->pdns_set_same = false;
-	s->pdns_set_new = have && !p.found;
-	if ((rc = set_fold(s, domain, rrtype, &p, err)) < 0)
-		return rc;
-	if (have && (rc = set_put(s, q_set_put, domain, rrtype, at, set_hash, n, vals, err)) < 0)
-		return rc;
-	return observe_all(s, domain, rrtype, at, rec, n, is_new, n_new, err);
+	s->pdns_set_new = !p.found;
+	if ((rc = set_settle(s, id, rd->domain, rd->rrtype, &p, false, err)) < 0 ||
+	    (rc = observe_all(s, rd->domain, rd->rrtype, rd->at, rec, n, is_new, n_new, err)) < 0)
+		goto out;
+	rc = set_put(s, q_set_put, id, rd, n, vals, *n_new, err);
+	if (rc > 0)
+		rc = 0;
+out:
+	pset_free(&p);
+	return rc;
 }
 
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,

@@ -1,4 +1,5 @@
 /* store_sqlite_pdns.c — passive DNS, the IP enrichment cache and flux verdicts in SQLite. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_sqlite.h"
@@ -125,19 +126,90 @@ int sq_round_put(struct tip_store *st, const struct tip_round *r, struct tip_err
 	return sq_done(s, q, err, "round put");
 }
 
+/* A domain's rounds: the `round` rows and those its answer_set rows list, merged by time. */
+struct rlist {
+	struct tip_round *r;
+	size_t n, cap;
+};
+
+static int rlist_add(void *arg, const struct tip_round *r)
+{
+	struct rlist *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->r = tip_xrealloc(l->r, l->cap * sizeof(*l->r));
+	}
+	l->r[l->n] = *r;
+	/* strings of `round` rows live only until the next step */
+	l->r[l->n].rrtype = tip_xstrdup(r->rrtype ? r->rrtype : "");
+	l->r[l->n].outcome = tip_xstrdup(r->outcome ? r->outcome : "");
+	l->n++;
+	return 0;
+}
+
+static int rcmp_time(const void *a, const void *b)
+{
+	const struct tip_round *x = a, *y = b;
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return strcmp(x->rrtype, y->rrtype);
+}
+
+static const char q_set_rounds[] =
+	"SELECT id & 3, set_hash, n, base_at, base_new, rounds FROM answer_set"
+	" WHERE id BETWEEN ?1 * 4 + 1 AND ?1 * 4 + 3 AND n_rounds > 0 AND last_seen >= ?2";
+
+int sq_set_rounds_of(struct sq_store *s, const char *domain, tip_time_t since,
+		     int (*cb)(void *arg, const struct tip_round *r), void *arg,
+		     struct tip_error *err)
+{
+	sqlite3_stmt *q;
+	int64_t wid;
+	int rc;
+	if ((rc = sq_pdns_has_sets(s, err)) <= 0)
+		return rc;
+	if ((rc = sq_watch_id(s, domain, &wid, err)) < 0 || !wid)
+		return rc;
+	if (!(q = sq_prep(s, q_set_rounds, err)))
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, wid);
+	sq_bind_int(q, 2, since);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct sq_set_rounds sr = {
+			.domain = domain,
+			.rrtype = sq_rrtype_name(sqlite3_column_int(q, 0)),
+			.set_hash = sqlite3_column_int64(q, 1),
+			.n = sqlite3_column_int64(q, 2),
+			.base_at = sqlite3_column_int64(q, 3),
+			.base_new = sqlite3_column_int64(q, 4),
+		};
+		int x = sq_set_rounds_decode(sq_col_text(q, 5), &sr, since, cb, arg);
+		if (x) {
+			sqlite3_reset(q);
+			if (x == TIP_ESTORE)
+				return tip_error_set(err, TIP_ESTORE, "answer set of %s: bad round list",
+						     domain);
+			return x;
+		}
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer set rounds");
+}
+
 int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb,
 	      void *arg, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
 	sqlite3_stmt *q = sq_prep(s, q_rounds, err);
-	int rc;
+	struct rlist l = { 0 };
+	int rc, x = 0;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_text(q, 1, domain);
 	sq_bind_int(q, 2, since);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct tip_round r = {
-			.domain = sq_col_text(q, 0),
+			.domain = domain,
 			.rrtype = sq_col_text(q, 1),
 			.at = sqlite3_column_int64(q, 2),
 			.outcome = sq_col_text(q, 3),
@@ -146,14 +218,23 @@ int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_ro
 			.min_ttl = sqlite3_column_int64(q, 6),
 			.set_hash = sqlite3_column_int64(q, 7),
 		};
-		int x = cb(arg, &r);
-		if (x) {
-			sqlite3_reset(q);
-			return x;
-		}
+		rlist_add(&l, &r);
 	}
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "rounds");
+	if (rc != SQLITE_DONE)
+		x = sq_fail(s, err, "rounds");
+	else
+		x = sq_set_rounds_of(s, domain, since, rlist_add, &l, err);
+	if (x == 0)
+		qsort(l.r, l.n, sizeof(*l.r), rcmp_time);
+	for (size_t i = 0; i < l.n && x == 0; i++)
+		x = cb(arg, &l.r[i]);
+	for (size_t i = 0; i < l.n; i++) {
+		free((char *)l.r[i].rrtype);
+		free((char *)l.r[i].outcome);
+	}
+	free(l.r);
+	return x;
 }
 
 int sq_ipinfo_put(struct tip_store *st, const struct tip_ipinfo *i, struct tip_error *err)

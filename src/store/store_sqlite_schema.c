@@ -181,6 +181,58 @@ static const char v6[] =
 	"  min_ttl INTEGER, max_ttl INTEGER, vals TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (domain, rrtype)) WITHOUT ROWID;";
 
+/* Version 7: answer sets keyed by integer, and their rounds kept in the set row (schema 6's
+ * pdns_set, keyed by text, replaced). One row per watched domain and record type, id = the
+ * watch row's id * 4 + the type's code (1 A, 2 AAAA, 3 NS): an answer whose set is unchanged
+ * costs one UPDATE of this row by its integer key, its round included. `rounds` lists the rounds
+ * of the current set not yet written into `round` (n_rounds of them, oldest first; the one at
+ * base_at, if listed, has base_new new records): "<at>/<ttl>;" for the first, then
+ * "<at - previous at>[/<ttl when it changed>];" (store_sqlite_flux.c). They are written into
+ * `round` when the set changes, when the list is full, or before pdns is written otherwise;
+ * readers add them (tip_store_rounds, the flux scan), so what is read is unchanged.
+ * watch_due goes: no query uses it (the due list walks the rowid range) and every round moved
+ * its entry. Data: pdns_set rows of watched domains (A, AAAA, NS) move over with their pending
+ * rounds (their rounds are all in `round` already); the others are folded into pdns first. */
+static const char v7[] =
+	"DROP INDEX IF EXISTS watch_due;"
+	"CREATE TABLE answer_set ("
+	"  id INTEGER PRIMARY KEY, set_hash INTEGER NOT NULL, n INTEGER NOT NULL,"
+	"  base_at INTEGER NOT NULL, base_new INTEGER NOT NULL DEFAULT 0,"
+	"  pending INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL, last_ttl INTEGER,"
+	"  min_ttl INTEGER, max_ttl INTEGER, vals TEXT NOT NULL,"
+	"  n_rounds INTEGER NOT NULL DEFAULT 0, rounds TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO answer_set (id, set_hash, n, base_at, pending, last_seen, min_ttl, max_ttl,"
+	"  vals)"
+	"  SELECT w.id * 4 + CASE s.rrtype WHEN 'A' THEN 1 WHEN 'AAAA' THEN 2 ELSE 3 END,"
+	"  s.set_hash, s.n, s.base_at, s.pending, s.last_seen, s.min_ttl, s.max_ttl, s.vals"
+	"  FROM pdns_set s JOIN watch w ON w.domain = s.domain"
+	"  WHERE s.rrtype IN ('A', 'AAAA', 'NS');"
+	"UPDATE pdns SET count = count + s.pending, last_seen = max(pdns.last_seen, s.last_seen),"
+	"  min_ttl = min(pdns.min_ttl, s.min_ttl), max_ttl = max(pdns.max_ttl, s.max_ttl)"
+	"  FROM pdns_set s WHERE s.domain = pdns.domain AND s.rrtype = pdns.rrtype"
+	"  AND pdns.last_seen = s.base_at AND s.pending > 0"
+	"  AND (s.rrtype NOT IN ('A', 'AAAA', 'NS')"
+	"       OR NOT EXISTS (SELECT 1 FROM watch w WHERE w.domain = s.domain));"
+	"DROP TABLE pdns_set;"
+	/* every round as a table of them: `round` and the rounds the set rows list (for ad-hoc SQL
+	 * and the shell tests; the store's readers decode the lists in C) */
+	"CREATE VIEW round_all (domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash) AS"
+	" WITH RECURSIVE e (id, rest, at, ttl, k) AS ("
+	"  SELECT id, rounds, 0, NULL, 0 FROM answer_set WHERE n_rounds > 0"
+	"  UNION ALL SELECT id, substr(rest, instr(rest, ';') + 1),"
+	"  (CASE WHEN k = 0 THEN 0 ELSE at END) + CAST(CASE"
+	"   WHEN instr(substr(rest, 1, instr(rest, ';')), '/') > 0"
+	"   THEN substr(rest, 1, instr(rest, '/') - 1)"
+	"   ELSE substr(rest, 1, instr(rest, ';') - 1) END AS INTEGER),"
+	"  CASE WHEN instr(substr(rest, 1, instr(rest, ';')), '/') > 0"
+	"   THEN CAST(substr(rest, instr(rest, '/') + 1, instr(rest, ';') - instr(rest, '/') - 1)"
+	"   AS INTEGER) ELSE ttl END,"
+	"  k + 1 FROM e WHERE instr(rest, ';') > 0)"
+	" SELECT domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash FROM round"
+	" UNION ALL SELECT w.domain, CASE s.id & 3 WHEN 1 THEN 'A' WHEN 2 THEN 'AAAA' ELSE 'NS' END,"
+	" e.at, 'ok', s.n, CASE WHEN e.at = s.base_at THEN s.base_new ELSE 0 END, e.ttl, s.set_hash"
+	" FROM e JOIN answer_set s ON s.id = e.id JOIN watch w ON w.id = s.id >> 2 WHERE e.k > 0;";
+
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
@@ -188,6 +240,7 @@ static const struct migration migrations[] = {
 	{ 4, "flux classification: features, events, network families", v4, NULL },
 	{ 5, "listing snapshots", v5, NULL },
 	{ 6, "passive DNS of unchanged answer sets", v6, NULL },
+	{ 7, "answer sets by integer key with their rounds; no watch_due index", v7, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,6 +134,35 @@ static int res_first(void *arg, const struct tip_resolution *res)
 	return 0;
 }
 
+/* keeps the A row of 192.0.2.2 */
+static int res_row_2(void *arg, const struct tip_resolution *res)
+{
+	if (!strcmp(res->rrtype, "A") && !strcmp(res->value, "192.0.2.2"))
+		res_row(arg, res);
+	return 0;
+}
+
+struct idfind {
+	const char *domain;
+	int64_t id;
+};
+
+static int id_row(void *arg, int64_t id, const char *domain)
+{
+	struct idfind *f = arg;
+	if (!strcmp(domain, f->domain))
+		f->id = id;
+	return 0;
+}
+
+static int64_t watch_id_of(struct tip_store *st, const char *domain)
+{
+	struct idfind f = { domain, 0 };
+	OK(tip_store_watch_due(st, INT64_MAX, 0, 0, id_row, &f, E));
+	assert_true(f.id > 0);
+	return f.id;
+}
+
 static void test_pdns_observe(void **state)
 {
 	struct tip_store *st = open_new("pdns");
@@ -173,56 +203,84 @@ static void test_pdns_observe(void **state)
 }
 
 /* Whole answers (tip_store_pdns_answer): an answer with the same set as the previous round's
- * rewrites no pdns row, and what is read must equal what per-record observations give. Store A
- * gets answers, store B the same records one by one (tip_store_pdns_observe, which writes every
- * record); every resolution (first/last seen, count, TTL range) and the flux scan's records must
- * be equal, and so must what is new. The rounds: the same set in another order, with other
- * TTLs (one TTL, then two), then a changed set, then the same again, then a lone observation. */
-struct ans {
-	tip_time_t at;
-	const char *v[2];
-	int64_t ttl[2];
-};
+ * rewrites no pdns row and writes no round row (its watched domain's answer_set row counts it),
+ * and what is read must equal what per-record observations and a round row per answer give.
+ * Store A gets answers, store B the same records one by one (tip_store_pdns_observe, which
+ * writes every record) and every round with tip_store_round_put; every resolution (first/last
+ * seen, count, TTL range), the rounds (tip_store_rounds) and the flux scan's records and rounds
+ * must be equal for several windows, and so must what is new. */
+#define DUMP 32768
+
+static void cat(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(buf);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, DUMP - n, fmt, ap);
+	va_end(ap);
+	assert_true(strlen(buf) < DUMP - 1); /* not truncated */
+}
 
 static int res_dump(void *arg, const struct tip_resolution *r)
 {
-	char *buf = arg;
-	size_t n = strlen(buf);
-	snprintf(buf + n, 4096 - n, "%s %s %s %lld %lld %lld %lld %lld;", r->domain, r->rrtype,
-		 r->value, (long long)r->first_seen, (long long)r->last_seen, (long long)r->count,
-		 (long long)r->min_ttl, (long long)r->max_ttl);
+	cat(arg, "%s %s %s %lld %lld %lld %lld %lld;", r->domain, r->rrtype, r->value,
+	    (long long)r->first_seen, (long long)r->last_seen, (long long)r->count,
+	    (long long)r->min_ttl, (long long)r->max_ttl);
+	return 0;
+}
+
+static void round_cat(char *buf, const struct tip_round *r)
+{
+	cat(buf, "%s %s %lld %s %lld %lld %lld %lld;", r->domain, r->rrtype, (long long)r->at,
+	    r->outcome, (long long)r->n_records, (long long)r->n_new, (long long)r->min_ttl,
+	    (long long)r->set_hash);
+}
+
+static int round_dump(void *arg, const struct tip_round *r)
+{
+	round_cat(arg, r);
 	return 0;
 }
 
 static int scan_dump(void *arg, const struct tip_flux_domain *d)
 {
 	char *buf = arg;
-	for (size_t i = 0; i < d->n_rec; i++) {
-		size_t n = strlen(buf);
-		snprintf(buf + n, 4096 - n, "%s %s %lld %lld %lld %lld;", d->domain, d->rec[i].value,
-			 (long long)d->rec[i].first_seen, (long long)d->rec[i].last_seen,
-			 (long long)d->rec[i].count, (long long)d->rec[i].min_ttl);
-	}
+	for (size_t i = 0; i < d->n_rec; i++)
+		cat(buf, "%s %s %lld %lld %lld %lld;", d->domain, d->rec[i].value,
+		    (long long)d->rec[i].first_seen, (long long)d->rec[i].last_seen,
+		    (long long)d->rec[i].count, (long long)d->rec[i].min_ttl);
+	cat(buf, "|");
+	for (size_t i = 0; i < d->n_rounds; i++)
+		round_cat(buf, &d->rounds[i]);
+	cat(buf, "\n");
 	return 0;
 }
 
+static char xa[DUMP], xb[DUMP];
+
 static void same_reads(struct tip_store *a, struct tip_store *b)
 {
-	static const tip_time_t since[] = { 0, 5500, 7500 };
-	char x[4096], y[4096];
-	x[0] = y[0] = '\0';
-	OK(tip_store_resolutions(a, "a.example", res_dump, x, E));
-	OK(tip_store_resolutions(b, "a.example", res_dump, y, E));
-	assert_string_equal(x, y);
-	x[0] = y[0] = '\0';
-	OK(tip_store_resolutions_by_value(a, "192.0.2.2", res_dump, x, E));
-	OK(tip_store_resolutions_by_value(b, "192.0.2.2", res_dump, y, E));
-	assert_string_equal(x, y);
+	static const tip_time_t since[] = { 0, 2500, 5500, 7250, 7300, 8000, 9000, 100000 };
+	static const char *const domains[] = { "a.example", "u.example" };
+	for (size_t k = 0; k < 2; k++) {
+		xa[0] = xb[0] = '\0';
+		OK(tip_store_resolutions(a, domains[k], res_dump, xa, E));
+		OK(tip_store_resolutions(b, domains[k], res_dump, xb, E));
+		assert_string_equal(xa, xb);
+	}
+	xa[0] = xb[0] = '\0';
+	OK(tip_store_resolutions_by_value(a, "192.0.2.2", res_dump, xa, E));
+	OK(tip_store_resolutions_by_value(b, "192.0.2.2", res_dump, xb, E));
+	assert_string_equal(xa, xb);
 	for (size_t k = 0; k < sizeof(since) / sizeof(since[0]); k++) {
-		x[0] = y[0] = '\0';
-		OK(tip_store_flux_scan(a, since[k], scan_dump, x, E));
-		OK(tip_store_flux_scan(b, since[k], scan_dump, y, E));
-		assert_string_equal(x, y);
+		xa[0] = xb[0] = '\0';
+		OK(tip_store_flux_scan(a, since[k], scan_dump, xa, E));
+		OK(tip_store_flux_scan(b, since[k], scan_dump, xb, E));
+		assert_string_equal(xa, xb);
+		xa[0] = xb[0] = '\0';
+		OK(tip_store_rounds(a, "a.example", since[k], round_dump, xa, E));
+		OK(tip_store_rounds(b, "a.example", since[k], round_dump, xb, E));
+		assert_string_equal(xa, xb);
 	}
 }
 
@@ -233,6 +291,8 @@ static int count_rows(void *arg, const struct tip_resolution *res)
 	return 0;
 }
 
+static int64_t watch_id_of(struct tip_store *st, const char *domain);
+
 /* A hostile server can make a new set whose hash (and size) equals the old one's; the store must
  * compare the values, not trust the hash: the caller's set_hash is forced equal here, and the
  * second answer's new address must still be recorded (and flagged new). */
@@ -240,78 +300,232 @@ static void test_pdns_answer_collision(void **state)
 {
 	struct tip_store *st = open_new("collision");
 	struct tip_pdns_rec r1[] = { { "192.0.2.1", 60 } }, r2[] = { { "192.0.2.99", 60 } };
+	struct tip_round rd = { .domain = "c.example", .rrtype = "A", .outcome = "ok",
+				.n_records = 1, .min_ttl = 60, .set_hash = 42 };
+	enum tip_watch_result wr;
 	bool is_new[1];
 	int64_t n_new;
 	int rows = 0;
 	(void)state;
-	OK(tip_store_pdns_answer(st, "c.example", "A", 1 * TIP_SEC, 42, r1, 1, is_new, &n_new, E));
+	OK(tip_store_watch_add(st, "c.example", "test", 1, &wr, E));
+	rd.at = 1 * TIP_SEC;
+	OK(tip_store_pdns_answer(st, 0, &rd, r1, 1, is_new, &n_new, E));
 	assert_int_equal(n_new, 1);
-	OK(tip_store_pdns_answer(st, "c.example", "A", 2 * TIP_SEC, 42, r2, 1, is_new, &n_new, E));
+	rd.at = 2 * TIP_SEC;
+	OK(tip_store_pdns_answer(st, 0, &rd, r2, 1, is_new, &n_new, E));
 	assert_int_equal(n_new, 1);
 	assert_true(is_new[0]);
-	OK(tip_store_pdns_answer(st, "c.example", "A", 3 * TIP_SEC, 42, r2, 1, is_new, &n_new, E));
+	rd.at = 3 * TIP_SEC;
+	OK(tip_store_pdns_answer(st, 0, &rd, r2, 1, is_new, &n_new, E));
 	assert_int_equal(n_new, 0); /* now truly unchanged */
 	OK(tip_store_resolutions(st, "c.example", count_rows, &rows, E));
 	assert_int_equal(rows, 2);
+	/* three rounds, the first two with one new record each (by hand from the calls above) */
+	xa[0] = '\0';
+	OK(tip_store_rounds(st, "c.example", 0, round_dump, xa, E));
+	assert_string_equal(xa, "c.example A 1000000 ok 1 1 60 42;c.example A 2000000 ok 1 1 60 42;"
+				"c.example A 3000000 ok 1 0 60 42;");
 	tip_store_close(st);
+}
+
+/* The integer a query gives on store `name` (read directly with SQLite). */
+static int64_t count_sql(const char *name, const char *sql)
+{
+	char path[400];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t v = -1;
+	snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* One answer (or a failed round, n = 0) of the sequence below. */
+struct ans {
+	const char *domain, *rrtype;
+	tip_time_t at;
+	int n;
+	const char *v[2];
+	int64_t ttl[2];
+};
+
+static void put_both(struct tip_store *a, struct tip_store *b, const struct ans *an, int64_t wid)
+{
+	struct tip_pdns_rec rec[2];
+	bool is_new[2], nb;
+	int64_t n_new = -1, want_new = 0, h = 0, mttl = -1;
+	for (int k = 0; k < an->n; k++) {
+		rec[k] = (struct tip_pdns_rec){ .value = an->v[k], .ttl = an->ttl[k] };
+		h += an->v[k][strlen(an->v[k]) - 1] * 131 + an->v[k][0]; /* the same for the same set */
+		if (mttl < 0 || an->ttl[k] < mttl)
+			mttl = an->ttl[k];
+	}
+	struct tip_round rd = { .domain = an->domain, .rrtype = an->rrtype, .at = an->at,
+				.outcome = an->n ? "ok" : "timeout", .n_records = an->n,
+				.min_ttl = mttl, .set_hash = an->n ? h : 0 };
+	OK(tip_store_pdns_answer(a, wid, &rd, rec, (size_t)an->n, is_new, &n_new, E));
+	for (int k = 0; k < an->n; k++) {
+		OK(tip_store_pdns_observe(b, an->domain, an->rrtype, an->v[k], an->ttl[k], an->at,
+					  &nb, E));
+		assert_int_equal(is_new[k], nb);
+		want_new += nb;
+	}
+	assert_int_equal(n_new, want_new);
+	rd.n_new = want_new;
+	OK(tip_store_round_put(b, &rd, E));
 }
 
 static void test_pdns_answer_sets(void **state)
 {
-	static const struct ans rounds[] = {
-		{ 1000, { "192.0.2.1", "192.0.2.2" }, { 300, 300 } },
-		{ 2000, { "192.0.2.1", "192.0.2.2" }, { 60, 60 } },   /* same set: pending */
-		{ 3000, { "192.0.2.2", "192.0.2.1" }, { 120, 120 } }, /* same set, other order */
-		{ 4000, { "192.0.2.1", "192.0.2.2" }, { 30, 40 } },   /* two TTLs: written in full */
-		{ 5000, { "192.0.2.1", "192.0.2.2" }, { 50, 50 } },   /* pending */
-		{ 6000, { "192.0.2.2", "192.0.2.3" }, { 70, 70 } },   /* changed: folded, written */
-		{ 7000, { "192.0.2.2", "192.0.2.3" }, { 80, 80 } },   /* pending */
-		{ 8000, { "192.0.2.2", "192.0.2.3" }, { 20, 20 } },   /* pending */
+	static const struct ans fixed[] = {
+		{ "a.example", "A", 1000, 2, { "192.0.2.1", "192.0.2.2" }, { 300, 300 } },
+		{ "a.example", "NS", 1000, 2, { "ns1.example", "ns2.example" }, { 900, 900 } },
+		{ "a.example", "A", 2000, 2, { "192.0.2.1", "192.0.2.2" }, { 60, 60 } },   /* same */
+		{ "a.example", "NS", 2000, 2, { "ns2.example", "ns1.example" }, { 900, 900 } },
+		{ "a.example", "A", 3000, 2, { "192.0.2.2", "192.0.2.1" }, { 120, 120 } }, /* order */
+		{ "a.example", "A", 4000, 2, { "192.0.2.1", "192.0.2.2" }, { 30, 40 } },   /* 2 TTLs */
+		{ "a.example", "A", 5000, 2, { "192.0.2.1", "192.0.2.2" }, { 50, 50 } },   /* same */
+		{ "a.example", "A", 5500, 0, { NULL, NULL }, { 0, 0 } },                   /* timeout */
+		{ "a.example", "A", 5700, 2, { "192.0.2.1", "192.0.2.2" }, { 50, 50 } },   /* same */
+		{ "a.example", "A", 6000, 2, { "192.0.2.2", "192.0.2.3" }, { 70, 70 } },   /* changed */
+		{ "u.example", "A", 6000, 1, { "192.0.2.2", NULL }, { 70, 0 } },   /* not watched */
+		{ "u.example", "A", 6100, 1, { "192.0.2.2", NULL }, { 70, 0 } },
 	};
 	struct tip_store *a = open_new("answer_a"), *b = open_new("answer_b");
 	struct tip_resolution r;
+	enum tip_watch_result wr;
+	int64_t wid;
 	(void)state;
-	for (size_t i = 0; i < sizeof(rounds) / sizeof(rounds[0]); i++) {
-		const struct ans *an = &rounds[i];
-		struct tip_pdns_rec rec[2];
-		bool is_new[2], nb;
-		int64_t n_new = -1, want_new = 0, h = 0;
-		for (int k = 0; k < 2; k++) {
-			rec[k] = (struct tip_pdns_rec){ .value = an->v[k], .ttl = an->ttl[k] };
-			h += an->v[k][8] * 131 + an->v[k][0]; /* the same for the same set */
-		}
-		OK(tip_store_pdns_answer(a, "a.example", "A", an->at, h, rec, 2, is_new, &n_new, E));
-		for (int k = 0; k < 2; k++) {
-			OK(tip_store_pdns_observe(b, "a.example", "A", an->v[k], an->ttl[k], an->at,
-						  &nb, E));
-			assert_int_equal(is_new[k], nb);
-			want_new += nb;
-		}
-		assert_int_equal(n_new, want_new);
-		struct tip_round rd = { .domain = "a.example", .rrtype = "A", .at = an->at,
-					.outcome = "ok", .n_records = 2, .min_ttl = 20, .set_hash = h };
-		OK(tip_store_round_put(a, &rd, E));
-		OK(tip_store_round_put(b, &rd, E));
+	OK(tip_store_watch_add(a, "a.example", "test", 1, &wr, E));
+	wid = watch_id_of(a, "a.example");
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		/* the id given, or looked up */
+		put_both(a, b, &fixed[i], i % 2 && !strcmp(fixed[i].domain, "a.example") ? wid : 0);
 		same_reads(a, b);
 	}
-	/* by hand: 192.0.2.2 seen in all 8 rounds, TTLs 300 ... 20 */
-	memset(&r, 0, sizeof(r));
-	OK(tip_store_resolutions_by_value(a, "192.0.2.2", res_row, &r, E));
-	assert_int_equal(r.first_seen, 1000);
-	assert_int_equal(r.last_seen, 8000);
-	assert_int_equal(r.count, 8);
-	assert_int_equal(r.min_ttl, 20);
-	assert_int_equal(r.max_ttl, 300);
-	/* a lone observation between answers (tip_store_pdns_observe) folds the pending rounds */
-	bool nb;
-	OK(tip_store_pdns_observe(a, "a.example", "A", "192.0.2.3", 5, 9000, &nb, E));
-	OK(tip_store_pdns_observe(b, "a.example", "A", "192.0.2.3", 5, 9000, &nb, E));
+	/* 40 rounds of the same set (more than a set row lists at once), TTLs changing now and
+	 * then, a timeout among them, and NS unchanged throughout */
+	for (int i = 0; i < 40; i++) {
+		struct ans an = { "a.example", "A", 7000 + 50 * i, 2, { "192.0.2.3", "192.0.2.2" },
+				  { 80 - i / 7, 80 - i / 7 } };
+		struct ans ns = { "a.example", "NS", 7000 + 50 * i + 1, 2,
+				  { "ns1.example", "ns2.example" }, { 900, 900 } };
+		if (i == 25)
+			an.n = 0;
+		put_both(a, b, &an, wid);
+		put_both(a, b, &ns, 0);
+		if (i % 9 == 0 || i > 14)
+			same_reads(a, b);
+	}
 	same_reads(a, b);
-	OK(tip_store_pdns_record(a, "a.example", "A", "192.0.2.2", 5, 9500, E));
-	OK(tip_store_pdns_record(b, "a.example", "A", "192.0.2.2", 5, 9500, E));
+	/* by hand: 192.0.2.2 answered in every A round but the two timeouts (7 of the fixed ones,
+	 * 39 of the 40), TTLs 300 ... 40 (the two-TTL round gave it 40) */
+	memset(&r, 0, sizeof(r));
+	OK(tip_store_resolutions(a, "a.example", res_row_2, &r, E));
+	assert_int_equal(r.first_seen, 1000);
+	assert_int_equal(r.last_seen, 7000 + 50 * 39);
+	assert_int_equal(r.count, 7 + 39);
+	assert_int_equal(r.min_ttl, 40);
+	assert_int_equal(r.max_ttl, 300);
+	/* and it was the set rows that counted: store A has a round row only for what they wrote
+	 * out (lists of 16) and the timeouts, B one for each of the 12 + 80 rounds */
+	assert_true(count_sql("answer_a", "SELECT count(*) FROM round") < 12 + 80 - 16);
+	assert_int_equal(count_sql("answer_b", "SELECT count(*) FROM round"), 12 + 80);
+	assert_true(count_sql("answer_a", "SELECT count(*) FROM answer_set") == 2);
+	/* the round_all view shows them all, as B's round table */
+	assert_int_equal(count_sql("answer_a", "SELECT count(*) FROM round_all"), 12 + 80);
+	static const char rsum[] =
+		"SELECT sum(at * 7 + n_records * 11 + n_new * 13 + coalesce(min_ttl, -1) * 17"
+		" + coalesce(set_hash, 0) + length(outcome) + length(rrtype) * 19) FROM %s";
+	char qa[300], qb[300];
+	snprintf(qa, sizeof(qa), rsum, "round_all");
+	snprintf(qb, sizeof(qb), rsum, "round");
+	assert_int_equal(count_sql("answer_a", qa), count_sql("answer_b", qb));
+	/* a lone observation between answers (tip_store_pdns_observe) writes the set row out */
+	bool nb;
+	OK(tip_store_pdns_observe(a, "a.example", "A", "192.0.2.4", 5, 9000, &nb, E));
+	OK(tip_store_pdns_observe(b, "a.example", "A", "192.0.2.4", 5, 9000, &nb, E));
+	same_reads(a, b);
+	OK(tip_store_pdns_record(a, "a.example", "NS", "ns1.example", 5, 9500, E));
+	OK(tip_store_pdns_record(b, "a.example", "NS", "ns1.example", 5, 9500, E));
 	same_reads(a, b);
 	tip_store_close(a);
 	tip_store_close(b);
+}
+
+/* A store at schema 6 with pending rounds in pdns_set migrates with its data: the set of a
+ * watched domain moves to answer_set (and keeps counting), the one of a domain that is not
+ * watched is folded into its pdns rows. Expected values by hand from the rows written here. */
+static void test_migrate_v6_sets(void **state)
+{
+	char url[400], path[400];
+	struct tip_store *st;
+	struct tip_error err = { 0 };
+	struct tip_resolution r;
+	enum tip_watch_result wr;
+	sqlite3 *db;
+	bool is_new[2];
+	int64_t n_new;
+	int v = 0;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/v6.db", dir);
+	snprintf(url, sizeof(url), "sqlite://%s", path);
+	if (tip_store_open(url, TIP_STORE_CREATE | TIP_STORE_NOMIGRATE, &st, &err) < 0 ||
+	    tip_store_migrate(st, 6, NULL, &v, &err) < 0)
+		fail_msg("open: %s", err.msg);
+	assert_int_equal(v, 6);
+	OK(tip_store_watch_add(st, "w.example", "test", 1, &wr, E));
+	OK(tip_store_pdns_record(st, "w.example", "A", "192.0.2.1", 60, 1000, E));
+	OK(tip_store_pdns_record(st, "w.example", "A", "192.0.2.2", 60, 1000, E));
+	OK(tip_store_pdns_record(st, "u.example", "A", "192.0.2.9", 60, 1000, E));
+	tip_store_close(st);
+	/* what schema 6's writer left: w.example answered the same set at 2000 and 3000 (TTL 20),
+	 * u.example at 2000 (TTL 30) */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT INTO pdns_set VALUES ('w.example', 'A', 77, 2, 1000, 2,"
+				      " 3000, 20, 20, '192.0.2.1\n192.0.2.2\n');"
+				      "INSERT INTO pdns_set VALUES ('u.example', 'A', 78, 1, 1000, 1,"
+				      " 2000, 30, 30, '192.0.2.9\n');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	if (tip_store_open(url, TIP_STORE_NOMIGRATE, &st, &err) < 0 ||
+	    tip_store_migrate(st, 0, NULL, &v, &err) < 0)
+		fail_msg("migrate: %s", err.msg);
+	assert_int_equal(v, 7);
+	memset(&r, 0, sizeof(r));
+	OK(tip_store_resolutions(st, "w.example", res_row, &r, E)); /* the last row: .2 */
+	assert_int_equal(r.count, 3);
+	assert_int_equal(r.last_seen, 3000);
+	assert_int_equal(r.min_ttl, 20);
+	assert_int_equal(r.max_ttl, 60);
+	memset(&r, 0, sizeof(r));
+	OK(tip_store_resolutions(st, "u.example", res_row, &r, E));
+	assert_int_equal(r.count, 2);
+	assert_int_equal(r.last_seen, 2000);
+	assert_int_equal(r.min_ttl, 30);
+	/* the moved set keeps counting: the same set again at 4000 */
+	struct tip_pdns_rec rec[] = { { "192.0.2.2", 40 }, { "192.0.2.1", 40 } };
+	struct tip_round rd = { .domain = "w.example", .rrtype = "A", .at = 4000, .outcome = "ok",
+				.n_records = 2, .min_ttl = 40, .set_hash = 77 };
+	OK(tip_store_pdns_answer(st, 0, &rd, rec, 2, is_new, &n_new, E));
+	assert_int_equal(n_new, 0);
+	memset(&r, 0, sizeof(r));
+	OK(tip_store_resolutions(st, "w.example", res_row, &r, E));
+	assert_int_equal(r.count, 4);
+	assert_int_equal(r.last_seen, 4000);
+	assert_int_equal(r.max_ttl, 60);
+	/* and that round is read like any other */
+	xa[0] = '\0';
+	OK(tip_store_rounds(st, "w.example", 0, round_dump, xa, E));
+	assert_string_equal(xa, "w.example A 4000 ok 2 0 40 77;");
+	tip_store_close(st);
 }
 
 static int count_res(void *arg, const struct tip_resolution *res)
@@ -448,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_pdns_bulk_first_pass),
 		cmocka_unit_test(test_pdns_answer_sets),
 		cmocka_unit_test(test_pdns_answer_collision),
+		cmocka_unit_test(test_migrate_v6_sets),
 		cmocka_unit_test(test_enrich_mmdb_and_refresh),
 	};
 	int rc;
