@@ -126,7 +126,7 @@ run_pass() {
 
 # storage on: the figure that counts
 run_pass store
-echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round WHERE outcome = 'timeout'")"
+echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round_all') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round_all WHERE outcome = 'timeout'")"
 
 # the next pass over the same store (every record known: the steady state of a watch list)
 [ "${NEXT:-1}" = 1 ] && run_pass store-next

@@ -57,11 +57,11 @@ assert_rc 0 "watch the test domains" -- tip watch add a.t.test flux.t.test t.tes
 assert_rc 0 "tip resolve (every watched domain)" -- tip resolve
 assert_match "$OUT" "resolved 9 domains" "nine domains resolved"
 assert_eq "$(q "SELECT module, status, items FROM run")" "flux-resolve|ok|9" "the pass is recorded as a run"
-assert_eq "$(q "SELECT count(*) FROM round")" "27" "a round per domain and type (9 x A, AAAA, NS)"
-assert_eq "$(q "SELECT group_concat(rrtype || '=' || outcome, ' ') FROM (SELECT * FROM round WHERE domain = 'a.t.test' ORDER BY rrtype)")" \
+assert_eq "$(q "SELECT count(*) FROM round_all")" "27" "a round per domain and type (9 x A, AAAA, NS)"
+assert_eq "$(q "SELECT group_concat(rrtype || '=' || outcome, ' ') FROM (SELECT * FROM round_all WHERE domain = 'a.t.test' ORDER BY rrtype)")" \
 	"A=ok AAAA=ok NS=nodata" "a.t.test: A and AAAA answered, no NS at that name"
-assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'nx.t.test'")" "nxdomain" "NXDOMAIN recorded"
-assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'x.broken.test'")" "servfail" "SERVFAIL recorded"
+assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round_all WHERE domain = 'nx.t.test'")" "nxdomain" "NXDOMAIN recorded"
+assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round_all WHERE domain = 'x.broken.test'")" "servfail" "SERVFAIL recorded"
 assert_eq "$(q "SELECT last_outcome FROM watch WHERE domain = 'nx.t.test'")" "nxdomain" "the watch row keeps the last outcome"
 assert_eq "$(q "SELECT group_concat(value, ' ') FROM (SELECT value FROM pdns WHERE domain = 'a.t.test' ORDER BY rrtype, value)")" \
 	"1.128.0.1 12.81.92.1 2001:db8::1" "passive DNS of a.t.test"
@@ -75,7 +75,7 @@ assert_eq "$(q "SELECT group_concat(value, ' ') FROM (SELECT value FROM pdns WHE
 # truncation: knotd sets TC over UDP without EDNS (kdig says so), we still get all 100 via TCP
 assert_match "$(kdig @127.0.0.1 -p "$KNOT_PORT" +noedns +notcp +retry=0 big.t.test A)" "[Ff]lags: qr aa tc" "knotd truncates big.t.test over UDP"
 assert_eq "$(q "SELECT count(*) FROM pdns WHERE domain = 'big.t.test' AND rrtype = 'A'")" "100" "all 100 records of the truncated answer (TCP fallback)"
-assert_eq "$(q "SELECT n_records FROM round WHERE domain = 'big.t.test' AND rrtype = 'A'")" "100" "round counts 100 records"
+assert_eq "$(q "SELECT n_records FROM round_all WHERE domain = 'big.t.test' AND rrtype = 'A'")" "100" "round counts 100 records"
 
 # enrichment, expected values from mmdblookup over the same files
 mm() { # mmdblookup FILE IP PATH... -> the value or empty
@@ -110,9 +110,9 @@ assert_eq "$(q "SELECT group_concat(value || ':' || count, ' ') FROM (SELECT * F
 	"1.0.0.1:1 1.128.0.1:1 81.2.69.160:1 89.160.20.113:2" "passive DNS keeps the old address and counts the kept one twice"
 assert_eq "$(q "SELECT count(*) FROM pdns WHERE domain = 'flux.t.test' AND value = '81.2.69.160' AND last_seen < (SELECT max(last_seen) FROM pdns WHERE domain = 'flux.t.test')")" \
 	"1" "the dropped address was last seen in round 1"
-assert_eq "$(q "SELECT group_concat(n_records || '/' || n_new, ' ') FROM (SELECT * FROM round WHERE domain = 'flux.t.test' AND rrtype = 'A' ORDER BY at)")" \
+assert_eq "$(q "SELECT group_concat(n_records || '/' || n_new, ' ') FROM (SELECT * FROM round_all WHERE domain = 'flux.t.test' AND rrtype = 'A' ORDER BY at)")" \
 	"2/2 3/2" "rounds: 2 records both new, then 3 records of which 2 new"
-assert_eq "$(q "SELECT count(DISTINCT set_hash) FROM round WHERE domain = 'flux.t.test' AND rrtype = 'A'")" "2" "the answer set changed (set_hash)"
+assert_eq "$(q "SELECT count(DISTINCT set_hash) FROM round_all WHERE domain = 'flux.t.test' AND rrtype = 'A'")" "2" "the answer set changed (set_hash)"
 assert_eq "$(q "SELECT count(*) FROM run WHERE status = 'ok'")" "2" "second run recorded"
 
 # --- TTL-driven due times ([dns] min_interval = 0): after a round a domain is due again after
@@ -123,7 +123,7 @@ sleep 2
 assert_rc 0 "a scheduled pass (--due)" -- tip resolve --due
 # due now: short.t.test (TTL 1 s) and the failed ones (no TTL, min_interval 0); not long.t.test
 # (3600), a/alias (30), flux (5, resolved again 1 s after round 1), t.test and big.t.test (60)
-assert_eq "$(q "SELECT group_concat(domain, ' ') FROM (SELECT DISTINCT r.domain FROM round r WHERE r.at > (SELECT started FROM run ORDER BY id DESC LIMIT 1) ORDER BY r.domain)")" \
+assert_eq "$(q "SELECT group_concat(domain, ' ') FROM (SELECT DISTINCT r.domain FROM round_all r WHERE r.at > (SELECT started FROM run ORDER BY id DESC LIMIT 1) ORDER BY r.domain)")" \
 	"nx.t.test short.t.test x.broken.test" "a scheduled pass takes only the due domains"
 assert_rc 0 "--due again at once" -- tip resolve --due --json
 echo "$OUT" | jq -e . >/dev/null && pass "--json output" || fail "--json output is not JSON"
@@ -147,11 +147,11 @@ retries = 2
 locdb =
 C
 assert_rc 0 "resolve against a silent server ends" -- tip -c "$T/dead.conf" resolve a.t.test
-assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "timeout" "timeouts recorded as outcomes"
+assert_eq "$(q "SELECT group_concat(DISTINCT outcome) FROM round_all WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "timeout" "timeouts recorded as outcomes"
 assert_match "$ERR" "9 queries sent \(6 of them retries\)" "each of the 3 queries tried 1 + retries (2) times"
 sed -i "s/^servers = .*/servers = 127.0.0.1:$dead/" "$T/dead.conf"
 assert_rc 0 "resolve against a closed port ends" -- tip -c "$T/dead.conf" resolve a.t.test
-assert_match "$(q "SELECT group_concat(DISTINCT outcome) FROM round WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "^(connrefused|timeout)$" "a closed port: connection refused (ICMP) or timeout"
+assert_match "$(q "SELECT group_concat(DISTINCT outcome) FROM round_all WHERE domain = 'a.t.test' AND at > (SELECT started FROM run ORDER BY id DESC LIMIT 1)")" "^(connrefused|timeout)$" "a closed port: connection refused (ICMP) or timeout"
 
 # SIGTERM during a pass (the master's cancel): what is in flight is dropped at once, the run
 # ends long before its 3 x 2 s of tries, and the domain's watch row is untouched (still due)
