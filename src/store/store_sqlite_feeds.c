@@ -47,9 +47,10 @@ static const char q_feed_ok[] =
  * listing_seen looks each entry up in it in memory: an entry that is there with the same
  * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed)
  * goes into a temporary table, which settle sorts into key order and writes set-based
- * (indicators in (type, value) order, sightings, 'listed' and 'returned' events). What the old
- * snapshot has and the pass did not see is marked removed, row by row in indicator-id order.
- * Then the new snapshot replaces the old one.
+ * (indicators in (type, value) order, sightings, 'returned' events; a 'listed' event is the
+ * sighting's first_seen, view sighting_history). What the old snapshot has and the pass did not
+ * see is marked removed, set-based in indicator-id order. Then the new snapshot replaces the
+ * old one.
  *
  * last_seen of an active sighting of a feed is therefore not rewritten on every pass: it is
  * the source's last_success (every active sighting was in the last successful pass), and the
@@ -99,6 +100,13 @@ static const char q_settle_ids[] =
 	" FROM temp.listing_sorted l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
 	" ORDER BY i.id;"
 	"DROP TABLE temp.listing_sorted;";
+/* a removed sighting that comes back: its removal becomes an event, then 'returned' (the
+ * sighting's removed is cleared by the write that follows) */
+static const char q_settle_unremoved[] =
+	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
+	" SELECT ?1, l.id, s.removed, 'removed' FROM temp.listing_ids l"
+	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
+	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL";
 static const char q_settle_returned[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
 	" SELECT ?1, l.id, ?3, 'returned' FROM temp.listing_ids l"
@@ -114,17 +122,6 @@ static const char q_settle_sightings[] =
 	" category = coalesce(excluded.category, category),"
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"
 	" listed_since = coalesce(excluded.listed_since, listed_since)";
-static const char q_settle_listed[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT ?1, l.id, ?3, 'listed' FROM temp.listing_ids l"
-	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
-	" WHERE s.first_seen = ?3 AND ?2 IS NOT NULL";
-/* the same for a big pass (most of the source changed, e.g. the first): scanning the
- * source's rows in key order beats probing them entry by entry */
-static const char q_settle_listed_scan[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT source_id, indicator_id, ?3, 'listed' FROM sighting"
-	" WHERE source_id = ?1 AND first_seen = ?3 AND ?2 IS NOT NULL";
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
@@ -134,11 +131,6 @@ static const char q_gone_create[] =
 	"DROP TABLE IF EXISTS temp.listing_gone;"
 	"CREATE TEMP TABLE listing_gone (id INTEGER PRIMARY KEY)";
 static const char q_gone_put[] = "INSERT INTO temp.listing_gone VALUES (?1)";
-static const char q_gone_events[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT ?1, g.id, ?3, 'removed' FROM temp.listing_gone g"
-	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = g.id"
-	" WHERE s.removed IS NULL AND ?2 IS NOT NULL";
 static const char q_gone_update[] =
 	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen, ?2)"
 	" WHERE source_id = ?1 AND indicator_id IN (SELECT id FROM temp.listing_gone)"
@@ -756,9 +748,8 @@ static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t n
 		if ((rc = sq_done(s, q, err, "listing removal")) < 0)
 			goto out;
 	}
-	/* the events first: they pick the rows still active */
-	if ((rc = settle_step(s, q_gone_events, l->source_id, 0, now, NULL, err)) < 0 ||
-	    (rc = settle_step(s, q_gone_update, l->source_id, prev, now, removed, err)) < 0)
+	/* the removal is the sighting's removed (an event only once it returns) */
+	if ((rc = settle_step(s, q_gone_update, l->source_id, prev, now, removed, err)) < 0)
 		goto out;
 	rc = sq_exec(s, q_gone_drop, err);
 out:
@@ -773,6 +764,7 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	struct sq_listing *l = s->listing;
 	struct snap_ent *v;
 	size_t n = 0, cap, w;
+	int64_t n_kept = 0;
 	sqlite3_stmt *q;
 	tip_time_t t0;
 	int rc;
@@ -793,11 +785,11 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		    (rc = exec_timed(s, q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
 					      err)) < 0) ||
-		    (any_removed && (rc = settle_step(s, q_settle_returned, source_id, mark, now,
-						      &c->returned, err)) < 0) ||
-		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0 ||
-		    (rc = settle_step(s, big ? q_settle_listed_scan : q_settle_listed, source_id,
-				      mark, now, &c->added, err)) < 0)
+		    (any_removed &&
+		     ((rc = settle_step(s, q_settle_unremoved, source_id, mark, now, NULL, err)) < 0 ||
+		      (rc = settle_step(s, q_settle_returned, source_id, mark, now, &c->returned,
+					err)) < 0)) ||
+		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0)
 			return rc;
 	}
 	t0 = tip_monotonic();
@@ -810,9 +802,12 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	 */
 	t0 = tip_monotonic();
 	v = l->old;
-	for (size_t i = 0; i < l->n_old; i++)
+	for (size_t i = 0; i < l->n_old; i++) {
 		if (l->seen[i] == 1)
 			v[n++] = l->old[i];
+		if (l->seen[i])
+			n_kept++;
+	}
 	l->old = NULL;
 	l->n_old = 0;
 	cap = n + (size_t)l->n_changed;
@@ -845,6 +840,8 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	if (rc < 0)
 		return rc;
 	c->total = (int64_t)w;
+	/* the new snapshot's keys were active before (n_kept), came back, or are new */
+	c->added = c->total - n_kept - c->returned;
 	tip_debug("listing settle: %.3f s: new snapshot of %zu", (double)(tip_monotonic() - t0) / TIP_SEC,
 		  w);
 	if ((rc = sq_exec(s, q_listing_drop, err)) < 0)
