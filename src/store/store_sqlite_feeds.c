@@ -59,19 +59,36 @@ static const char q_feed_ok[] =
  *
  * The hash is SipHash-2-4 (128-bit output, 96 bits kept) under a random key stored with the
  * snapshot: feeds are hostile input, and a crafted collision would hide an entry. */
+#define LISTING_COLS                                                                         \
+	"(type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT, registrable TEXT, family INTEGER," \
+	" addr BLOB, prefix INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"  \
+	" h INTEGER NOT NULL, k INTEGER NOT NULL"
+#define LISTING_MERGE                                                                         \
+	" ON CONFLICT (type, value) DO UPDATE SET category = coalesce(excluded.category, category)," \
+	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"        \
+	" listed_since = coalesce(excluded.listed_since, listed_since), k = excluded.k"
+/* The written entries are kept in key order as they come (a B-tree, no sort afterwards); an
+ * entry listed twice is one row, its later attributes winning. Random inserts into a B-tree
+ * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a first load,
+ * a feed that changed whole) the rest goes to a plain table, sorted once and merged in key
+ * order by settle. */
+#define LISTING_TREE_MAX 150000
 static const char q_listing_create[] =
-	"DROP TABLE IF EXISTS temp.listing;"
-	"CREATE TEMP TABLE listing (type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT,"
-	" registrable TEXT, family INTEGER, addr BLOB, prefix INTEGER, category TEXT, threat TEXT,"
-	" tags TEXT, listed_since INTEGER, h INTEGER NOT NULL, k INTEGER NOT NULL)";
+	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
+	"PRAGMA temp.cache_size = -12288;"
+	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
+	"CREATE TEMP TABLE listing_more " LISTING_COLS ")";
 static const char q_listing_put[] =
-	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-/* one external sort (bounded memory, spills to temp files) puts the entries in key order */
-static const char q_listing_sort[] =
-	"DROP TABLE IF EXISTS temp.listing_sorted;"
-	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing ORDER BY type, value;"
-	"DROP TABLE temp.listing;";
-static const char q_listing_unused[] = "DROP TABLE temp.listing";
+	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	LISTING_MERGE;
+static const char q_listing_put_more[] =
+	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	" ?13)";
+static const char q_listing_merge[] =
+	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
+	LISTING_MERGE;
+static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
+static const char q_listing_unused[] = "DROP TABLE temp.listing; DROP TABLE temp.listing_more";
 static const char q_listing_drop[] = "DROP TABLE IF EXISTS temp.listing_ids";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
@@ -88,18 +105,19 @@ static const char q_prev_success[] =
  * temporary table */
 static const char q_settle_indicators[] =
 	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
-	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
-	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
+	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing"
+	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY type, value"
 	" ON CONFLICT (type, value) DO NOTHING";
-/* the written entries with their indicator ids, in id order (one join, one sort) */
+/* the written entries with their indicator ids: one join in key order on both sides. Not
+ * sorted by id: the new indicators just got their ids in this same key order, so the sighting
+ * writes that follow append; only the few entries already known elsewhere land out of order */
 static const char q_settle_ids[] =
 	"DROP TABLE IF EXISTS temp.listing_ids;"
 	"CREATE TEMP TABLE listing_ids AS SELECT i.id AS id, l.h AS h, l.k AS k,"
 	" l.category AS category, l.threat AS threat, l.tags AS tags,"
 	" l.listed_since AS listed_since"
-	" FROM temp.listing_sorted l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
-	" ORDER BY i.id;"
-	"DROP TABLE temp.listing_sorted;";
+	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value;"
+	"DROP TABLE temp.listing;";
 /* a removed sighting that comes back: its removal becomes an event, then 'returned' (the
  * sighting's removed is cleared by the write that follows) */
 static const char q_settle_unremoved[] =
@@ -658,7 +676,8 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		}
 		l->seen[i] |= 2;
 	}
-	if (!(q = sq_prep(s, q_listing_put, err)))
+	if (!(q = sq_prep(s, l->n_changed < LISTING_TREE_MAX ? q_listing_put : q_listing_put_more,
+			  err)))
 		return TIP_ESTORE;
 	sq_bind_indicator(q, ind);
 	if (attrs) {
@@ -772,11 +791,17 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
-	t0 = tip_monotonic();
-	if ((rc = sq_exec(s, l->n_changed ? q_listing_sort : q_listing_unused, err)) < 0)
+	if (!l->n_changed && (rc = sq_exec(s, q_listing_unused, err)) < 0)
 		return rc;
-	tip_debug("listing settle: %.3f s: sort of %lld written entries",
-		  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+	if (l->n_changed) {
+		t0 = tip_monotonic();
+		if (l->n_changed > LISTING_TREE_MAX && (rc = sq_exec(s, q_listing_merge, err)) < 0)
+			return rc;
+		if ((rc = sq_exec(s, q_listing_more_drop, err)) < 0)
+			return rc;
+		tip_debug("listing settle: %.3f s: %lld written entries in key order",
+			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+	}
 	if (l->n_changed) {
 		/* big: more written than a quarter of what was listed before */
 		bool big = (size_t)l->n_changed > l->n_old / 4;
