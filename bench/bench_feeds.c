@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 	struct tip_error err = { 0 };
 	double t1, t2, t3, tread, tsql, tparse;
 	int64_t items1, items2, items3, lines, parsed;
-	long rss;
+	long rss, rss1, rss2;
 	FILE *f;
 
 	tip_log_init("bench", false, getenv("TIP_BENCH_DEBUG") ? TIP_LOG_DEBUG : TIP_LOG_WARN);
@@ -251,9 +251,11 @@ int main(int argc, char **argv)
 	unlink(url);
 	if (symlink(feed, url) < 0 || one_run(st, &cfg, "bench", &t1, &items1) < 0)
 		return 1;
+	rss1 = maxrss_kb();
 	unlink(url);
 	if (symlink(feed2, url) < 0 || one_run(st, &cfg, "bench", &t2, &items2) < 0)
 		return 1;
+	rss2 = maxrss_kb();
 	/* the steady state: the same snapshot fetched again (file:// has no validators, so it is
 	 * parsed and diffed in full; nothing changed) */
 	if (one_run(st, &cfg, "bench", &t3, &items3) < 0)
@@ -273,7 +275,8 @@ int main(int argc, char **argv)
 	       (long long)items2, t2, items2 / t2);
 	printf("run 3 (unchanged re-fetch):   %8lld entries in %6.2f s = %9.0f entries/s\n",
 	       (long long)items3, t3, items3 / t3);
-	printf("peak RSS after the runs:     %ld kB (%.1f MB)\n", rss, rss / 1024.0);
+	printf("peak RSS after the runs:     %ld kB (%.1f MB; after run 1 %.1f MB, run 2 %.1f MB)\n",
+	       rss, rss / 1024.0, rss1 / 1024.0, rss2 / 1024.0);
 	printf("reference getline:            %8lld lines   in %6.2f s = %9.0f lines/s  (run 1 is %.3f of it)\n",
 	       (long long)lines, tread, lines / tread, (items1 / t1) / (lines / tread));
 	printf("reference our parser alone:   %8lld entries in %6.2f s = %9.0f entries/s (run 1 is %.2f of it)\n",

@@ -2,7 +2,7 @@
  * run.c — the "feeds" module: which feeds are due, and one feed run.
  *
  * A feed run: fetch into a spool file (no store lock held, nothing changed on failure); then
- * one transaction: parse the spool in chunks, write each entry (tip_store_listing_seen), add
+ * one transaction: parse the spool in chunks (in a thread of its own, pipe.c), write each entry (tip_store_listing_seen), add
  * domains to the watch list per the feed's policy, settle the diff (new, returned, removed),
  * record the feed's new state. Any failure rolls the transaction back and records only the
  * error, the time and the HTTP status on the feed.
@@ -14,9 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "feeds.h"
-
-#define CHUNK (64 * 1024)
+#include "feeds_int.h"
 
 struct pass {
 	struct tip_module_ctx *ctx;
@@ -119,11 +117,9 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 {
 	struct pass p = { .ctx = ctx, .def = def, .source_id = fs->id, .now = now,
 			  .mark = ctx->run_id };
-	struct tip_feed_parser *parser = NULL;
 	struct tip_listing_counts counts;
-	const struct tip_feed_stats *st;
-	char *buf = NULL;
-	size_t n;
+	struct tip_feed_stats stats;
+	const struct tip_feed_stats *st = &stats;
 	int rc;
 	tip_time_t t_start = tip_monotonic(), t_parsed, t_settled;
 
@@ -132,19 +128,12 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		return rc;
 	if ((rc = tip_store_listing_begin(ctx->store, fs->id, err)) < 0)
 		goto fail;
-	if ((rc = tip_feed_parser_new(def, on_entry, &p, &parser, err)) < 0)
-		goto fail;
-	buf = tip_xmalloc(CHUNK);
-	while ((n = fread(buf, 1, CHUNK, f->body)) > 0)
-		if ((rc = tip_feed_parser_push(parser, buf, n, err)) < 0)
-			goto fail_parse;
-	if (ferror(f->body)) {
-		rc = tip_error_set(err, TIP_EIO, "reading the spool file failed");
+	if ((rc = tip_feed_parse_piped(def, f->body, on_entry, &p, &stats, err)) < 0) {
+		/* the callback's own failure (the store, a cancel) is the one to report */
+		if (p.err.msg[0])
+			tip_error_set(err, rc, "%s", p.err.msg);
 		goto fail;
 	}
-	if ((rc = tip_feed_parser_finish(parser, err)) < 0)
-		goto fail_parse;
-	st = tip_feed_parser_stats(parser);
 	if (st->entries == 0 && st->rejected > 0) {
 		rc = tip_error_set(err, TIP_EINVAL,
 				   "no entry parsed and %lld rejected (wrong format?); kept the previous "
@@ -185,16 +174,9 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		tip_warnx("feed %s: %lld entries rejected; first: %s", def->name,
 			  (long long)st->rejected, st->samples);
 	ctx->items += st->entries;
-	free(buf);
-	tip_feed_parser_free(parser);
 	return 0;
-fail_parse:
-	if (p.err.msg[0] && (rc == TIP_ESTORE || rc == TIP_ETIMEOUT))
-		tip_error_set(err, rc, "%s", p.err.msg);
 fail:
 	tip_store_rollback(ctx->store);
-	free(buf);
-	tip_feed_parser_free(parser);
 	return rc;
 }
 

@@ -25,7 +25,7 @@ struct sq_store {
 	bool pdns_known;
 	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
 	bool pdns_value_off;
-	/* answer_set exists (schema 7+): 0 not asked yet, 1 yes, -1 no (an older schema) */
+	/* answer_set exists (schema 8+): 0 not asked yet, 1 yes, -1 no (an older schema) */
 	int pdns_set;
 	/* sq_pdns_answer: the last answer was an unchanged set, so try its UPDATE first */
 	bool pdns_set_same;
@@ -33,7 +33,7 @@ struct sq_store {
 	bool pdns_set_new;
 };
 
-/* Passive DNS as read: a pdns row p of an unchanged answer set (answer_set, schema 7, keyed by
+/* Passive DNS as read: a pdns row p of an unchanged answer set (answer_set, schema 8, keyed by
  * the watch row's id * 4 + the record type's code) plus the rounds counted since it was last
  * written. Use with "FROM pdns p " PDNS_SET_JOIN. */
 #define PDNS_SET_JOIN                                                                          \
@@ -199,7 +199,7 @@ int sq_set_rounds_decode(const char *text, const struct sq_set_rounds *sr, tip_t
 			 int (*cb)(void *arg, const struct tip_round *r), void *arg);
 /* Folds the pending rounds of (domain, rrtype)'s unchanged set into pdns and forgets the set
  * (store_sqlite_flux.c): before pdns is written other than by sq_pdns_answer. */
-/* 1 when the store has answer_set (schema 7+), 0 when not */
+/* 1 when the store has answer_set (schema 8+), 0 when not */
 int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err);
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err);

@@ -47,9 +47,10 @@ static const char q_feed_ok[] =
  * listing_seen looks each entry up in it in memory: an entry that is there with the same
  * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed)
  * goes into a temporary table, which settle sorts into key order and writes set-based
- * (indicators in (type, value) order, sightings, 'listed' and 'returned' events). What the old
- * snapshot has and the pass did not see is marked removed, row by row in indicator-id order.
- * Then the new snapshot replaces the old one.
+ * (indicators in (type, value) order, sightings, 'returned' events; a 'listed' event is the
+ * sighting's first_seen, view sighting_history). What the old snapshot has and the pass did not
+ * see is marked removed, set-based in indicator-id order. Then the new snapshot replaces the
+ * old one.
  *
  * last_seen of an active sighting of a feed is therefore not rewritten on every pass: it is
  * the source's last_success (every active sighting was in the last successful pass), and the
@@ -58,19 +59,36 @@ static const char q_feed_ok[] =
  *
  * The hash is SipHash-2-4 (128-bit output, 96 bits kept) under a random key stored with the
  * snapshot: feeds are hostile input, and a crafted collision would hide an entry. */
+#define LISTING_COLS                                                                         \
+	"(type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT, registrable TEXT, family INTEGER," \
+	" addr BLOB, prefix INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"  \
+	" h INTEGER NOT NULL, k INTEGER NOT NULL"
+#define LISTING_MERGE                                                                         \
+	" ON CONFLICT (type, value) DO UPDATE SET category = coalesce(excluded.category, category)," \
+	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"        \
+	" listed_since = coalesce(excluded.listed_since, listed_since), k = excluded.k"
+/* The written entries are kept in key order as they come (a B-tree, no sort afterwards); an
+ * entry listed twice is one row, its later attributes winning. Random inserts into a B-tree
+ * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a first load,
+ * a feed that changed whole) the rest goes to a plain table, sorted once and merged in key
+ * order by settle. */
+#define LISTING_TREE_MAX 150000
 static const char q_listing_create[] =
-	"DROP TABLE IF EXISTS temp.listing;"
-	"CREATE TEMP TABLE listing (type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT,"
-	" registrable TEXT, family INTEGER, addr BLOB, prefix INTEGER, category TEXT, threat TEXT,"
-	" tags TEXT, listed_since INTEGER, h INTEGER NOT NULL, k INTEGER NOT NULL)";
+	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
+	"PRAGMA temp.cache_size = -12288;"
+	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
+	"CREATE TEMP TABLE listing_more " LISTING_COLS ")";
 static const char q_listing_put[] =
-	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-/* one external sort (bounded memory, spills to temp files) puts the entries in key order */
-static const char q_listing_sort[] =
-	"DROP TABLE IF EXISTS temp.listing_sorted;"
-	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing ORDER BY type, value;"
-	"DROP TABLE temp.listing;";
-static const char q_listing_unused[] = "DROP TABLE temp.listing";
+	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	LISTING_MERGE;
+static const char q_listing_put_more[] =
+	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	" ?13)";
+static const char q_listing_merge[] =
+	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
+	LISTING_MERGE;
+static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
+static const char q_listing_unused[] = "DROP TABLE temp.listing; DROP TABLE temp.listing_more";
 static const char q_listing_drop[] = "DROP TABLE IF EXISTS temp.listing_ids";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
@@ -87,18 +105,26 @@ static const char q_prev_success[] =
  * temporary table */
 static const char q_settle_indicators[] =
 	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
-	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
-	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
+	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing"
+	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY type, value"
 	" ON CONFLICT (type, value) DO NOTHING";
-/* the written entries with their indicator ids, in id order (one join, one sort) */
+/* the written entries with their indicator ids: one join in key order on both sides. Not
+ * sorted by id: the new indicators just got their ids in this same key order, so the sighting
+ * writes that follow append; only the few entries already known elsewhere land out of order */
 static const char q_settle_ids[] =
 	"DROP TABLE IF EXISTS temp.listing_ids;"
 	"CREATE TEMP TABLE listing_ids AS SELECT i.id AS id, l.h AS h, l.k AS k,"
 	" l.category AS category, l.threat AS threat, l.tags AS tags,"
 	" l.listed_since AS listed_since"
-	" FROM temp.listing_sorted l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
-	" ORDER BY i.id;"
-	"DROP TABLE temp.listing_sorted;";
+	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value;"
+	"DROP TABLE temp.listing;";
+/* a removed sighting that comes back: its removal becomes an event, then 'returned' (the
+ * sighting's removed is cleared by the write that follows) */
+static const char q_settle_unremoved[] =
+	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
+	" SELECT ?1, l.id, s.removed, 'removed' FROM temp.listing_ids l"
+	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
+	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL";
 static const char q_settle_returned[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
 	" SELECT ?1, l.id, ?3, 'returned' FROM temp.listing_ids l"
@@ -114,17 +140,6 @@ static const char q_settle_sightings[] =
 	" category = coalesce(excluded.category, category),"
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"
 	" listed_since = coalesce(excluded.listed_since, listed_since)";
-static const char q_settle_listed[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT ?1, l.id, ?3, 'listed' FROM temp.listing_ids l"
-	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
-	" WHERE s.first_seen = ?3 AND ?2 IS NOT NULL";
-/* the same for a big pass (most of the source changed, e.g. the first): scanning the
- * source's rows in key order beats probing them entry by entry */
-static const char q_settle_listed_scan[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT source_id, indicator_id, ?3, 'listed' FROM sighting"
-	" WHERE source_id = ?1 AND first_seen = ?3 AND ?2 IS NOT NULL";
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
@@ -134,11 +149,6 @@ static const char q_gone_create[] =
 	"DROP TABLE IF EXISTS temp.listing_gone;"
 	"CREATE TEMP TABLE listing_gone (id INTEGER PRIMARY KEY)";
 static const char q_gone_put[] = "INSERT INTO temp.listing_gone VALUES (?1)";
-static const char q_gone_events[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT ?1, g.id, ?3, 'removed' FROM temp.listing_gone g"
-	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = g.id"
-	" WHERE s.removed IS NULL AND ?2 IS NOT NULL";
 static const char q_gone_update[] =
 	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen, ?2)"
 	" WHERE source_id = ?1 AND indicator_id IN (SELECT id FROM temp.listing_gone)"
@@ -666,7 +676,8 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		}
 		l->seen[i] |= 2;
 	}
-	if (!(q = sq_prep(s, q_listing_put, err)))
+	if (!(q = sq_prep(s, l->n_changed < LISTING_TREE_MAX ? q_listing_put : q_listing_put_more,
+			  err)))
 		return TIP_ESTORE;
 	sq_bind_indicator(q, ind);
 	if (attrs) {
@@ -756,9 +767,8 @@ static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t n
 		if ((rc = sq_done(s, q, err, "listing removal")) < 0)
 			goto out;
 	}
-	/* the events first: they pick the rows still active */
-	if ((rc = settle_step(s, q_gone_events, l->source_id, 0, now, NULL, err)) < 0 ||
-	    (rc = settle_step(s, q_gone_update, l->source_id, prev, now, removed, err)) < 0)
+	/* the removal is the sighting's removed (an event only once it returns) */
+	if ((rc = settle_step(s, q_gone_update, l->source_id, prev, now, removed, err)) < 0)
 		goto out;
 	rc = sq_exec(s, q_gone_drop, err);
 out:
@@ -773,6 +783,7 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	struct sq_listing *l = s->listing;
 	struct snap_ent *v;
 	size_t n = 0, cap, w;
+	int64_t n_kept = 0;
 	sqlite3_stmt *q;
 	tip_time_t t0;
 	int rc;
@@ -780,11 +791,17 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
-	t0 = tip_monotonic();
-	if ((rc = sq_exec(s, l->n_changed ? q_listing_sort : q_listing_unused, err)) < 0)
+	if (!l->n_changed && (rc = sq_exec(s, q_listing_unused, err)) < 0)
 		return rc;
-	tip_debug("listing settle: %.3f s: sort of %lld written entries",
-		  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+	if (l->n_changed) {
+		t0 = tip_monotonic();
+		if (l->n_changed > LISTING_TREE_MAX && (rc = sq_exec(s, q_listing_merge, err)) < 0)
+			return rc;
+		if ((rc = sq_exec(s, q_listing_more_drop, err)) < 0)
+			return rc;
+		tip_debug("listing settle: %.3f s: %lld written entries in key order",
+			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+	}
 	if (l->n_changed) {
 		/* big: more written than a quarter of what was listed before */
 		bool big = (size_t)l->n_changed > l->n_old / 4;
@@ -793,11 +810,11 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		    (rc = exec_timed(s, q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
 					      err)) < 0) ||
-		    (any_removed && (rc = settle_step(s, q_settle_returned, source_id, mark, now,
-						      &c->returned, err)) < 0) ||
-		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0 ||
-		    (rc = settle_step(s, big ? q_settle_listed_scan : q_settle_listed, source_id,
-				      mark, now, &c->added, err)) < 0)
+		    (any_removed &&
+		     ((rc = settle_step(s, q_settle_unremoved, source_id, mark, now, NULL, err)) < 0 ||
+		      (rc = settle_step(s, q_settle_returned, source_id, mark, now, &c->returned,
+					err)) < 0)) ||
+		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0)
 			return rc;
 	}
 	t0 = tip_monotonic();
@@ -810,9 +827,12 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	 */
 	t0 = tip_monotonic();
 	v = l->old;
-	for (size_t i = 0; i < l->n_old; i++)
+	for (size_t i = 0; i < l->n_old; i++) {
 		if (l->seen[i] == 1)
 			v[n++] = l->old[i];
+		if (l->seen[i])
+			n_kept++;
+	}
 	l->old = NULL;
 	l->n_old = 0;
 	cap = n + (size_t)l->n_changed;
@@ -845,6 +865,8 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	if (rc < 0)
 		return rc;
 	c->total = (int64_t)w;
+	/* the new snapshot's keys were active before (n_kept), came back, or are new */
+	c->added = c->total - n_kept - c->returned;
 	tip_debug("listing settle: %.3f s: new snapshot of %zu", (double)(tip_monotonic() - t0) / TIP_SEC,
 		  w);
 	if ((rc = sq_exec(s, q_listing_drop, err)) < 0)

@@ -109,7 +109,7 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 	return 0;
 }
 
-/* Unchanged answer sets (answer_set, schema 7). An answer whose set (set_hash and size, and the
+/* Unchanged answer sets (answer_set, schema 8). An answer whose set (set_hash and size, and the
  * same values) is the previous answer's for this watched domain and rrtype, with one TTL, costs
  * one UPDATE of its answer_set row by integer key (the watch row's id * 4 + the type's code),
  * its round included: pending counts such rounds since base_at, the round whose records were

@@ -12,7 +12,7 @@ static const char q_ind_insert[] =
 	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 static const char q_sight_find[] =
-	"SELECT removed IS NOT NULL FROM sighting WHERE source_id = ?1 AND indicator_id = ?2";
+	"SELECT removed FROM sighting WHERE source_id = ?1 AND indicator_id = ?2";
 static const char q_sight_insert[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -24,10 +24,6 @@ static const char q_sight_update[] =
 static const char q_event[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
 	" VALUES (?1, ?2, ?3, ?4)";
-static const char q_sweep_events[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT source_id, indicator_id, ?3, 'removed' FROM sighting"
-	" WHERE source_id = ?1 AND removed IS NULL AND last_mark <> ?2";
 /* last_seen on removal: a feed pass does not rewrite the last_seen of what it still lists,
  * which is its source's last_success while active (store_sqlite_feeds.c); removal stores it */
 static const char q_sweep[] =
@@ -126,6 +122,7 @@ int sq_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_
 	struct sq_store *s = sq_of(st);
 	sqlite3_stmt *q = sq_prep(s, q_sight_find, err);
 	enum tip_sighting_state res;
+	int64_t was_removed = 0;
 	int rc;
 
 	if (!q)
@@ -136,7 +133,9 @@ int sq_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_
 	sq_bind_int(q, 2, indicator_id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
-		res = sqlite3_column_int(q, 0) ? TIP_SIGHTING_RETURNED : TIP_SIGHTING_SEEN;
+		was_removed = sqlite3_column_int64(q, 0);
+		res = sqlite3_column_type(q, 0) != SQLITE_NULL ? TIP_SIGHTING_RETURNED
+							       : TIP_SIGHTING_SEEN;
 		sqlite3_reset(q);
 		q = sq_prep(s, q_sight_update, err);
 	} else if (rc == SQLITE_DONE) {
@@ -162,9 +161,11 @@ int sq_sighting_seen(struct tip_store *st, int64_t source_id, int64_t indicator_
 	}
 	if ((rc = sq_done(s, q, err, "sighting write")) < 0)
 		return rc;
-	if (res != TIP_SIGHTING_SEEN &&
-	    (rc = event(s, source_id, indicator_id, now,
-			res == TIP_SIGHTING_NEW ? "listed" : "returned", err)) < 0)
+	/* the history (view sighting_history, schema 7): 'listed' is the sighting's first_seen,
+	 * the current removal its removed; a removal becomes an event when the sighting returns */
+	if (res == TIP_SIGHTING_RETURNED &&
+	    ((rc = event(s, source_id, indicator_id, was_removed, "removed", err)) < 0 ||
+	     (rc = event(s, source_id, indicator_id, now, "returned", err)) < 0))
 		return rc;
 	if (state)
 		*state = res;
@@ -175,20 +176,17 @@ int sq_sighting_sweep(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		      int64_t *removed, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
-	const char *qs[2] = { q_sweep_events, q_sweep };
+	sqlite3_stmt *q;
 	int rc;
 	if ((rc = sq_listing_forget(s, source_id, err)) < 0)
 		return rc;
-	for (int i = 0; i < 2; i++) {
-		sqlite3_stmt *q = sq_prep(s, qs[i], err);
-		if (!q)
-			return TIP_ESTORE;
-		sq_bind_int(q, 1, source_id);
-		sq_bind_int(q, 2, mark);
-		sq_bind_int(q, 3, now);
-		if ((rc = sq_done(s, q, err, "sighting sweep")) < 0)
-			return rc;
-	}
+	if (!(q = sq_prep(s, q_sweep, err)))
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, source_id);
+	sq_bind_int(q, 2, mark);
+	sq_bind_int(q, 3, now);
+	if ((rc = sq_done(s, q, err, "sighting sweep")) < 0)
+		return rc;
 	if (removed)
 		*removed = sqlite3_changes(s->db);
 	return 0;

@@ -181,7 +181,33 @@ static const char v6[] =
 	"  min_ttl INTEGER, max_ttl INTEGER, vals TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (domain, rrtype)) WITHOUT ROWID;";
 
-/* Version 7: answer sets keyed by integer, and their rounds kept in the set row (schema 6's
+/* Version 7: leaner feed writes (bench/bench_feeds.c: every B-tree entry of a new indicator
+ * costs on a big first load, and a 10 % churn dirties every page of every index it touches).
+ * - A sighting's 'listed' event is its first_seen and its current removal its removed: neither
+ *   is stored in sighting_event any more, which keeps the 'returned' events and the removals
+ *   they ended. The view sighting_history gives the whole history as before. Only the events
+ *   that are exactly a first_seen or the current removed are dropped.
+ * - The registrable-domain index leaves out indicators that are their own registrable domain
+ *   (most listed domains): a query for the indicators under a registrable domain R asks
+ *   `registrable = R AND registrable <> value` (this index) plus the domain R itself by its
+ *   (type, value). */
+static const char v7[] =
+	"DELETE FROM sighting_event WHERE event = 'listed' AND EXISTS (SELECT 1 FROM sighting s"
+	"  WHERE s.source_id = sighting_event.source_id"
+	"  AND s.indicator_id = sighting_event.indicator_id AND s.first_seen = sighting_event.at);"
+	"DELETE FROM sighting_event WHERE event = 'removed' AND EXISTS (SELECT 1 FROM sighting s"
+	"  WHERE s.source_id = sighting_event.source_id"
+	"  AND s.indicator_id = sighting_event.indicator_id AND s.removed = sighting_event.at);"
+	"CREATE VIEW sighting_history (source_id, indicator_id, at, event) AS"
+	"  SELECT source_id, indicator_id, first_seen, 'listed' FROM sighting"
+	"  UNION ALL SELECT source_id, indicator_id, removed, 'removed' FROM sighting"
+	"  WHERE removed IS NOT NULL"
+	"  UNION ALL SELECT source_id, indicator_id, at, event FROM sighting_event;"
+	"DROP INDEX indicator_registrable;"
+	"CREATE INDEX indicator_registrable ON indicator (registrable)"
+	"  WHERE registrable IS NOT NULL AND registrable <> value;";
+
+/* Version 8: answer sets keyed by integer, and their rounds kept in the set row (schema 6's
  * pdns_set, keyed by text, replaced). One row per watched domain and record type, id = the
  * watch row's id * 4 + the type's code (1 A, 2 AAAA, 3 NS): an answer whose set is unchanged
  * costs one UPDATE of this row by its integer key, its round included. `rounds` lists the rounds
@@ -193,7 +219,7 @@ static const char v6[] =
  * watch_due goes: no query uses it (the due list walks the rowid range) and every round moved
  * its entry. Data: pdns_set rows of watched domains (A, AAAA, NS) move over with their pending
  * rounds (their rounds are all in `round` already); the others are folded into pdns first. */
-static const char v7[] =
+static const char v8[] =
 	"DROP INDEX IF EXISTS watch_due;"
 	"CREATE TABLE answer_set ("
 	"  id INTEGER PRIMARY KEY, set_hash INTEGER NOT NULL, n INTEGER NOT NULL,"
@@ -240,7 +266,8 @@ static const struct migration migrations[] = {
 	{ 4, "flux classification: features, events, network families", v4, NULL },
 	{ 5, "listing snapshots", v5, NULL },
 	{ 6, "passive DNS of unchanged answer sets", v6, NULL },
-	{ 7, "answer sets by integer key with their rounds; no watch_due index", v7, NULL },
+	{ 7, "leaner feed writes: 'listed' from first_seen, a smaller registrable index", v7, NULL },
+	{ 8, "answer sets by integer key with their rounds; no watch_due index", v8, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

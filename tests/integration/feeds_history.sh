@@ -14,7 +14,7 @@ watch = all
 EOF
 assert_rc 0 "tip init" -- tip init
 
-ev() { sqlite3 "$T/tip.db" "SELECT group_concat(e.event, ',') FROM (SELECT event FROM sighting_event se JOIN indicator i ON i.id = se.indicator_id WHERE i.value = '$1' ORDER BY at, event) e"; }
+ev() { sqlite3 "$T/tip.db" "SELECT group_concat(e.event, ',') FROM (SELECT event FROM sighting_history se JOIN indicator i ON i.id = se.indicator_id WHERE i.value = '$1' ORDER BY at, event) e"; }
 removed() { tip lookup "$1" --json | jq -r '[.sightings[] | select(.source == "hist") | (.removed != null)] | .[0]'; }
 first() { tip lookup "$1" --json | jq -r '.sightings[] | select(.source == "hist") | .first_seen'; }
 

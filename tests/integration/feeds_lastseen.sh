@@ -37,7 +37,7 @@ t2=$(success)
 assert_eq "$([[ "$t2" > "$t1" ]] && echo later)" "later" "fetch 2 is a later time than fetch 1"
 assert_eq "$(get a.example first_seen) $(get a.example last_seen)" "$t1 $t2" \
 	"unchanged entry: first_seen of fetch 1, last_seen of fetch 2"
-assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting_event')" "3" "no events for unchanged entries"
+assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting_history')" "3" "no events for unchanged entries"
 
 sleep 1.1
 # fetch 3: b gone, c's category changed, d new
@@ -69,7 +69,7 @@ assert_match "$OUT" "3 listed, 1 new, 1 removed" "fetch 5: b back (counted new),
 t5=$(success)
 assert_eq "$(get b.example removed) $(get b.example last_seen) $(get d.example removed)" "null $t5 $t5" \
 	"b re-activated, last seen now; d removed now"
-assert_eq "$(sqlite3 "$T/tip.db" "SELECT group_concat(event, ',') FROM (SELECT event FROM sighting_event se JOIN indicator i ON i.id = se.indicator_id WHERE i.value = 'b.example' ORDER BY at)")" \
+assert_eq "$(sqlite3 "$T/tip.db" "SELECT group_concat(event, ',') FROM (SELECT event FROM sighting_history se JOIN indicator i ON i.id = se.indicator_id WHERE i.value = 'b.example' ORDER BY at)")" \
 	"listed,removed,returned" "b's history"
 assert_rc 0 "fetch 6" -- tip feed fetch ls
 assert_match "$OUT" "3 listed, 0 new, 0 removed" "fetch 6 after the rebuild: unchanged"

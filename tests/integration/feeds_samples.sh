@@ -82,11 +82,11 @@ format = cidr
 url = file://$D/malc0de/rss.xml
 format = plain
 EOF
-before=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_event')
+before=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')
 assert_rc 1 "ASN-DROP as cidr fails" -- tip feed fetch asndrop
 assert_match "$OUT" "no entry parsed and 2 rejected" "says nothing parsed (2 ASN lines rejected)"
 assert_rc 1 "malc0de RSS as plain fails" -- tip feed fetch malc0de
-assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_event')" "$before" \
+assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')" "$before" \
 	"failed parses stored nothing"
 
 done_testing

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Passive DNS of unchanged answer sets (schema 6, keyed by integer with their rounds since
-# schema 7): pass 1 does not rewrite the pdns rows of an answer whose set is the previous round's
+# schema 8): pass 1 does not rewrite the pdns rows of an answer whose set is the previous round's
 # nor write a round row for it, and keeps a pending count and the round's time and TTL in the
 # set row (answer_set) instead. What users and pass 2 read must not change: `tip lookup --json` (first/last seen,
 # count, TTL range per record) and the flux features. Real knotd on loopback; the answers are

@@ -3,7 +3,7 @@
  * migrations from an older version.
  *
  * Expected values are the inputs the test itself wrote, counted by hand; where the test looks
- * underneath the API (the sighting_event history, the schema version) it reads the file with
+ * underneath the API (the sighting_history view, the schema version) it reads the file with
  * SQLite directly, not through the store.
  */
 #include <setjmp.h>
@@ -389,7 +389,7 @@ static void test_sightings(void **state)
 	{
 		char q[300];
 		snprintf(q, sizeof(q),
-			 "SELECT group_concat(at || ':' || event, ',') FROM (SELECT * FROM sighting_event"
+			 "SELECT group_concat(at || ':' || event, ',') FROM (SELECT * FROM sighting_history"
 			 " WHERE source_id = %lld AND indicator_id = %lld ORDER BY at)",
 			 (long long)feed, (long long)b);
 		sqlite3 *db;
@@ -401,7 +401,7 @@ static void test_sightings(void **state)
 				    "1000:listed,2000:removed,3000:returned");
 		sqlite3_finalize(qq);
 		sqlite3_close(db);
-		snprintf(q, sizeof(q), "SELECT count(*) FROM sighting_event WHERE indicator_id = %lld",
+		snprintf(q, sizeof(q), "SELECT count(*) FROM sighting_history WHERE indicator_id = %lld",
 			 (long long)a);
 		assert_int_equal(sql_int(path, q), 1); /* a: listed only */
 	}
@@ -857,7 +857,8 @@ static void test_readonly(void **state)
 
 /* A store built at schema 1, filled the way a version-1 tip would (SQL: the v1 API wrote
  * sighting rows but no events), then migrated: the data survives and migration 2 backfills
- * sighting_event with 'listed' at each first_seen and 'removed' where removed. */
+ * sighting_event with 'listed' at each first_seen and 'removed' where removed (the 'listed' ones
+ * then move to the view sighting_history, migration 7). */
 static void test_migration(void **state)
 {
 	char url[400], path[300];
@@ -899,13 +900,16 @@ static void test_migration(void **state)
 	OK(tip_store_schema_version(st, &v, &err));
 	assert_int_equal(v, to);
 
-	/* backfill: 3 'listed' (one per sighting, at first_seen) and 2 'removed' */
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event"), 5);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event e JOIN sighting s USING"
+	/* backfill (migration 2): 3 'listed' (one per sighting, at first_seen) and 2 'removed';
+	 * since migration 7 both are read from the sightings (first_seen, removed: the view
+	 * sighting_history) and none stays stored */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_history"), 5);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event"), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_history e JOIN sighting s USING"
 				       " (source_id, indicator_id) WHERE e.event = 'listed'"
 				       " AND e.at = s.first_seen"),
 			 3);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event e JOIN sighting s USING"
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_history e JOIN sighting s USING"
 				       " (source_id, indicator_id) WHERE e.event = 'removed'"
 				       " AND e.at = s.removed"),
 			 2);
@@ -940,13 +944,18 @@ static void test_migration(void **state)
 		assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event WHERE"
 					       " indicator_id = 11 AND event = 'returned' AND at = 500"),
 				 1);
+		/* the removal it ended (350, written by the v1 rows) became an event */
+		assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event WHERE"
+					       " indicator_id = 11 AND event = 'removed' AND at = 350"),
+				 1);
 	}
 
 	/* migrating again is a no-op */
 	OK(tip_store_migrate(st, 0, &from, &to, &err));
 	assert_int_equal(from, tip_store_schema_latest());
 	assert_int_equal(to, tip_store_schema_latest());
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event"), 6);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_history"), 6);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event"), 2);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM schema_version"),
 			 tip_store_schema_latest());
 	tip_store_close(st);

@@ -1,0 +1,20 @@
+/*
+ * feeds_int.h — what the files of src/feeds share and nobody else sees.
+ */
+#ifndef TIP_FEEDS_INT_H
+#define TIP_FEEDS_INT_H
+
+#include "feeds.h"
+
+/* The parse thread of a feed run (pipe.c). A feed run is two jobs of about the same size on a
+ * big feed: parsing (normalising every line: libidn2, libpsl, libcurl's URL parser) and the
+ * store's work (hashing, the diff, the writes). The parser runs in a thread of its own and hands
+ * the accepted entries over in batches, in order, to the thread that owns the store, which calls
+ * `cb` for each as the parser would have. Memory is bounded by a few batches in flight.
+ *
+ * Returns what the parse returned (0, or its fatal error in *err), or the first negative value
+ * `cb` returned (its own error then lives with the callback's argument, as for the parser). */
+int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, tip_feed_entry_cb cb,
+			 void *arg, struct tip_feed_stats *stats, struct tip_error *err);
+
+#endif
