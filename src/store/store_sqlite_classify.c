@@ -325,7 +325,8 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 					goto out;
 				}
 			}
-			qsort(sc.rounds, sc.n_rounds, sizeof(*sc.rounds), rcmp_type_time);
+			if (sc.n_rounds > 1)
+				qsort(sc.rounds, sc.n_rounds, sizeof(*sc.rounds), rcmp_type_time);
 		}
 		/* passive DNS of domains without rounds in the window is skipped; then ours */
 		while (rp == SQLITE_ROW && (d = sq_col_text(qp, 0)) && strcmp(d, domain) < 0)

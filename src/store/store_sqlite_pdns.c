@@ -225,7 +225,7 @@ int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_ro
 		x = sq_fail(s, err, "rounds");
 	else
 		x = sq_set_rounds_of(s, domain, since, rlist_add, &l, err);
-	if (x == 0)
+	if (x == 0 && l.n > 1)
 		qsort(l.r, l.n, sizeof(*l.r), rcmp_time);
 	for (size_t i = 0; i < l.n && x == 0; i++)
 		x = cb(arg, &l.r[i]);
