@@ -101,10 +101,17 @@ s0=$(date +%s.%N)
 s1=$(date +%s.%N)
 echo "watch_add_seconds=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }') names=$N"
 
+# CPU seconds so far: of knotd (utime + stime), and of the whole machine (all cores, not idle)
+HZ=$(getconf CLK_TCK)
+knot_cpu() { awk -v hz="$HZ" '{ printf "%.2f", ($14 + $15) / hz }' /proc/"$KNOT_PID"/stat; }
+machine_cpu() { awk -v hz="$HZ" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat; }
+
 # run_pass LABEL [ENV=VALUE...]: one `tip resolve` of every watched domain; prints its figures
 run_pass() {
-	local label=$1 pid peak_fds=0 n line rq rss wall usr sys
+	local label=$1 pid peak_fds=0 n line rq rss wall usr sys k0 k1 m0 m1 wcpu
 	shift
+	k0=$(knot_cpu)
+	m0=$(machine_cpu)
 	env "$@" ${PERF:+perf record -g -o $T/perf-$label.data --} /usr/bin/time -f '%M %e %U %S' -o "$T/time.out" \
 		"$TIP" resolve > "$T/resolve.out" 2> "$T/resolve-$label.err" &
 	TPID=$!
@@ -117,11 +124,21 @@ run_pass() {
 		sleep 0.05
 	done
 	wait $TPID || { cat "$T/resolve-$label.err" >&2; die "tip resolve ($label) failed"; }
+	k1=$(knot_cpu)
+	m1=$(machine_cpu)
 	line=$(grep 'flux-resolve: .*queries/s' "$T/resolve-$label.err" | tail -1)
 	rq=$(echo "$line" | sed -n 's/.*: \([0-9]*\) queries\/s.*/\1/p')
 	read -r rss wall usr sys < "$T/time.out"
 	echo "[$label] resolve_qps=$rq ratio=$(awk -v a="$rq" -v b="$dq" 'BEGIN { printf "%.2f", b ? a / b : 0 }') peak_rss_kib=$rss peak_fds=$peak_fds wall_s=$wall user_s=$usr sys_s=$sys rrtypes=\"$RRTYPES\""
 	echo "[$label] pass: ${line#*flux-resolve: }"
+	# CPU per answer by component: the writer thread, the rest of tip (the DNS loop), knotd,
+	# and everything else the machine ran meanwhile (other jobs, the kernel's own threads)
+	wcpu=$(echo "$line" | sed -n 's/.*writer CPU \([0-9.]*\) s.*/\1/p')
+	awk -v n="$N" -v w="${wcpu:-0}" -v u="$usr" -v s="$sys" -v k="$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')" \
+		-v m="$(awk -v a="$m0" -v b="$m1" 'BEGIN { print b - a }')" -v wall="$wall" -v c="$(nproc)" 'BEGIN {
+		t = u + s
+		printf "[%s] cpu_us_per_answer: writer=%.1f loop=%.1f knotd=%.1f other=%.1f machine_busy=%.0f%% of %d cores\n",
+			"'"$label"'", w * 1e6 / n, (t - w) * 1e6 / n, k * 1e6 / n, (m - t - k) * 1e6 / n, 100 * m / (wall * c), c }'
 }
 
 # storage on: the figure that counts
