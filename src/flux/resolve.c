@@ -208,6 +208,13 @@ struct resolver {
 	bool cancelled;
 };
 
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -394,11 +401,7 @@ static void *w_main(void *arg)
 			w_fail(w, rc);
 		}
 	}
-	{
-		struct timespec ts;
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-		w->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	}
+	w->cpu_s = thread_cpu();
 	free(w->recs);
 	free(w->is_new);
 	w->recs = NULL;
@@ -1076,7 +1079,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	struct tip_error *err = &ctx->err;
 	const struct tip_config *cfg = ctx->cfg;
 	struct timeval tv = { 0, TICK_USEC };
-	tip_time_t t0, t1;
+	tip_time_t t0, t1, fin;
+	double fin_cpu;
 	int rc, nsrv;
 	int64_t refreshed = 0;
 
@@ -1150,9 +1154,12 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		event_base_dispatch(r.base);
 	wb_flush(&r);
 	rc = writer_stop(&r.w); /* everything answered is stored when it returns */
+	fin = tip_monotonic();
+	fin_cpu = thread_cpu();
 	if (!r.nostore && rc == 0)
-		rc = tip_store_bulk(ctx->store, false, &r.w.err); /* one checkpoint */
+		rc = tip_store_bulk(ctx->store, false, &r.w.err); /* index build, one checkpoint */
 	t1 = tip_monotonic();
+	fin_cpu = thread_cpu() - fin_cpu;
 	if (rc < 0)
 		*err = r.w.err;
 	else if (r.failed)
@@ -1168,8 +1175,9 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), "
 			 "%lld answers in %.3f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, "
 			 "servfail %lld, refused %lld, timeout %lld, other %lld; %lld records (%lld "
-			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, behind %lld of %lld "
-			 "ticks; peak in flight %d; max RSS %ld KiB",
+			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, end of pass "
+			 "(index, checkpoint) %.2f s, CPU %.2f s; behind %lld of %lld ticks; peak in flight "
+			 "%d; max RSS %ld KiB",
 			 (long long)r.domains, (long long)r.queries, (long long)r.retried,
 			 (long long)r.answers, s, s > 0 ? (double)r.answers / s : 0.0,
 			 (long long)r.n_out[O_OK], (long long)r.n_out[O_NODATA],
@@ -1177,7 +1185,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 (long long)r.n_out[O_REFUSED], (long long)r.n_out[O_TIMEOUT], (long long)other,
 			 (long long)r.records, (long long)r.w.new_records, (long long)r.w.enriched,
 			 r.enrich ? tip_enrich_db(r.enrich) : "none", (long long)r.w.commits,
-			 r.w.cpu_s, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
+			 r.w.cpu_s, (double)(t1 - fin) / TIP_SEC, fin_cpu, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
 			 ru.ru_maxrss);
 	}
 	if (ctx->cancel && *ctx->cancel && !rc)
