@@ -7,7 +7,7 @@
  * two comes from the same moments of a shared machine. The store API is the boundary: only the
  * schema differs.
  *
- *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,round,watch]
+ *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch]
  *
  * -x leaves the named writes out, to measure each one's share.
  *
@@ -59,8 +59,9 @@ static void remove_db(const char *path)
 
 /* The writes of one pass over n domains at time `at` (rows new on the first pass, existing on
  * the next); CPU and wall seconds per answer. */
-/* -x pdns,round,watch: leave those writes out (to measure each one's share) */
-static bool skip_pdns, skip_round, skip_watch;
+/* -x pdns,watch: leave those writes out (to measure each one's share); pdns is the answer with
+ * its round (one call since schema 8) */
+static bool skip_pdns, skip_watch;
 
 static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu, double *wall)
 {
@@ -85,13 +86,10 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 		for (int k = 0; k < 3; k++)
 			rec[k] = (struct tip_pdns_rec){ .value = v[k], .ttl = 60 };
 		rd.set_hash = 12345 + i; /* the same set on both passes */
-		/* the answer and its round, as the pass's writer does (-x round: the answer alone,
-		 * given as a round with no records; -x pdns: the round alone) */
-		if (!skip_pdns && !skip_round &&
+		/* the answer and its round, as the pass's writer does */
+		if (!skip_pdns &&
 		    tip_store_pdns_answer(st, i + 1, &rd, rec, 3, is_new, &rd.n_new, &err) < 0)
 			die("pdns answer", &err);
-		if (skip_pdns && !skip_round && tip_store_round_put(st, &rd, &err) < 0)
-			die("round put", &err);
 		if (!skip_watch && tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)
 			die("watch resolved", &err);
 		if (((i + 1) % TX == 0 || i + 1 == n) && tip_store_commit(st, &err) < 0)
@@ -152,11 +150,10 @@ int main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'x':
 			skip_pdns = strstr(optarg, "pdns") != NULL;
-			skip_round = strstr(optarg, "round") != NULL;
 			skip_watch = strstr(optarg, "watch") != NULL;
 			break;
 		default:
-			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,round,watch]\n");
+			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch]\n");
 			return 2;
 		}
 	}
