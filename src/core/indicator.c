@@ -266,6 +266,14 @@ int tip_registrable_domain(const char *domain, char *out, size_t outlen)
 	return tip_strlcpy(out, r, outlen) ? 0 : TIP_ELIMIT;
 }
 
+/* An indicator's registrable domain from its (domain) host: now, or later when the parse was
+ * asked to leave it (registrable_pending still set). */
+static void set_registrable(struct tip_indicator *ind)
+{
+	if (!ind->registrable_pending)
+		tip_registrable_domain(ind->host, ind->registrable, sizeof(ind->registrable));
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Addresses */
 
@@ -490,7 +498,7 @@ static int parse_host(const char *host, struct tip_indicator *ind, struct tip_er
 	}
 	rc = tip_domain_normalize(host, hl, ind->host, sizeof(ind->host), &ind->idn, err);
 	if (rc == 0)
-		tip_registrable_domain(ind->host, ind->registrable, sizeof(ind->registrable));
+		set_registrable(ind);
 	return rc;
 }
 
@@ -642,7 +650,7 @@ static int parse_email(const char *s, size_t len, struct tip_indicator *ind, str
 		tip_error_prefix(err, "e-mail address domain");
 		return rc;
 	}
-	tip_registrable_domain(ind->host, ind->registrable, sizeof(ind->registrable));
+	set_registrable(ind);
 	for (size_t i = 0; i < ll; i++)
 		ind->value[i] = (char)tolower((unsigned char)s[i]);
 	ind->value[ll] = '@';
@@ -696,6 +704,21 @@ static enum tip_ind_type guess(const char *s, size_t len)
 int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 			struct tip_indicator *out, struct tip_error *err)
 {
+	return tip_indicator_parse_flags(in, len, want, 0, out, err);
+}
+
+const char *tip_indicator_registrable(const struct tip_indicator *ind, char *buf, size_t len)
+{
+	if (!ind->registrable_pending)
+		return ind->registrable;
+	if (tip_registrable_domain(ind->host, buf, len) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+int tip_indicator_parse_flags(const char *in, size_t len, enum tip_ind_type want, unsigned flags,
+			      struct tip_indicator *out, struct tip_error *err)
+{
 	char q[200];
 	int rc;
 
@@ -704,6 +727,8 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 	out->family = 0;
 	out->prefix = -1;
 	out->idn = out->defanged = false;
+	/* a request until set_registrable() sees a host to take it for */
+	out->registrable_pending = flags & TIP_IND_LATER_REGISTRABLE;
 	if (len == 0)
 		return tip_error_set(err, TIP_EINVAL, "empty indicator");
 	if (memchr(in, '\0', len))
@@ -717,7 +742,7 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 		rc = tip_domain_normalize(in, len, out->value, sizeof(out->value), &out->idn, err);
 		if (rc == 0) {
 			tip_strlcpy(out->host, out->value, sizeof(out->host));
-			tip_registrable_domain(out->value, out->registrable, sizeof(out->registrable));
+			set_registrable(out);
 		}
 		break;
 	case TIP_IND_IPV4:
@@ -743,5 +768,7 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 	}
 	if (rc == 0)
 		out->type = want;
+	if (rc < 0 || !out->host[0] || out->family)
+		out->registrable_pending = false; /* no domain host: nothing to compute */
 	return rc;
 }

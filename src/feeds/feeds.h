@@ -95,7 +95,8 @@ struct tip_feed_stats {
 };
 
 /* One accepted entry: the normalised indicator, its attributes (strings live only during the
- * call) and the line it started on. */
+ * call) and the line it started on. The indicator's registrable domain is left for
+ * tip_indicator_registrable() (TIP_IND_LATER_REGISTRABLE). */
 typedef int (*tip_feed_entry_cb)(void *arg, const struct tip_indicator *ind,
 				 const struct tip_sighting_attrs *attrs, int64_t line);
 

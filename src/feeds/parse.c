@@ -139,7 +139,9 @@ static int entry(struct tip_feed_parser *p, const char *text, size_t len,
 	struct tip_error e = { 0 };
 	int rc;
 
-	if (tip_indicator_parse(text, len, p->def->type, &ind, &e) < 0) {
+	/* the registrable domain only when it is needed: a re-fetched entry is looked up by value */
+	if (tip_indicator_parse_flags(text, len, p->def->type, TIP_IND_LATER_REGISTRABLE, &ind,
+				      &e) < 0) {
 		reject(p, line, "%s", e.msg);
 		return 0;
 	}

@@ -25,7 +25,7 @@ struct ent_head {
 	uint32_t len[6]; /* value, host, registrable, category, threat, tags */
 	uint8_t addr[16];
 	int16_t prefix;
-	uint8_t type, family, idn, defanged;
+	uint8_t type, family, idn, defanged, registrable_pending;
 };
 
 struct batch {
@@ -152,6 +152,7 @@ static int on_parsed(void *arg, const struct tip_indicator *ind,
 	h.prefix = (int16_t)ind->prefix;
 	h.idn = ind->idn;
 	h.defanged = ind->defanged;
+	h.registrable_pending = ind->registrable_pending;
 	memcpy(h.addr, ind->addr, sizeof(h.addr));
 	for (int i = 0; i < 6; i++)
 		put_str(b, strs[i], &h.len[i]);
@@ -251,6 +252,7 @@ static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb
 		ind->prefix = h.prefix;
 		ind->idn = h.idn;
 		ind->defanged = h.defanged;
+		ind->registrable_pending = h.registrable_pending;
 		attrs = (struct tip_sighting_attrs){ .category = str[3], .threat = str[4],
 						     .tags = str[5], .listed_since = h.listed_since };
 		if ((rc = cb(arg, ind, &attrs, h.line)) < 0)

@@ -65,11 +65,13 @@ static int on_entry(void *arg, const struct tip_indicator *ind,
 		return 0;
 	{
 		const char *d = NULL;
+		char reg[TIP_DOMAIN_MAX + 1];
 		enum tip_watch_result r;
 		if (ind->type == TIP_IND_DOMAIN)
 			d = ind->value;
-		else if (ind->type == TIP_IND_URL && ind->family == 0 && ind->registrable[0])
-			d = ind->registrable;
+		else if (ind->type == TIP_IND_URL && ind->family == 0 &&
+			 *(d = tip_indicator_registrable(ind, reg, sizeof(reg))) == '\0')
+			d = NULL;
 		if (!d)
 			return 0;
 		if ((rc = tip_store_watch_add(p->ctx->store, d, p->source, p->now, &r, &p->err)) < 0)
