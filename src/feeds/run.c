@@ -86,7 +86,7 @@ struct feed_state {
 	bool found;
 	int64_t id;
 	char *etag, *last_modified;
-	tip_time_t last_fetch;
+	tip_time_t last_fetch, last_success;
 };
 
 static int get_state(void *arg, const struct tip_feed_row *f)
@@ -97,6 +97,7 @@ static int get_state(void *arg, const struct tip_feed_row *f)
 	s->etag = f->etag ? tip_xstrdup(f->etag) : NULL;
 	s->last_modified = f->last_modified ? tip_xstrdup(f->last_modified) : NULL;
 	s->last_fetch = f->last_fetch;
+	s->last_success = f->last_success;
 	return 0;
 }
 
@@ -130,7 +131,10 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		return rc;
 	if ((rc = tip_store_listing_begin(ctx->store, fs->id, err)) < 0)
 		goto fail;
-	if ((rc = tip_feed_parse_piped(def, f->body, on_entry, &p, &stats, err)) < 0) {
+	/* a first fetch writes every entry: the registrable domains are computed by the parser's
+	 * thread then; later, only for the entries that are written, by the store's */
+	if ((rc = tip_feed_parse_piped(def, f->body, fs->last_success == 0, on_entry, &p, &stats,
+				       err)) < 0) {
 		/* the callback's own failure (the store, a cancel) is the one to report */
 		if (p.err.msg[0])
 			tip_error_set(err, rc, "%s", p.err.msg);
