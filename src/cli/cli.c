@@ -77,13 +77,14 @@ static const struct cli_cmd commands[] = {
 	  "fetch  fetches the named feeds now (enabled or not), else every enabled feed; one\n"
 	  "       feed run is one transaction, and a failed fetch or parse changes nothing but\n"
 	  "       the feed's last error. Exit status 1 if any feed failed.\n" },
-	{ "lookup", cmd_lookup, "everything TIP knows about a domain, IP, URL, CIDR or e-mail",
-	  "usage: tip lookup DOMAIN|IP|URL|CIDR|EMAIL [--json]\n"
+	{ "lookup", cmd_lookup, "everything TIP knows about a domain, IP, URL, CIDR, e-mail or AS",
+	  "usage: tip lookup DOMAIN|IP|URL|CIDR|EMAIL|ASnnn [--json]\n"
 	  "\n"
 	  "Prints the normalised query, its type, every sighting (source, first seen, last seen,\n"
 	  "removed), the resolutions (value, rrtype, first and last seen, ASN, AS name,\n"
 	  "country) and the current flux verdict. For an IP also the listed networks that hold\n"
-	  "it and the domains seen on it; for a domain also the URLs and addresses on it.\n" },
+	  "it, its AS ([enrich] databases) and the listed AS holding it, and the domains seen on\n"
+	  "it; for a domain also the URLs and addresses on it.\n" },
 	{ "flux", cmd_flux, "fast-flux verdicts, verdict changes, network families",
 	  "usage: tip flux [--all] [--json]\n"
 	  "       tip flux families [--all] [--json]\n"

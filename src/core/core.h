@@ -116,6 +116,7 @@ enum tip_ind_type {
 	TIP_IND_CIDR,
 	TIP_IND_URL,
 	TIP_IND_EMAIL,
+	TIP_IND_ASN, /* an autonomous system, "AS64500" (ASN-DROP style lists) */
 	TIP_IND_TYPE_MAX
 };
 

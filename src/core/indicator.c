@@ -24,7 +24,7 @@
 static const char *type_names[TIP_IND_TYPE_MAX] = {
 	[TIP_IND_ANY] = "any",   [TIP_IND_DOMAIN] = "domain", [TIP_IND_IPV4] = "ipv4",
 	[TIP_IND_IPV6] = "ipv6", [TIP_IND_CIDR] = "cidr",     [TIP_IND_URL] = "url",
-	[TIP_IND_EMAIL] = "email",
+	[TIP_IND_EMAIL] = "email", [TIP_IND_ASN] = "asn",
 };
 
 const char *tip_ind_type_name(enum tip_ind_type t)
@@ -662,6 +662,38 @@ static int parse_email(const char *s, size_t len, struct tip_indicator *ind, str
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* An AS number: "AS64500" or "as64500" (or the bare number when asked for an ASN), canonical
+ * "AS64500". 1 to 4294967294, no leading zeros; the numbers that name no network are refused:
+ * 0 (RFC 7607), 23456 (AS_TRANS, RFC 6793), 65535 and 4294967295 (RFC 7300). */
+static int parse_asn(const char *s, size_t len, struct tip_indicator *ind, struct tip_error *err)
+{
+	char q[200];
+	uint64_t n = 0;
+	size_t i = 0;
+
+	if (len >= 2 && strncasecmp(s, "AS", 2) == 0)
+		i = 2;
+	if (i == len)
+		return tip_error_set(err, TIP_EINVAL, "'%s': no AS number", quote(s, len, q, sizeof(q)));
+	if (s[i] == '0')
+		return tip_error_set(err, TIP_EINVAL, "'%s': AS number 0 or with a leading zero",
+				     quote(s, len, q, sizeof(q)));
+	for (size_t k = i; k < len; k++) {
+		if (!isdigit((unsigned char)s[k]) || k - i >= 10)
+			return tip_error_set(err, TIP_EINVAL, "'%s' is not an AS number",
+					     quote(s, len, q, sizeof(q)));
+		n = n * 10 + (uint64_t)(s[k] - '0');
+	}
+	if (n > UINT32_MAX)
+		return tip_error_set(err, TIP_EINVAL, "'%s': AS numbers are 32 bits",
+				     quote(s, len, q, sizeof(q)));
+	if (n == 23456 || n == 65535 || n == UINT32_MAX)
+		return tip_error_set(err, TIP_EINVAL, "'%s': a reserved AS number (names no network)",
+				     quote(s, len, q, sizeof(q)));
+	snprintf(ind->value, sizeof(ind->value), "AS%llu", (unsigned long long)n);
+	return 0;
+}
+
 static enum tip_ind_type guess(const char *s, size_t len)
 {
 	bool colon = memchr(s, ':', len) != NULL, slash = memchr(s, '/', len) != NULL;
@@ -671,6 +703,8 @@ static enum tip_ind_type guess(const char *s, size_t len)
 		return TIP_IND_URL;
 	if (at && !slash)
 		return TIP_IND_EMAIL;
+	if (len > 2 && strncasecmp(s, "AS", 2) == 0 && strspn(s + 2, "0123456789") >= len - 2)
+		return TIP_IND_ASN; /* "AS64500": not a dotless host name in a blocklist */
 	for (size_t i = 0; i < len; i++)
 		if (!isdigit((unsigned char)s[i]) && s[i] != '.')
 			digits_dots = false;
@@ -762,6 +796,9 @@ int tip_indicator_parse_flags(const char *in, size_t len, enum tip_ind_type want
 		break;
 	case TIP_IND_EMAIL:
 		rc = parse_email(in, len, out, err);
+		break;
+	case TIP_IND_ASN:
+		rc = parse_asn(in, len, out, err);
 		break;
 	default:
 		rc = tip_error_set(err, TIP_EINVAL, "unknown indicator type");

@@ -45,7 +45,7 @@ const struct tip_cfg_key tip_feed_keys[] = {
 	{ "first_seen_field", TIP_CFG_STR, NULL, 0, 0,
 	  "column or field holding the feed's own first-seen time" },
 	{ "type", TIP_CFG_STR, "any", 0, 0,
-	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email" },
+	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email, asn" },
 	{ "watch", TIP_CFG_STR, "none", 0, 0,
 	  "which domains go onto the fast-flux watch list: none, all, or categories (a, b, …)" },
 	{ "timeout", TIP_CFG_DURATION, "300", 1, 86400, "total time a fetch may take" },
@@ -267,7 +267,7 @@ static int build(const struct tip_config_section *s, const char *where, const ch
 		def->type = TIP_IND_ANY;
 	else if (tip_ind_type_parse(v, &def->type) < 0 || def->type == TIP_IND_ANY)
 		return tip_error_set(err, TIP_EINVAL,
-				     "%s type: '%s' is not any, domain, ipv4, ipv6, cidr, url or email",
+				     "%s type: '%s' is not any, domain, ipv4, ipv6, cidr, url, email or asn",
 				     where, v);
 
 	v = val(s, "watch");

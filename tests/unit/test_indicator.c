@@ -621,6 +621,29 @@ static void test_types(void **state)
 	bad("", TIP_IND_ANY, "empty");
 }
 
+/* AS numbers (ASN-DROP style lists). Reserved numbers from the RFCs: 0 (RFC 7607), 23456
+ * AS_TRANS (RFC 6793), 65535 and 4294967295 (RFC 7300); 32 bits (RFC 6793). */
+static void test_asn(void **state)
+{
+	(void)state;
+	ok("AS64500", TIP_IND_ANY, TIP_IND_ASN, "AS64500");
+	ok("as13335", TIP_IND_ANY, TIP_IND_ASN, "AS13335");
+	ok("13335", TIP_IND_ASN, TIP_IND_ASN, "AS13335");
+	ok("AS4294967294", TIP_IND_ANY, TIP_IND_ASN, "AS4294967294");
+	ok("AS1", TIP_IND_ANY, TIP_IND_ASN, "AS1");
+	bad("AS0", TIP_IND_ANY, "AS number 0");
+	bad("AS012", TIP_IND_ANY, "leading zero");
+	bad("AS23456", TIP_IND_ANY, "reserved");
+	bad("AS65535", TIP_IND_ANY, "reserved");
+	bad("AS4294967295", TIP_IND_ANY, "reserved");
+	bad("AS4294967296", TIP_IND_ANY, "32 bits");
+	bad("AS12345678901", TIP_IND_ANY, "not an AS number");
+	bad("AS12a", TIP_IND_ASN, "not an AS number");
+	bad("AS", TIP_IND_ASN, "no AS number");
+	/* not an ASN when guessing: a name with a dot stays a domain */
+	ok("as1.example", TIP_IND_ANY, TIP_IND_DOMAIN, "as1.example");
+}
+
 /* TIP_IND_LATER_REGISTRABLE: the same indicator, the registrable domain left out until asked
  * for, then the same as the eager parse gives (the expected values are the eager parse's, whose
  * PSL rules test_registrable checks); nothing pending where there is no domain host. */
@@ -660,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_url),            cmocka_unit_test(test_email),
 		cmocka_unit_test(test_unterminated),   cmocka_unit_test(test_guess),
 		cmocka_unit_test(test_types),          cmocka_unit_test(test_later_registrable),
+		cmocka_unit_test(test_asn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
