@@ -59,6 +59,7 @@ struct tip_feed_def {
 	char *watch_categories; /* comma-separated, for TIP_FEED_WATCH_CATEGORIES */
 	/* fetching */
 	int64_t timeout_s, connect_timeout_s, max_size, max_redirects;
+	char *ca_file; /* absolute path of a PEM CA bundle trusted instead of the system's; NULL */
 };
 
 /* Every key a [feed NAME] section (or `tip feed add --set KEY=VALUE`) accepts. */
