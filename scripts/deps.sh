@@ -10,7 +10,7 @@ libevent-dev libc-ares-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libpq-dev libloc-dev libloc-database libmaxminddb-dev libgmime-3.0-dev
 libidn2-dev libpsl-dev publicsuffix libinih-dev"
 test_pkgs="libcmocka-dev sqlite3 knot knot-dnsutils dnsperf location mmdb-bin python3 curl
-procps iproute2 jq idn2"
+procps iproute2 jq idn2 openssl ca-certificates"
 
 want="$build_pkgs"
 case "${1:-}" in

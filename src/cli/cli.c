@@ -69,20 +69,22 @@ static const struct cli_cmd commands[] = {
 	  "or added here; a config definition wins over an added one of the same name.\n"
 	  "\n"
 	  "add    stores a feed; FMT is plain, hosts, cidr, csv, json or jsonl; --set takes any\n"
-	  "       [feed] key (field=3, delimiter=tab, header=yes, watch=all, category=phishing…)\n"
+	  "       [feed] key (field=3, delimiter=tab, header=yes, watch=all, category=phishing…);\n"
+	  "       ca_file=PATH trusts a private CA for https (a relative PATH is stored absolute)\n"
 	  "list   per feed: last fetch, HTTP status, entries listed, new, removed, rejected\n"
 	  "       lines and the last error; --all shows removed feeds too\n"
 	  "rm     removes an added feed; what it listed is marked removed, history is kept\n"
 	  "fetch  fetches the named feeds now (enabled or not), else every enabled feed; one\n"
 	  "       feed run is one transaction, and a failed fetch or parse changes nothing but\n"
 	  "       the feed's last error. Exit status 1 if any feed failed.\n" },
-	{ "lookup", cmd_lookup, "everything TIP knows about a domain, IP, URL, CIDR or e-mail",
-	  "usage: tip lookup DOMAIN|IP|URL|CIDR|EMAIL [--json]\n"
+	{ "lookup", cmd_lookup, "everything TIP knows about a domain, IP, URL, CIDR, e-mail or AS",
+	  "usage: tip lookup DOMAIN|IP|URL|CIDR|EMAIL|ASnnn [--json]\n"
 	  "\n"
 	  "Prints the normalised query, its type, every sighting (source, first seen, last seen,\n"
 	  "removed), the resolutions (value, rrtype, first and last seen, ASN, AS name,\n"
 	  "country) and the current flux verdict. For an IP also the listed networks that hold\n"
-	  "it and the domains seen on it; for a domain also the URLs and addresses on it.\n" },
+	  "it, its AS ([enrich] databases) and the listed AS holding it, and the domains seen on\n"
+	  "it; for a domain also the URLs and addresses on it.\n" },
 	{ "flux", cmd_flux, "fast-flux verdicts, verdict changes, network families",
 	  "usage: tip flux [--all] [--json]\n"
 	  "       tip flux families [--all] [--json]\n"

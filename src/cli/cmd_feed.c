@@ -1,5 +1,6 @@
 /* cmd_feed.c — tip feed add|list|rm|fetch. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,19 @@ static int feed_add(struct cli *c, int argc, char **argv)
 				free(options);
 				return cli_usage("feed", "--set '%s': give url, format, --interval and "
 						 "--disabled as such", optarg);
+			}
+			if (!strncmp(optarg, "ca_file=", 8) && optarg[8] && optarg[8] != '/') {
+				/* stored absolute: relative to where `tip feed add` ran */
+				char cwd[4096];
+				if (!getcwd(cwd, sizeof(cwd))) {
+					free(options);
+					cli_err("feed", "--set %s: cannot read the current folder: %s",
+						optarg, strerror(errno));
+					return EXIT_RUNTIME;
+				}
+				options = tip_xrealloc(options, olen + strlen(cwd) + strlen(optarg) + 3);
+				olen += (size_t)sprintf(options + olen, "ca_file=%s/%s\n", cwd, optarg + 8);
+				break;
 			}
 			options = tip_xrealloc(options, olen + strlen(optarg) + 2);
 			olen += (size_t)sprintf(options + olen, "%s\n", optarg);

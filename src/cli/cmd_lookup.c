@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "enrich/enrich.h"
 
 struct answer {
 	json_t *sightings, *resolutions, *networks, *related;
@@ -59,6 +60,33 @@ static int get_watch(void *arg, const struct tip_watch *w)
 	return 0;
 }
 
+/* The address's autonomous system from the offline databases (as flux-resolve enriches), and
+ * the AS-level listings (ASN-DROP and the like) that hold it: "as" and "as_sightings". No
+ * database: "as" is null, said once on stderr, and the lookup goes on. */
+static int ip_as(struct cli *c, const char *addr, json_t *j, struct tip_error *err)
+{
+	struct tip_enrich *e = NULL;
+	struct tip_ipinfo info;
+	struct tip_error ee = { 0 };
+	json_t *as = json_null(), *listed = json_array();
+	int rc = 0;
+
+	if (tip_enrich_open(&c->cfg, &e, &ee) < 0)
+		fprintf(stderr, "tip lookup: no AS data: %s\n", ee.msg);
+	else if (tip_enrich_lookup(e, addr, tip_now(), &info, &ee) == 0 && info.asn > 0) {
+		char asn[32];
+		snprintf(asn, sizeof(asn), "AS%lld", (long long)info.asn);
+		as = json_pack("{s:I, s:o, s:o, s:s}", "asn", (json_int_t)info.asn, "as_name",
+			       cli_json_str(info.as_name), "cc", cli_json_str(info.cc), "db",
+			       tip_enrich_db(e));
+		rc = tip_store_sightings(c->st, TIP_IND_ASN, asn, add_sighting, listed, err);
+	}
+	tip_enrich_close(e);
+	json_object_set_new(j, "as", as);
+	json_object_set_new(j, "as_sightings", listed);
+	return rc;
+}
+
 static void print_sightings(const char *title, json_t *arr)
 {
 	size_t i;
@@ -98,6 +126,16 @@ static void print_human(json_t *j)
 		       json_string_value(json_object_get(json_object_get(j, "watch"), "added")));
 	print_sightings("sightings", json_object_get(j, "sightings"));
 	print_sightings("listed networks holding it", json_object_get(j, "networks"));
+	if (json_is_object(json_object_get(j, "as"))) {
+		json_t *as = json_object_get(j, "as");
+		printf("AS%lld", (long long)json_integer_value(json_object_get(as, "asn")));
+		if (json_is_string(json_object_get(as, "as_name")))
+			printf(" %s", json_string_value(json_object_get(as, "as_name")));
+		if (json_is_string(json_object_get(as, "cc")))
+			printf(" (%s)", json_string_value(json_object_get(as, "cc")));
+		printf(", per %s\n", json_string_value(json_object_get(as, "db")));
+	}
+	print_sightings("listed AS holding it", json_object_get(j, "as_sightings"));
 	print_sightings("URLs and addresses on it", json_object_get(j, "related"));
 	if (json_array_size(res)) {
 		printf("resolutions:\n");
@@ -135,6 +173,7 @@ static void print_human(json_t *j)
 		printf("verdict: none\n");
 	if (!json_array_size(json_object_get(j, "sightings")) && !json_array_size(res) &&
 	    !json_array_size(json_object_get(j, "networks")) &&
+	    !json_array_size(json_object_get(j, "as_sightings")) &&
 	    !json_array_size(json_object_get(j, "related")))
 		printf("TIP has no record of it.\n");
 }
@@ -156,7 +195,7 @@ int cmd_lookup(struct cli *c, int argc, char **argv)
 			return cli_usage("lookup", "bad option");
 	}
 	if (optind + 1 != argc)
-		return cli_usage("lookup", "expected one DOMAIN, IP, URL, CIDR or e-mail address");
+		return cli_usage("lookup", "expected one DOMAIN, IP, URL, CIDR, e-mail address or AS");
 	if (tip_indicator_parse(argv[optind], strlen(argv[optind]), TIP_IND_ANY, &ind, &err) < 0) {
 		cli_err("lookup", "%s", err.msg);
 		return EXIT_RUNTIME;
@@ -199,6 +238,8 @@ int cmd_lookup(struct cli *c, int argc, char **argv)
 			rc = tip_store_sightings_by_host(c->st, ind.value, add_sighting, related, &err);
 		json_object_set_new(j, "networks", nets);
 		json_object_set_new(j, "related", related);
+		if (rc == 0)
+			rc = ip_as(c, ind.value, j, &err);
 		break;
 	}
 	case TIP_IND_URL:

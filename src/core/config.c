@@ -165,6 +165,11 @@ struct load_state {
 	bool included; /* an included file: named sections only */
 	unsigned char seen[sizeof(items) / sizeof(items[0])];
 	int seen_line[sizeof(items) / sizeof(items[0])];
+	/* the last [feed NAME] header and whether a key followed it: an empty one is a mistake
+	 * (a feed needs a url and a format), not something to skip in silence */
+	char feed_header[256];
+	int feed_header_line;
+	bool feed_header_keys;
 };
 
 static char **str_at(struct tip_config *cfg, const struct item *it)
@@ -356,6 +361,14 @@ static const char *section_problem(const char *section, char *kind, size_t kindl
 	return NULL;
 }
 
+static void empty_feed_check(struct load_state *st)
+{
+	if (st->feed_header[0] && !st->feed_header_keys)
+		fail(st, st->feed_header_line, st->feed_header, NULL,
+		     "holds no keys (a feed needs at least url and format)");
+	st->feed_header[0] = '\0';
+}
+
 /* A "[section]" line, seen by the reader: an unknown section is an error on the line of its
  * header, also when it holds no keys (inih calls the handler only for keys, and Debian's
  * build cannot be asked to call it on new sections). */
@@ -370,8 +383,14 @@ static void check_header(struct load_state *st, const char *line)
 		return; /* not a header, or one inih will refuse or truncate itself */
 	memcpy(section, p + 1, (size_t)(end - p - 1));
 	section[end - p - 1] = '\0';
+	empty_feed_check(st);
 	if ((problem = section_problem(section, kind, sizeof(kind), &name, why, sizeof(why))))
 		fail(st, st->line, section, NULL, "%s", problem);
+	else if (name && !strcmp(kind, "feed")) {
+		tip_strlcpy(st->feed_header, section, sizeof(st->feed_header));
+		st->feed_header_line = st->line;
+		st->feed_header_keys = false;
+	}
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -386,6 +405,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return fail(st, st->line, section, key, "%s", problem);
 	if (name) { /* [feed NAME] */
 		struct tip_config_section *s = named_section(st->cfg, kind, name, st->line);
+		st->feed_header_keys = true;
 		if (st->included && s->n_kv == 0 && !s->file)
 			s->file = tip_xstrdup(st->file);
 		if (st->included && (!s->file || strcmp(s->file, st->file)))
@@ -445,6 +465,8 @@ static int load_file(struct tip_config *cfg, const char *path, bool included,
 	ini_allow_multiline = false;
 	ini_stop_on_first_error = true;
 	rc = ini_parse_stream(counting_reader, &st, handler, &st);
+	if (!st.rc && rc == 0)
+		empty_feed_check(&st);
 	fclose(st.fp);
 	if (st.rc)
 		return st.rc;

@@ -116,6 +116,7 @@ enum tip_ind_type {
 	TIP_IND_CIDR,
 	TIP_IND_URL,
 	TIP_IND_EMAIL,
+	TIP_IND_ASN, /* an autonomous system, "AS64500" (ASN-DROP style lists) */
 	TIP_IND_TYPE_MAX
 };
 
@@ -135,6 +136,9 @@ struct tip_indicator {
 	int prefix;
 	bool idn;     /* the domain had non-ASCII labels (or xn-- labels) */
 	bool defanged; /* the input was defanged (hxxp, [.]) and was refanged */
+	/* parsed with TIP_IND_LATER_REGISTRABLE: `registrable` is not filled in yet, ask
+	 * tip_indicator_registrable() */
+	bool registrable_pending;
 };
 
 const char *tip_ind_type_name(enum tip_ind_type t);
@@ -145,6 +149,15 @@ int tip_ind_type_parse(const char *s, enum tip_ind_type *out);
  * the problem. */
 int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 			struct tip_indicator *out, struct tip_error *err);
+/* The same with flags. TIP_IND_LATER_REGISTRABLE leaves the registrable domain (a libpsl
+ * look-up, the costliest step of a domain) for tip_indicator_registrable() to compute when it is
+ * needed: a feed re-fetch looks most entries up by value only. */
+#define TIP_IND_LATER_REGISTRABLE 1u
+int tip_indicator_parse_flags(const char *in, size_t len, enum tip_ind_type want, unsigned flags,
+			      struct tip_indicator *out, struct tip_error *err);
+/* The registrable domain of a parsed indicator ("" if it has none): ind->registrable, or, when
+ * that was left for later, computed now into buf. */
+const char *tip_indicator_registrable(const struct tip_indicator *ind, char *buf, size_t len);
 
 /* The pieces, for callers that know what they hold. `out` gets the canonical form. */
 int tip_domain_normalize(const char *in, size_t len, char *out, size_t outlen, bool *idn,

@@ -24,7 +24,7 @@
 static const char *type_names[TIP_IND_TYPE_MAX] = {
 	[TIP_IND_ANY] = "any",   [TIP_IND_DOMAIN] = "domain", [TIP_IND_IPV4] = "ipv4",
 	[TIP_IND_IPV6] = "ipv6", [TIP_IND_CIDR] = "cidr",     [TIP_IND_URL] = "url",
-	[TIP_IND_EMAIL] = "email",
+	[TIP_IND_EMAIL] = "email", [TIP_IND_ASN] = "asn",
 };
 
 const char *tip_ind_type_name(enum tip_ind_type t)
@@ -266,6 +266,14 @@ int tip_registrable_domain(const char *domain, char *out, size_t outlen)
 	return tip_strlcpy(out, r, outlen) ? 0 : TIP_ELIMIT;
 }
 
+/* An indicator's registrable domain from its (domain) host: now, or later when the parse was
+ * asked to leave it (registrable_pending still set). */
+static void set_registrable(struct tip_indicator *ind)
+{
+	if (!ind->registrable_pending)
+		tip_registrable_domain(ind->host, ind->registrable, sizeof(ind->registrable));
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Addresses */
 
@@ -490,7 +498,7 @@ static int parse_host(const char *host, struct tip_indicator *ind, struct tip_er
 	}
 	rc = tip_domain_normalize(host, hl, ind->host, sizeof(ind->host), &ind->idn, err);
 	if (rc == 0)
-		tip_registrable_domain(ind->host, ind->registrable, sizeof(ind->registrable));
+		set_registrable(ind);
 	return rc;
 }
 
@@ -642,7 +650,7 @@ static int parse_email(const char *s, size_t len, struct tip_indicator *ind, str
 		tip_error_prefix(err, "e-mail address domain");
 		return rc;
 	}
-	tip_registrable_domain(ind->host, ind->registrable, sizeof(ind->registrable));
+	set_registrable(ind);
 	for (size_t i = 0; i < ll; i++)
 		ind->value[i] = (char)tolower((unsigned char)s[i]);
 	ind->value[ll] = '@';
@@ -654,6 +662,38 @@ static int parse_email(const char *s, size_t len, struct tip_indicator *ind, str
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* An AS number: "AS64500" or "as64500" (or the bare number when asked for an ASN), canonical
+ * "AS64500". 1 to 4294967294, no leading zeros; the numbers that name no network are refused:
+ * 0 (RFC 7607), 23456 (AS_TRANS, RFC 6793), 65535 and 4294967295 (RFC 7300). */
+static int parse_asn(const char *s, size_t len, struct tip_indicator *ind, struct tip_error *err)
+{
+	char q[200];
+	uint64_t n = 0;
+	size_t i = 0;
+
+	if (len >= 2 && strncasecmp(s, "AS", 2) == 0)
+		i = 2;
+	if (i == len)
+		return tip_error_set(err, TIP_EINVAL, "'%s': no AS number", quote(s, len, q, sizeof(q)));
+	if (s[i] == '0')
+		return tip_error_set(err, TIP_EINVAL, "'%s': AS number 0 or with a leading zero",
+				     quote(s, len, q, sizeof(q)));
+	for (size_t k = i; k < len; k++) {
+		if (!isdigit((unsigned char)s[k]) || k - i >= 10)
+			return tip_error_set(err, TIP_EINVAL, "'%s' is not an AS number",
+					     quote(s, len, q, sizeof(q)));
+		n = n * 10 + (uint64_t)(s[k] - '0');
+	}
+	if (n > UINT32_MAX)
+		return tip_error_set(err, TIP_EINVAL, "'%s': AS numbers are 32 bits",
+				     quote(s, len, q, sizeof(q)));
+	if (n == 23456 || n == 65535 || n == UINT32_MAX)
+		return tip_error_set(err, TIP_EINVAL, "'%s': a reserved AS number (names no network)",
+				     quote(s, len, q, sizeof(q)));
+	snprintf(ind->value, sizeof(ind->value), "AS%llu", (unsigned long long)n);
+	return 0;
+}
+
 static enum tip_ind_type guess(const char *s, size_t len)
 {
 	bool colon = memchr(s, ':', len) != NULL, slash = memchr(s, '/', len) != NULL;
@@ -663,6 +703,8 @@ static enum tip_ind_type guess(const char *s, size_t len)
 		return TIP_IND_URL;
 	if (at && !slash)
 		return TIP_IND_EMAIL;
+	if (len > 2 && strncasecmp(s, "AS", 2) == 0 && strspn(s + 2, "0123456789") >= len - 2)
+		return TIP_IND_ASN; /* "AS64500": not a dotless host name in a blocklist */
 	for (size_t i = 0; i < len; i++)
 		if (!isdigit((unsigned char)s[i]) && s[i] != '.')
 			digits_dots = false;
@@ -696,6 +738,21 @@ static enum tip_ind_type guess(const char *s, size_t len)
 int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 			struct tip_indicator *out, struct tip_error *err)
 {
+	return tip_indicator_parse_flags(in, len, want, 0, out, err);
+}
+
+const char *tip_indicator_registrable(const struct tip_indicator *ind, char *buf, size_t len)
+{
+	if (!ind->registrable_pending)
+		return ind->registrable;
+	if (tip_registrable_domain(ind->host, buf, len) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+int tip_indicator_parse_flags(const char *in, size_t len, enum tip_ind_type want, unsigned flags,
+			      struct tip_indicator *out, struct tip_error *err)
+{
 	char q[200];
 	int rc;
 
@@ -704,6 +761,8 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 	out->family = 0;
 	out->prefix = -1;
 	out->idn = out->defanged = false;
+	/* a request until set_registrable() sees a host to take it for */
+	out->registrable_pending = flags & TIP_IND_LATER_REGISTRABLE;
 	if (len == 0)
 		return tip_error_set(err, TIP_EINVAL, "empty indicator");
 	if (memchr(in, '\0', len))
@@ -717,7 +776,7 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 		rc = tip_domain_normalize(in, len, out->value, sizeof(out->value), &out->idn, err);
 		if (rc == 0) {
 			tip_strlcpy(out->host, out->value, sizeof(out->host));
-			tip_registrable_domain(out->value, out->registrable, sizeof(out->registrable));
+			set_registrable(out);
 		}
 		break;
 	case TIP_IND_IPV4:
@@ -738,10 +797,15 @@ int tip_indicator_parse(const char *in, size_t len, enum tip_ind_type want,
 	case TIP_IND_EMAIL:
 		rc = parse_email(in, len, out, err);
 		break;
+	case TIP_IND_ASN:
+		rc = parse_asn(in, len, out, err);
+		break;
 	default:
 		rc = tip_error_set(err, TIP_EINVAL, "unknown indicator type");
 	}
 	if (rc == 0)
 		out->type = want;
+	if (rc < 0 || !out->host[0] || out->family)
+		out->registrable_pending = false; /* no domain host: nothing to compute */
 	return rc;
 }

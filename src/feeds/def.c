@@ -2,8 +2,15 @@
  * def.c — feed definitions: one key table for [feed NAME] sections and for the options of
  * feeds added with `tip feed add … --set KEY=VALUE` (kept as "key=value" lines in the store).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "feeds.h"
 
@@ -38,13 +45,16 @@ const struct tip_cfg_key tip_feed_keys[] = {
 	{ "first_seen_field", TIP_CFG_STR, NULL, 0, 0,
 	  "column or field holding the feed's own first-seen time" },
 	{ "type", TIP_CFG_STR, "any", 0, 0,
-	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email" },
+	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email, asn" },
 	{ "watch", TIP_CFG_STR, "none", 0, 0,
 	  "which domains go onto the fast-flux watch list: none, all, or categories (a, b, …)" },
 	{ "timeout", TIP_CFG_DURATION, "300", 1, 86400, "total time a fetch may take" },
 	{ "connect_timeout", TIP_CFG_DURATION, "30", 1, 3600, "time to connect" },
 	{ "max_size", TIP_CFG_INT, "268435456", 1024, 1LL << 40, "largest body, bytes (decoded)" },
 	{ "max_redirects", TIP_CFG_INT, "5", 0, 50, "redirects followed at most (http, https only)" },
+	{ "ca_file", TIP_CFG_STR, NULL, 0, 0,
+	  "PEM file of the CA certificates trusted for https instead of the system's (a private "
+	  "CA); relative to the config file's folder" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -94,10 +104,64 @@ static char *dup_or_null(const char *s)
 	return s && *s ? tip_xstrdup(s) : NULL;
 }
 
+/* The PEM line every certificate starts with: a CA file without one is surely a mistake
+ * (a DER file, a key, the wrong path) that curl would only report at fetch time. */
+static const char pem_begin[] = "-----BEGIN CERTIFICATE-----";
+
+/* ca_file: made absolute (relative to base_dir, the folder of the file that gives it; NULL:
+ * taken as given), and checked: a readable regular file holding a PEM certificate. */
+static int ca_file_set(const struct tip_config_section *s, const char *file, const char *base_dir,
+		       const char *where, struct tip_feed_def *def, struct tip_error *err)
+{
+	const struct tip_kv *kv = tip_config_kv(s, "ca_file");
+	char full[PATH_MAX + 1], at[700], line[256];
+	const char *why = NULL;
+	struct stat st;
+	bool pem = false;
+	FILE *f;
+	int fd;
+
+	if (!kv || !*kv->value)
+		return 0;
+	if (file)
+		snprintf(at, sizeof(at), "%s:%d: [feed %s] ca_file", file, kv->line, s->name);
+	else
+		snprintf(at, sizeof(at), "%s ca_file", where);
+	if (kv->value[0] != '/' && base_dir) {
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", base_dir, kv->value) >= sizeof(full))
+			return tip_error_set(err, TIP_EINVAL, "%s: path too long", at);
+	} else if (!tip_strlcpy(full, kv->value, sizeof(full))) {
+		return tip_error_set(err, TIP_EINVAL, "%s: path too long", at);
+	}
+	if ((fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return tip_error_set(err, TIP_EINVAL, "%s: '%s': %s", at, full, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return tip_error_set(err, TIP_EINVAL, "%s: '%s' is not a regular file", at, full);
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		return tip_error_set(err, TIP_EINVAL, "%s: '%s': %s", at, full, strerror(errno));
+	}
+	while (!pem && fgets(line, sizeof(line), f))
+		pem = !strncmp(line, pem_begin, sizeof(pem_begin) - 1);
+	if (ferror(f))
+		why = strerror(errno);
+	fclose(f);
+	if (why)
+		return tip_error_set(err, TIP_EINVAL, "%s: '%s': %s", at, full, why);
+	if (!pem)
+		return tip_error_set(err, TIP_EINVAL, "%s: '%s' holds no PEM certificate (%s)", at,
+				     full, pem_begin);
+	def->ca_file = tip_xstrdup(full);
+	return 0;
+}
+
 /* Builds def from a section already checked against tip_feed_keys; `where` names it in
- * messages ("file:line: [feed x]"). */
-static int build(const struct tip_config_section *s, const char *where, struct tip_feed_def *def,
-		 struct tip_error *err)
+ * messages ("file:line: [feed x]"); `file` is the file the section is in (NULL: stored
+ * options), `base_dir` the folder its relative paths are relative to (NULL: as given). */
+static int build(const struct tip_config_section *s, const char *where, const char *file,
+		 const char *base_dir, struct tip_feed_def *def, struct tip_error *err)
 {
 	const char *v;
 	const struct tip_kv *kv;
@@ -203,7 +267,7 @@ static int build(const struct tip_config_section *s, const char *where, struct t
 		def->type = TIP_IND_ANY;
 	else if (tip_ind_type_parse(v, &def->type) < 0 || def->type == TIP_IND_ANY)
 		return tip_error_set(err, TIP_EINVAL,
-				     "%s type: '%s' is not any, domain, ipv4, ipv6, cidr, url or email",
+				     "%s type: '%s' is not any, domain, ipv4, ipv6, cidr, url, email or asn",
 				     where, v);
 
 	v = val(s, "watch");
@@ -215,13 +279,14 @@ static int build(const struct tip_config_section *s, const char *where, struct t
 		def->watch = TIP_FEED_WATCH_CATEGORIES;
 		def->watch_categories = tip_xstrdup(v);
 	}
-	return 0;
+	return ca_file_set(s, file, base_dir, where, def, err);
 }
 
 int tip_feed_def_from_section(const struct tip_config *cfg, const struct tip_config_section *s,
 			      struct tip_feed_def *def, struct tip_error *err)
 {
-	char where[512];
+	char where[512], base[PATH_MAX], *dup = NULL;
+	const char *file = s->file ? s->file : cfg->path ? cfg->path : "(config)", *dir = NULL;
 	const struct tip_kv *kv;
 	int rc;
 
@@ -230,10 +295,18 @@ int tip_feed_def_from_section(const struct tip_config *cfg, const struct tip_con
 		return rc;
 	/* messages name the line of the key when it is there, else the section's */
 	kv = tip_config_kv(s, "url");
-	snprintf(where, sizeof(where), "%s:%d: [feed %s]",
-		 s->file ? s->file : cfg->path ? cfg->path : "(config)",
-		 kv ? kv->line : s->line, s->name);
-	if ((rc = build(s, where, def, err)) < 0) {
+	snprintf(where, sizeof(where), "%s:%d: [feed %s]", file, kv ? kv->line : s->line, s->name);
+	/* relative paths are relative to the folder of the file the section is in, made
+	 * absolute (as the main config's path keys: a daemon that changed folder finds them) */
+	if (s->file || cfg->path) {
+		dup = tip_xstrdup(s->file ? s->file : cfg->path);
+		dir = dirname(dup);
+		if (realpath(dir, base))
+			dir = base;
+	}
+	rc = build(s, where, file, dir, def, err);
+	free(dup);
+	if (rc < 0) {
 		tip_feed_def_free(def);
 		return rc;
 	}
@@ -291,7 +364,7 @@ static int from_options(const char *name, const char *url, const char *format,
 	snprintf(where, sizeof(where), "feed %s", name);
 	rc = tip_config_section_check(&fake, &s, tip_feed_keys, err);
 	if (rc == 0)
-		rc = build(&s, where, def, err);
+		rc = build(&s, where, NULL, NULL, def, err);
 	else
 		memset(def, 0, sizeof(*def));
 	section_free(&s);
@@ -337,5 +410,6 @@ void tip_feed_def_free(struct tip_feed_def *def)
 	free(def->tags_field);
 	free(def->first_seen_field);
 	free(def->watch_categories);
+	free(def->ca_file);
 	memset(def, 0, sizeof(*def));
 }

@@ -59,6 +59,7 @@ struct tip_feed_def {
 	char *watch_categories; /* comma-separated, for TIP_FEED_WATCH_CATEGORIES */
 	/* fetching */
 	int64_t timeout_s, connect_timeout_s, max_size, max_redirects;
+	char *ca_file; /* absolute path of a PEM CA bundle trusted instead of the system's; NULL */
 };
 
 /* Every key a [feed NAME] section (or `tip feed add --set KEY=VALUE`) accepts. */
@@ -95,7 +96,9 @@ struct tip_feed_stats {
 };
 
 /* One accepted entry: the normalised indicator, its attributes (strings live only during the
- * call) and the line it started on. */
+ * call) and the line it started on. The indicator's registrable domain is left for
+ * tip_indicator_registrable() (TIP_IND_LATER_REGISTRABLE) unless the parser was told
+ * tip_feed_parser_registrable_now(). */
 typedef int (*tip_feed_entry_cb)(void *arg, const struct tip_indicator *ind,
 				 const struct tip_sighting_attrs *attrs, int64_t line);
 
@@ -110,6 +113,10 @@ int tip_feed_parser_push(struct tip_feed_parser *p, const char *data, size_t len
 /* End of input: flushes the last line and checks the document ended well. */
 int tip_feed_parser_finish(struct tip_feed_parser *p, struct tip_error *err);
 const struct tip_feed_stats *tip_feed_parser_stats(const struct tip_feed_parser *p);
+/* Computes each entry's registrable domain while parsing (a libpsl look-up per domain) instead
+ * of leaving it for later: for a pass that will write most entries (a feed's first fetch), so
+ * that the parser's thread does it, not the store's. */
+void tip_feed_parser_registrable_now(struct tip_feed_parser *p, bool now);
 void tip_feed_parser_free(struct tip_feed_parser *p);
 
 /* ---------------------------------------------------------------------------------------- */

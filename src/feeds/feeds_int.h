@@ -14,7 +14,8 @@
  *
  * Returns what the parse returned (0, or its fatal error in *err), or the first negative value
  * `cb` returned (its own error then lives with the callback's argument, as for the parser). */
-int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, tip_feed_entry_cb cb,
-			 void *arg, struct tip_feed_stats *stats, struct tip_error *err);
+int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool registrable_now,
+			 tip_feed_entry_cb cb, void *arg, struct tip_feed_stats *stats,
+			 struct tip_error *err);
 
 #endif

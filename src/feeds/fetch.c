@@ -6,7 +6,8 @@
  * way (timeout, truncation, oversize) has touched nothing. Memory stays at curl's buffer; the
  * disk use is bounded by max_size.
  *
- * Safety: TLS verification on (curl's default, set explicitly), http/https/file only, a
+ * Safety: TLS verification on (curl's default, set explicitly; there is no way to turn it off),
+ * against the system's CA store or, with ca_file, against that file only; http/https/file only, a
  * redirect only to http or https and at most max_redirects of them, connect and total
  * timeouts, a size cap on the decoded body, gzip/deflate accepted.
  */
@@ -131,6 +132,10 @@ int tip_feed_fetch(const struct tip_feed_def *def, struct tip_feed_fetch *f, str
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)def->max_redirects);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (def->ca_file) { /* instead of the system's store: no CA path either */
+		curl_easy_setopt(c, CURLOPT_CAINFO, def->ca_file);
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	}
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)def->connect_timeout_s);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)def->timeout_s);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl decodes */
@@ -179,6 +184,10 @@ int tip_feed_fetch(const struct tip_feed_def *def, struct tip_feed_fetch *f, str
 	else if (cc == CURLE_TOO_MANY_REDIRECTS)
 		rc = tip_error_set(err, TIP_EIO, "%s: more than %lld redirects", def->url,
 				   (long long)def->max_redirects);
+	else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+		rc = tip_error_set(err, TIP_EIO, "%s: TLS verification failed: %s%s", def->url,
+				   errbuf[0] ? errbuf : curl_easy_strerror(cc),
+				   def->ca_file ? "" : " (a private CA is trusted with ca_file)");
 	else if (cc != CURLE_OK)
 		rc = tip_error_set(err, TIP_EIO, "%s: %s", def->url,
 				   errbuf[0] ? errbuf : curl_easy_strerror(cc));

@@ -28,6 +28,7 @@ struct tip_feed_parser {
 	void *arg;
 	struct tip_feed_stats st;
 	int64_t skip_left;
+	unsigned parse_flags; /* for tip_indicator_parse_flags */
 	bool header_done;
 	bool started; /* a byte was seen (for the BOM) */
 	int bom;      /* bytes of a UTF-8 BOM matched so far */
@@ -139,7 +140,7 @@ static int entry(struct tip_feed_parser *p, const char *text, size_t len,
 	struct tip_error e = { 0 };
 	int rc;
 
-	if (tip_indicator_parse(text, len, p->def->type, &ind, &e) < 0) {
+	if (tip_indicator_parse_flags(text, len, p->def->type, p->parse_flags, &ind, &e) < 0) {
 		reject(p, line, "%s", e.msg);
 		return 0;
 	}
@@ -813,6 +814,11 @@ static int column_spec(struct tip_feed_parser *p, int c, const char *spec, struc
 	return 0;
 }
 
+void tip_feed_parser_registrable_now(struct tip_feed_parser *p, bool now)
+{
+	p->parse_flags = now ? 0 : TIP_IND_LATER_REGISTRABLE;
+}
+
 int tip_feed_parser_new(const struct tip_feed_def *def, tip_feed_entry_cb cb, void *arg,
 			struct tip_feed_parser **out, struct tip_error *err)
 {
@@ -825,6 +831,7 @@ int tip_feed_parser_new(const struct tip_feed_def *def, tip_feed_entry_cb cb, vo
 	p->cb = cb;
 	p->arg = arg;
 	p->skip_left = def->skip_lines;
+	p->parse_flags = TIP_IND_LATER_REGISTRABLE;
 	p->js = J_BEFORE;
 	p->jline = 1;
 	if (def->format == TIP_FEED_CSV) {

@@ -25,7 +25,7 @@ struct ent_head {
 	uint32_t len[6]; /* value, host, registrable, category, threat, tags */
 	uint8_t addr[16];
 	int16_t prefix;
-	uint8_t type, family, idn, defanged;
+	uint8_t type, family, idn, defanged, registrable_pending;
 };
 
 struct batch {
@@ -44,6 +44,7 @@ struct pipe {
 	/* the parser's side */
 	const struct tip_feed_def *def;
 	FILE *body;
+	bool registrable_now;
 	struct batch *cur;
 	int prc;
 	struct tip_error perr;
@@ -152,6 +153,7 @@ static int on_parsed(void *arg, const struct tip_indicator *ind,
 	h.prefix = (int16_t)ind->prefix;
 	h.idn = ind->idn;
 	h.defanged = ind->defanged;
+	h.registrable_pending = ind->registrable_pending;
 	memcpy(h.addr, ind->addr, sizeof(h.addr));
 	for (int i = 0; i < 6; i++)
 		put_str(b, strs[i], &h.len[i]);
@@ -170,6 +172,7 @@ static void *parse_main(void *arg)
 
 	if ((rc = tip_feed_parser_new(p->def, on_parsed, p, &parser, &p->perr)) < 0)
 		goto out;
+	tip_feed_parser_registrable_now(parser, p->registrable_now);
 	while ((n = fread(buf, 1, CHUNK, p->body)) > 0)
 		if ((rc = tip_feed_parser_push(parser, buf, n, &p->perr)) < 0)
 			goto out;
@@ -251,6 +254,7 @@ static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb
 		ind->prefix = h.prefix;
 		ind->idn = h.idn;
 		ind->defanged = h.defanged;
+		ind->registrable_pending = h.registrable_pending;
 		attrs = (struct tip_sighting_attrs){ .category = str[3], .threat = str[4],
 						     .tags = str[5], .listed_since = h.listed_since };
 		if ((rc = cb(arg, ind, &attrs, h.line)) < 0)
@@ -259,10 +263,11 @@ static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb
 	return 0;
 }
 
-int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, tip_feed_entry_cb cb,
-			 void *arg, struct tip_feed_stats *stats, struct tip_error *err)
+int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool registrable_now,
+			 tip_feed_entry_cb cb, void *arg, struct tip_feed_stats *stats,
+			 struct tip_error *err)
 {
-	struct pipe p = { .def = def, .body = body };
+	struct pipe p = { .def = def, .body = body, .registrable_now = registrable_now };
 	struct tip_indicator *ind = tip_xmalloc(sizeof(*ind));
 	struct batch *b;
 	pthread_t th;

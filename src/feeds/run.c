@@ -65,11 +65,13 @@ static int on_entry(void *arg, const struct tip_indicator *ind,
 		return 0;
 	{
 		const char *d = NULL;
+		char reg[TIP_DOMAIN_MAX + 1];
 		enum tip_watch_result r;
 		if (ind->type == TIP_IND_DOMAIN)
 			d = ind->value;
-		else if (ind->type == TIP_IND_URL && ind->family == 0 && ind->registrable[0])
-			d = ind->registrable;
+		else if (ind->type == TIP_IND_URL && ind->family == 0 &&
+			 *(d = tip_indicator_registrable(ind, reg, sizeof(reg))) == '\0')
+			d = NULL;
 		if (!d)
 			return 0;
 		if ((rc = tip_store_watch_add(p->ctx->store, d, p->source, p->now, &r, &p->err)) < 0)
@@ -84,7 +86,7 @@ struct feed_state {
 	bool found;
 	int64_t id;
 	char *etag, *last_modified;
-	tip_time_t last_fetch;
+	tip_time_t last_fetch, last_success;
 };
 
 static int get_state(void *arg, const struct tip_feed_row *f)
@@ -95,6 +97,7 @@ static int get_state(void *arg, const struct tip_feed_row *f)
 	s->etag = f->etag ? tip_xstrdup(f->etag) : NULL;
 	s->last_modified = f->last_modified ? tip_xstrdup(f->last_modified) : NULL;
 	s->last_fetch = f->last_fetch;
+	s->last_success = f->last_success;
 	return 0;
 }
 
@@ -128,7 +131,10 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		return rc;
 	if ((rc = tip_store_listing_begin(ctx->store, fs->id, err)) < 0)
 		goto fail;
-	if ((rc = tip_feed_parse_piped(def, f->body, on_entry, &p, &stats, err)) < 0) {
+	/* a first fetch writes every entry: the registrable domains are computed by the parser's
+	 * thread then; later, only for the entries that are written, by the store's */
+	if ((rc = tip_feed_parse_piped(def, f->body, fs->last_success == 0, on_entry, &p, &stats,
+				       err)) < 0) {
 		/* the callback's own failure (the store, a cancel) is the one to report */
 		if (p.err.msg[0])
 			tip_error_set(err, rc, "%s", p.err.msg);

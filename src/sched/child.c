@@ -179,6 +179,7 @@ child_main(const struct tip_config *cfg, const struct tip_module *m, int fd, pid
 	}
 	msg.items = ctx.items;
 	msg.rc = rc;
+	msg.cancelled = child_cancel != 0;
 	if (rc < 0)
 		tip_strlcpy(msg.error, ctx.err.msg, sizeof(msg.error));
 	if (!write_all(fd, &msg, sizeof(msg)))
@@ -336,12 +337,22 @@ static void sched_cause(const struct sched_child *c, int wstatus, struct tip_sch
 			snprintf(r->error, sizeof(r->error),
 				 "timed out after %lldms; ended on SIGTERM (exit %d)",
 				 (long long)(c->timeout / TIP_MSEC), r->exit_code);
-		} else if (c->stopped && !(r->exit_code == 0 && have_msg && c->msg.rc == 0)) {
+		} else if (c->stopped && !(r->exit_code == 0 && have_msg && c->msg.rc == 0 &&
+					   !c->msg.cancelled)) {
 			/* asked to stop, and it did (a pass that finished anyway is ok) */
 			r->status = TIP_RUN_KILLED;
-			if (!r->error[0])
+			if (!r->error[0] && have_msg && c->msg.cancelled)
+				snprintf(r->error, sizeof(r->error),
+					 "stopped before the pass ended; %lld items kept",
+					 (long long)c->msg.items);
+			else if (!r->error[0])
 				snprintf(r->error, sizeof(r->error), "stopped by the master (exit %d)",
 					 r->exit_code);
+		} else if (r->exit_code == 0 && have_msg && c->msg.rc == 0 && c->msg.cancelled) {
+			r->status = TIP_RUN_CANCELLED;
+			snprintf(r->error, sizeof(r->error),
+				 "interrupted by a signal; partial pass, %lld items kept",
+				 (long long)c->msg.items);
 		} else if (r->exit_code == 0 && have_msg && c->msg.rc == 0) {
 			r->status = TIP_RUN_OK;
 		} else {

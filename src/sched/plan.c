@@ -163,7 +163,7 @@ static bool is_service(const struct tip_sched_entry *e)
 static bool is_failure(const char *status)
 {
 	return strcmp(status, TIP_RUN_OK) && strcmp(status, TIP_RUN_KILLED) &&
-	       strcmp(status, TIP_RUN_INTERRUPTED);
+	       strcmp(status, TIP_RUN_CANCELLED) && strcmp(status, TIP_RUN_INTERRUPTED);
 }
 
 /* next = the slot plus its jitter, or the back-off retry when that comes first */

@@ -69,6 +69,8 @@ int tip_sched_check_config(const struct tip_config *cfg, const struct tip_module
 #define TIP_RUN_CRASHED "crashed"     /* died of a signal nobody sent it (SIGSEGV, SIGXCPU…) */
 #define TIP_RUN_TIMEOUT "timeout"     /* the master ended it at its timeout */
 #define TIP_RUN_KILLED "killed"       /* the master ended it because it was stopping */
+#define TIP_RUN_CANCELLED "cancelled" /* stopped early by a signal from outside the master (^C,
+				       * kill); what it stored until then is kept */
 #define TIP_RUN_INTERRUPTED "interrupted" /* left 'running' by a master that died */
 #define TIP_RUN_RUNNING "running"
 

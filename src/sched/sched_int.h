@@ -11,6 +11,7 @@
 struct sched_msg {
 	int64_t items;
 	int32_t rc;
+	int32_t cancelled; /* run() returned after SIGTERM/SIGINT asked it to stop: a partial pass */
 	char error[500];
 };
 

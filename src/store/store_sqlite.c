@@ -115,7 +115,16 @@ void sq_bind_indicator(sqlite3_stmt *st, const struct tip_indicator *ind)
 	sq_bind_int(st, 1, ind->type);
 	sq_bind_text(st, 2, ind->value);
 	sq_bind_text(st, 3, ind->host[0] ? ind->host : NULL);
-	sq_bind_text(st, 4, ind->registrable[0] ? ind->registrable : NULL);
+	if (ind->registrable_pending) { /* left for now by the parser: computed, and copied */
+		char buf[TIP_DOMAIN_MAX + 1];
+		const char *r = tip_indicator_registrable(ind, buf, sizeof(buf));
+		if (r[0])
+			sqlite3_bind_text(st, 4, r, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 4);
+	} else {
+		sq_bind_text(st, 4, ind->registrable[0] ? ind->registrable : NULL);
+	}
 	if (ind->family) {
 		sq_bind_int(st, 5, ind->family);
 		sqlite3_bind_blob(st, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);

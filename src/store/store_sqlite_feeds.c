@@ -638,6 +638,7 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 {
 	struct sq_store *s = sq_of(st);
 	struct sq_listing *l;
+	tip_time_t t0 = tip_monotonic();
 	int rc;
 
 	sq_listing_free(s->listing);
@@ -650,6 +651,8 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	}
 	build_dir(l);
 	l->seen = tip_xcalloc(l->n_old + 1, 1);
+	tip_debug("listing begin: %.3f s: snapshot of %zu read", (double)(tip_monotonic() - t0) / TIP_SEC,
+		  l->n_old);
 	return 0;
 }
 

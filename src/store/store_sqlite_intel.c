@@ -41,7 +41,8 @@ static const char q_sweep[] =
 static const char q_sightings[] =
 	SIGHTING_COLS "WHERE i.type = ?1 AND i.value = ?2 ORDER BY s.first_seen, src.name";
 static const char q_sightings_host[] =
-	SIGHTING_COLS "WHERE i.host = ?1 AND i.type IN (?2, ?3) ORDER BY s.first_seen, src.name";
+	SIGHTING_COLS "WHERE i.host = ?1 AND i.host <> i.value AND i.type IN (?2, ?3)"
+		      " ORDER BY s.first_seen, src.name";
 
 static int lookup_id(struct sq_store *s, sqlite3_stmt *q, int64_t *id, struct tip_error *err,
 		     const char *what)

@@ -190,7 +190,8 @@ static const char v6[] =
  * - The registrable-domain index leaves out indicators that are their own registrable domain
  *   (most listed domains): a query for the indicators under a registrable domain R asks
  *   `registrable = R AND registrable <> value` (this index) plus the domain R itself by its
- *   (type, value). */
+ *   (type, value). Likewise the host index leaves out the domains (a domain's host is its
+ *   value, which the unique (type, value) index has): a host query asks `host <> value`. */
 static const char v7[] =
 	"DELETE FROM sighting_event WHERE event = 'listed' AND EXISTS (SELECT 1 FROM sighting s"
 	"  WHERE s.source_id = sighting_event.source_id"
@@ -203,6 +204,8 @@ static const char v7[] =
 	"  UNION ALL SELECT source_id, indicator_id, removed, 'removed' FROM sighting"
 	"  WHERE removed IS NOT NULL"
 	"  UNION ALL SELECT source_id, indicator_id, at, event FROM sighting_event;"
+	"DROP INDEX indicator_host;"
+	"CREATE INDEX indicator_host ON indicator (host) WHERE host IS NOT NULL AND host <> value;"
 	"DROP INDEX indicator_registrable;"
 	"CREATE INDEX indicator_registrable ON indicator (registrable)"
 	"  WHERE registrable IS NOT NULL AND registrable <> value;";
@@ -266,7 +269,7 @@ static const struct migration migrations[] = {
 	{ 4, "flux classification: features, events, network families", v4, NULL },
 	{ 5, "listing snapshots", v5, NULL },
 	{ 6, "passive DNS of unchanged answer sets", v6, NULL },
-	{ 7, "leaner feed writes: 'listed' from first_seen, a smaller registrable index", v7, NULL },
+	{ 7, "leaner feed writes: history from the sighting rows, smaller host and registrable indexes", v7, NULL },
 	{ 8, "answer sets by integer key with their rounds; no watch_due index", v8, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

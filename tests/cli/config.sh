@@ -42,6 +42,15 @@ printf '[dns]\nretries = 1\nretries = 2\n' > "$T/bad4.conf"
 assert_rc 1 "duplicate key" -- tip -c "$T/bad4.conf" config check
 assert_match "$ERR" "bad4.conf:3: \[dns\] retries: given twice \(first on line 2\)" "names both lines"
 
+# a feed header with nothing under it is a mistake, not a feed to skip in silence (the
+# middle one, and the last one of the file)
+printf '[feed a]\nurl = file:///dev/null\nformat = plain\n[feed empty]\n\n[feed b]\nurl = file:///dev/null\nformat = plain\n' > "$T/bad6.conf"
+assert_rc 1 "a feed section without keys" -- tip -c "$T/bad6.conf" config check
+assert_match "$ERR" "bad6.conf:4: \[feed empty\]: holds no keys" "names its header line"
+printf '[feed a]\nurl = file:///dev/null\nformat = plain\n[feed last]\n# nothing yet\n' > "$T/bad7.conf"
+assert_rc 1 "a last feed section without keys" -- tip -c "$T/bad7.conf" config check
+assert_match "$ERR" "bad7.conf:4: \[feed last\]: holds no keys" "names its header line"
+
 printf '[dns]\nservers = 127.0.0.1:99999\n' > "$T/bad5.conf"
 assert_rc 1 "bad server port" -- tip -c "$T/bad5.conf" config check
 assert_match "$ERR" "bad5.conf:2: \[dns\] servers: bad port" "names the port"

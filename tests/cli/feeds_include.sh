@@ -11,7 +11,7 @@ assert_rc 0 "tip init" -- tip init
 assert_rc 0 "config with etc/feeds.d checks" -- tip config check
 assert_rc 0 "feed list --json" -- tip feed list --json
 assert_eq "$(jq -r '[.[] | "\(.name):\(.format):\(.enabled)"] | sort | join(" ")' <<< "$OUT")" \
-	"blocklistde-all:plain:false dshield-block:csv:false et-compromised:plain:false feodotracker:json:false openphish:plain:false spamhaus-drop:cidr:false spamhaus-dropv6:cidr:false urlhaus:csv:false" \
+	"blocklistde-all:plain:false dshield-block:csv:false et-compromised:plain:false feodotracker:json:false openphish:plain:false spamhaus-asndrop:jsonl:false spamhaus-drop:cidr:false spamhaus-dropv6:cidr:false urlhaus:csv:false" \
 	"every ready definition, disabled, with its format"
 assert_rc 0 "fetch with nothing enabled" -- tip feed fetch
 assert_match "$OUT" "no enabled feeds" "nothing is fetched from the internet by default"
@@ -26,6 +26,12 @@ point abusech.conf x abusech-feodo/ipblocklist.json
 point openphish.conf x openphish/feed.txt
 point blocklistde.conf x blocklistde/imap.txt
 point dshield.conf x dshield-block/block.txt
+# ASN-DROP's JSON edition, made from the text sample with awk (one object per AS, then the
+# metadata record the real file ends with)
+awk -F' ; ' '/^AS/ { split($2, p, " \\| "); printf "{\"asn\":%s,\"rir\":\"x\",\"cc\":\"%s\",\"asname\":\"%s\"}\n", substr($1, 3), p[1], p[2] }
+	END { print "{\"type\":\"metadata\",\"timestamp\":1442206762,\"size\":2}" }' \
+	"$D/spamhaus-asndrop/asndrop.txt" > "$T/asndrop.json"
+sed "s|^url = .*|url = file://$T/asndrop.json|" "$TIP_SRCDIR/etc/feeds.d/spamhaus-asndrop.conf" > "$T/fd/spamhaus-asndrop.conf"
 sed -i "s|^include = .*|include = fd/*.conf|" "$T/tip.conf" # relative to the config's folder
 assert_rc 0 "relative include checks" -- tip config check
 total() { tip feed list --json | jq -r ".[] | select(.name == \"$1\") | \"\(.total) \(.rejected)\""; }
@@ -40,6 +46,11 @@ assert_eq "$(total blocklistde-all)" "$(grep -c . "$D/blocklistde/imap.txt") 0" 
 assert_rc 0 "fetch dshield-block" -- tip feed fetch dshield-block
 assert_eq "$(total dshield-block)" "$(grep -cP '^\d+\.\d+\.\d+\.\d+\t' "$D/dshield-block/block.txt") 0" "DShield definition"
 assert_eq "$(tip lookup 1.10.17.1 --json | jq -r '.networks[0].value')" "1.10.16.0/20" "lookup IP finds the DROP network"
+assert_rc 0 "fetch spamhaus-asndrop" -- tip feed fetch spamhaus-asndrop
+assert_eq "$(total spamhaus-asndrop)" "$(grep -c '^AS[0-9]' "$D/spamhaus-asndrop/asndrop.txt") 1" \
+	"ASN-DROP definition: every AS of the sample, the metadata line rejected"
+assert_eq "$(tip lookup AS260 --json | jq -r '.sightings[0] | "\(.source) \(.threat) \(.tags)"')" \
+	"spamhaus-asndrop XCONNECT24 - Xconnect24 Inc., US AE" "AS260: its name and country from the record"
 
 # errors name the file and line
 printf '[store]\nurl = sqlite:///tmp/x.db\n' > "$T/fd/zz-bad.conf"

@@ -53,6 +53,12 @@ assert_eq "$(jq -r '.networks[] | "\(.source) \(.value) \(.removed)"' <<< "$OUT"
 assert_eq "$(tip watch list --json | jq -r '[.[] | "\(.domain)=\(.source)"] | join(" ")')" \
 	"a.example=feed:hist b.example=feed:hist c.example=feed:hist example.co.uk=feed:hist" \
 	"watched: the domains and example.co.uk (registrable domain of the URL, per the PSL)"
+# the feed parser leaves the registrable domain for later (only written entries need it): the
+# stored column must still hold it, as the PSL says (co.uk is a public suffix)
+assert_eq "$(sqlite3 "$T/tip.db" "SELECT group_concat(registrable, ' ') FROM (SELECT coalesce(registrable, '-') AS registrable FROM indicator WHERE type = 5 ORDER BY value)")" \
+	"example.co.uk" "the URL's registrable domain stored"
+assert_eq "$(sqlite3 "$T/tip.db" "SELECT coalesce(registrable, '-') FROM indicator WHERE value = 'a.example'")" \
+	"a.example" "a domain's registrable domain stored (example is not a public suffix: a.example is)"
 
 # policy by category and none
 cat > "$T/cat.csv" <<EOF

@@ -3,8 +3,9 @@
 # number of distinct entries TIP lists compared to a count derived independently of our parser:
 # grep/cut/awk/sort over the same file (each expectation below says how). Also: no sample has a
 # rejected line, `tip lookup IP` reports the listed network (CIDR sighting) holding an address
-# with feed data, and the two samples that fit no format (ASN-DROP: ASNs are not indicators;
-# malc0de: RSS/XML) fail cleanly without changing anything.
+# with feed data, and the listed AS holding it (ASN-DROP's format; the address's AS from the
+# MaxMind test database, per mmdblookup); the one sample that fits no format (malc0de: RSS/XML)
+# fails cleanly without changing anything.
 . "$(dirname "$0")/../lib/common.sh"
 D=$TIP_TESTDATA/feeds
 [ -d "$D" ] || { fail "no test data at $D"; done_testing; }
@@ -37,6 +38,7 @@ cases=(
 "phishcsv|format=csv;header=yes;field=url;threat_field=target|phishtank/online-valid.csv|tail -n +2 | grep -c ."
 "phishjson|format=json;field=url;threat_field=target;tags_field=details.0.country|phishtank/online-valid.json|grep -o '\"phish_id\"' | wc -l"
 "vxvault|format=plain;skip_lines=2|vxvault/URL_List.txt|grep '^http' | sort -u | wc -l"
+"asndrop|format=cidr|spamhaus-asndrop/asndrop.txt|grep -c '^AS[0-9]'"
 )
 
 conf=$T/tip.conf
@@ -73,20 +75,40 @@ assert_rc 0 "lookup a URLhaus URL" -- tip lookup 'http://madlabs.com.my/2428009L
 assert_eq "$(jq -r '.sightings[0] | "\(.source) \(.threat) \(.tags)"' <<< "$OUT")" "urlhaus malware_download doc,emotet" \
 	"URLhaus row 1: threat and tags columns"
 
-# samples that fit no format: every line rejected is a failed parse, nothing stored
+# ASN-DROP: the AS number, and its country and name (after ';') kept as the entry's tags
+assert_rc 0 "lookup AS260 --json" -- tip lookup AS260 --json
+assert_eq "$(jq -r '.sightings[0] | "\(.source) \(.value) \(.tags)"' <<< "$OUT")" \
+	"asndrop AS260 AE | XCONNECT24 - Xconnect24 Inc., US" "ASN-DROP line 5: the AS and its reference"
+
+# lookup IP reports the listed AS holding it: the address's AS from the MaxMind test database
+# (mmdblookup says which), listed by a local feed in ASN-DROP's format
+ip=1.128.0.1
+want_asn=$(mmdblookup --file "$TIP_TESTDATA/mmdb/GeoLite2-ASN-Test.mmdb" --ip $ip autonomous_system_number | sed -n 's/^ *\([0-9][0-9]*\) <uint32>$/\1/p')
+assert_match "$want_asn" '^[0-9]+$' "mmdblookup gives $ip's AS number"
+printf 'AS%s ; AU | TEST\n' "$want_asn" > "$T/asn.txt"
 cat >> "$conf" <<EOF
-[feed asndrop]
-url = file://$D/spamhaus-asndrop/asndrop.txt
+[enrich]
+mmdb_asn = $TIP_TESTDATA/mmdb/GeoLite2-ASN-Test.mmdb
+[feed asnlocal]
+url = file://$T/asn.txt
 format = cidr
+EOF
+assert_rc 0 "fetch the AS list" -- tip feed fetch asnlocal
+assert_rc 0 "lookup $ip --json" -- tip lookup $ip --json
+assert_eq "$(jq -r '.as.asn' <<< "$OUT")" "$want_asn" "the address's AS, as mmdblookup says"
+assert_eq "$(jq -r '[.as_sightings[] | "\(.source) \(.value)"] | join(",")' <<< "$OUT")" "asnlocal AS$want_asn" \
+	"the listed AS holding it"
+
+# the sample that fits no format: every line rejected is a failed parse, nothing stored
+cat >> "$conf" <<EOF
 [feed malc0de]
 url = file://$D/malc0de/rss.xml
 format = plain
 EOF
 before=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')
-assert_rc 1 "ASN-DROP as cidr fails" -- tip feed fetch asndrop
-assert_match "$OUT" "no entry parsed and 2 rejected" "says nothing parsed (2 ASN lines rejected)"
 assert_rc 1 "malc0de RSS as plain fails" -- tip feed fetch malc0de
+assert_match "$OUT" "no entry parsed and [0-9]+ rejected" "says nothing parsed"
 assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')" "$before" \
-	"failed parses stored nothing"
+	"a failed parse stored nothing"
 
 done_testing

@@ -164,6 +164,14 @@ t0=$(date +%s%N); kill -TERM $rp; wait $rp; t1=$(date +%s%N)
 assert_eq "$(( (t1 - t0) / 1000000 < 1500 ))" "1" "a cancelled pass ends within 1.5 s of SIGTERM"
 assert_match "$(cat "$T/cancel.err")" "cancelled; 0 domains done" "the pass says it was cancelled"
 assert_eq "$(q "SELECT rounds FROM watch WHERE domain = 'a.t.test'")" "$rounds_before" "no round recorded for the unfinished domain"
+assert_eq "$(q "SELECT status FROM run ORDER BY id DESC LIMIT 1")" "killed" "the stopped pass is recorded as stopped, not ok"
+# the same signal sent to the pass's own process (not through its parent): 'cancelled'
+"$TIP" -c "$T/dead.conf" resolve a.t.test > /dev/null 2> "$T/cancel2.err" &
+rp=$!
+sleep 1
+kill -TERM "$(pgrep -P $rp | head -1)"; wait $rp
+assert_eq "$(q "SELECT status FROM run ORDER BY id DESC LIMIT 1")" "cancelled" "a pass interrupted from outside is recorded as cancelled"
+assert_match "$(cat "$T/cancel2.err")" "partial pass, 0 items kept" "and says so"
 
 # --- libloc: switching databases redoes the cache; values from location(1)
 cat > "$T/loc.conf" <<C

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """feed_server.py — a real HTTP server for the feed tests, on 127.0.0.1 only.
 
-    feed_server.py PORT DOCROOT
+    feed_server.py PORT DOCROOT [CERT:KEY]
+
+With CERT:KEY (PEM files) it speaks HTTPS: the listening socket is wrapped with python's ssl
+module, presenting that certificate (the chain in CERT, leaf first). Without, plain HTTP.
 
 Serves DOCROOT/NAME at /NAME with an ETag (content hash) and Last-Modified (file mtime), and
 answers If-None-Match / If-Modified-Since with 304. How it misbehaves is set per run by the
@@ -23,6 +26,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import ssl
 import sys
 import time
 
@@ -105,11 +109,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.send(200, body, headers)
 
 
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # a client refusing the certificate (what the TLS tests expect) is not worth a traceback
+        if isinstance(sys.exc_info()[1], ssl.SSLError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     port, root = int(sys.argv[1]), sys.argv[2]
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv = Server(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     srv.docroot = root
+    if len(sys.argv) > 3:
+        cert, key = sys.argv[3].split(":", 1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        # the handshake happens on the first read in the handler's thread, so a client that
+        # rejects the certificate does not stall the accept loop
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     srv.serve_forever()
 
 

@@ -105,8 +105,13 @@ static void test_cidr(void **state)
 	(void)state;
 	def_init(&d, TIP_FEED_CIDR);
 	d.comments[0] = ";";
-	check(&d, "; Spamhaus\n1.10.16.0/20 ; SBL256894\n2a06:e480::/29 ; SBL301771\nAS260 ; AE\n",
-	      "2:1.10.16.0/20|-|-|SBL256894|0\n3:2a06:e480::/29|-|-|SBL301771|0\n", 1);
+	/* the DROP family's format: networks with their SBL reference, and ASN-DROP's AS lines
+	 * with "CC | NAME"; two networks on one line are not one entry */
+	check(&d,
+	      "; Spamhaus\n1.10.16.0/20 ; SBL256894\n2a06:e480::/29 ; SBL301771\nAS260 ; AE | X\n"
+	      "1.2.3.0/24 5.6.7.0/24 ; SBL1\n",
+	      "2:1.10.16.0/20|-|-|SBL256894|0\n3:2a06:e480::/29|-|-|SBL301771|0\n4:AS260|-|-|AE | X|0\n",
+	      1);
 }
 
 static void test_csv_rfc4180(void **state)

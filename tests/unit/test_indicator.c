@@ -621,6 +621,57 @@ static void test_types(void **state)
 	bad("", TIP_IND_ANY, "empty");
 }
 
+/* AS numbers (ASN-DROP style lists). Reserved numbers from the RFCs: 0 (RFC 7607), 23456
+ * AS_TRANS (RFC 6793), 65535 and 4294967295 (RFC 7300); 32 bits (RFC 6793). */
+static void test_asn(void **state)
+{
+	(void)state;
+	ok("AS64500", TIP_IND_ANY, TIP_IND_ASN, "AS64500");
+	ok("as13335", TIP_IND_ANY, TIP_IND_ASN, "AS13335");
+	ok("13335", TIP_IND_ASN, TIP_IND_ASN, "AS13335");
+	ok("AS4294967294", TIP_IND_ANY, TIP_IND_ASN, "AS4294967294");
+	ok("AS1", TIP_IND_ANY, TIP_IND_ASN, "AS1");
+	bad("AS0", TIP_IND_ANY, "AS number 0");
+	bad("AS012", TIP_IND_ANY, "leading zero");
+	bad("AS23456", TIP_IND_ANY, "reserved");
+	bad("AS65535", TIP_IND_ANY, "reserved");
+	bad("AS4294967295", TIP_IND_ANY, "reserved");
+	bad("AS4294967296", TIP_IND_ANY, "32 bits");
+	bad("AS12345678901", TIP_IND_ANY, "not an AS number");
+	bad("AS12a", TIP_IND_ASN, "not an AS number");
+	bad("AS", TIP_IND_ASN, "no AS number");
+	/* not an ASN when guessing: a name with a dot stays a domain */
+	ok("as1.example", TIP_IND_ANY, TIP_IND_DOMAIN, "as1.example");
+}
+
+/* TIP_IND_LATER_REGISTRABLE: the same indicator, the registrable domain left out until asked
+ * for, then the same as the eager parse gives (the expected values are the eager parse's, whose
+ * PSL rules test_registrable checks); nothing pending where there is no domain host. */
+static void test_later_registrable(void **state)
+{
+	static const char *const in[] = { "www.example.co.uk", "http://a.b.example.com/x",
+					  "user@mail.example.org", "http://192.0.2.1/x", "192.0.2.1",
+					  "2001:db8::1", "198.51.100.0/24", "user.github.io", "co.uk" };
+	(void)state;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		struct tip_indicator now, later;
+		struct tip_error err = { 0 };
+		char buf[TIP_DOMAIN_MAX + 1];
+		assert_int_equal(tip_indicator_parse(in[i], strlen(in[i]), TIP_IND_ANY, &now, &err), 0);
+		assert_int_equal(tip_indicator_parse_flags(in[i], strlen(in[i]), TIP_IND_ANY,
+							   TIP_IND_LATER_REGISTRABLE, &later, &err),
+				 0);
+		assert_string_equal(later.value, now.value);
+		assert_string_equal(later.host, now.host);
+		assert_false(now.registrable_pending);
+		assert_int_equal(later.registrable_pending, now.host[0] && !now.family);
+		if (later.registrable_pending)
+			assert_string_equal(later.registrable, "");
+		assert_string_equal(tip_indicator_registrable(&later, buf, sizeof(buf)),
+				    now.registrable);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,7 +682,8 @@ int main(void)
 		cmocka_unit_test(test_cidr),           cmocka_unit_test(test_cidr_contains),
 		cmocka_unit_test(test_url),            cmocka_unit_test(test_email),
 		cmocka_unit_test(test_unterminated),   cmocka_unit_test(test_guess),
-		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_types),          cmocka_unit_test(test_later_registrable),
+		cmocka_unit_test(test_asn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
