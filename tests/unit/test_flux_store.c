@@ -260,9 +260,9 @@ static char xa[DUMP], xb[DUMP];
 
 static void same_reads(struct tip_store *a, struct tip_store *b)
 {
-	static const tip_time_t since[] = { 0, 2500, 5500, 7250, 7300, 8000, 9000, 100000 };
-	static const char *const domains[] = { "a.example", "u.example" };
-	for (size_t k = 0; k < 2; k++) {
+	static const tip_time_t since[] = { 0, 2500, 5500, 6250, 7250, 7300, 8000, 9000, 100000 };
+	static const char *const domains[] = { "a.example", "b.example", "u.example" };
+	for (size_t k = 0; k < 3; k++) {
 		xa[0] = xb[0] = '\0';
 		OK(tip_store_resolutions(a, domains[k], res_dump, xa, E));
 		OK(tip_store_resolutions(b, domains[k], res_dump, xb, E));
@@ -395,6 +395,10 @@ static void test_pdns_answer_sets(void **state)
 		{ "a.example", "A", 6000, 2, { "192.0.2.2", "192.0.2.3" }, { 70, 70 } },   /* changed */
 		{ "u.example", "A", 6000, 1, { "192.0.2.2", NULL }, { 70, 0 } },   /* not watched */
 		{ "u.example", "A", 6100, 1, { "192.0.2.2", NULL }, { 70, 0 } },
+		/* watched, every round still listed in its set row (none in `round`): the scan
+		 * must visit it between a.example and u.example */
+		{ "b.example", "A", 6200, 2, { "192.0.2.5", "192.0.2.2" }, { 90, 90 } },
+		{ "b.example", "A", 6300, 2, { "192.0.2.2", "192.0.2.5" }, { 90, 90 } },
 	};
 	struct tip_store *a = open_new("answer_a"), *b = open_new("answer_b");
 	struct tip_resolution r;
@@ -402,6 +406,7 @@ static void test_pdns_answer_sets(void **state)
 	int64_t wid;
 	(void)state;
 	OK(tip_store_watch_add(a, "a.example", "test", 1, &wr, E));
+	OK(tip_store_watch_add(a, "b.example", "test", 1, &wr, E));
 	wid = watch_id_of(a, "a.example");
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		/* the id given, or looked up */
@@ -433,12 +438,14 @@ static void test_pdns_answer_sets(void **state)
 	assert_int_equal(r.min_ttl, 40);
 	assert_int_equal(r.max_ttl, 300);
 	/* and it was the set rows that counted: store A has a round row only for what they wrote
-	 * out (lists of 16) and the timeouts, B one for each of the 12 + 80 rounds */
-	assert_true(count_sql("answer_a", "SELECT count(*) FROM round") < 12 + 80 - 16);
-	assert_int_equal(count_sql("answer_b", "SELECT count(*) FROM round"), 12 + 80);
-	assert_true(count_sql("answer_a", "SELECT count(*) FROM answer_set") == 2);
+	 * out (lists of 16) and the timeouts, B one for each of the 14 + 80 rounds */
+	assert_true(count_sql("answer_a", "SELECT count(*) FROM round") < 14 + 80 - 16);
+	assert_int_equal(count_sql("answer_b", "SELECT count(*) FROM round"), 14 + 80);
+	assert_true(count_sql("answer_a", "SELECT count(*) FROM answer_set") == 3);
+	assert_int_equal(count_sql("answer_a", "SELECT count(*) FROM round WHERE domain = 'b.example'"),
+			 0);
 	/* the round_all view shows them all, as B's round table */
-	assert_int_equal(count_sql("answer_a", "SELECT count(*) FROM round_all"), 12 + 80);
+	assert_int_equal(count_sql("answer_a", "SELECT count(*) FROM round_all"), 14 + 80);
 	static const char rsum[] =
 		"SELECT sum(at * 7 + n_records * 11 + n_new * 13 + coalesce(min_ttl, -1) * 17"
 		" + coalesce(set_hash, 0) + length(outcome) + length(rrtype) * 19) FROM %s";
