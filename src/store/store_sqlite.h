@@ -197,10 +197,11 @@ int sq_set_rounds_of(struct sq_store *s, const char *domain, tip_time_t since,
 		     struct tip_error *err);
 int sq_set_rounds_decode(const char *text, const struct sq_set_rounds *sr, tip_time_t since,
 			 int (*cb)(void *arg, const struct tip_round *r), void *arg);
-/* Folds the pending rounds of (domain, rrtype)'s unchanged set into pdns and forgets the set
- * (store_sqlite_flux.c): before pdns is written other than by sq_pdns_answer. */
 /* 1 when the store has answer_set (schema 8+), 0 when not */
 int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err);
+/* Writes out what the answer_set row of (domain, rrtype) holds — its listed rounds into round,
+ * its pending rounds into pdns — and deletes it (store_sqlite_flux.c): before pdns is written
+ * other than by sq_pdns_answer. */
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err);
 int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
