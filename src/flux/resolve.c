@@ -572,7 +572,7 @@ static int parse_answer(struct resolver *r, const struct rs_type *t, struct answ
 		if (rc != ARES_SUCCESS)
 			break;
 		for (int i = 0; i < n; i++) {
-			inet_ntop(AF_INET, &r->a4[i].ipaddr, buf, sizeof(buf));
+			tip_addr_format(4, (const uint8_t *)&r->a4[i].ipaddr, buf, sizeof(buf));
 			add_record(a, buf, r->a4[i].ttl);
 		}
 		break;
@@ -581,7 +581,9 @@ static int parse_answer(struct resolver *r, const struct rs_type *t, struct answ
 		if (rc != ARES_SUCCESS)
 			break;
 		for (int i = 0; i < n; i++) {
-			inet_ntop(AF_INET6, &r->a6[i].ip6addr, buf, sizeof(buf));
+			/* the canonical form tip lookup asks for (RFC 5952, as the indicator
+			 * model writes it: glibc's inet_ntop alone writes ::1:2 as ::0.1.0.2) */
+			tip_addr_format(6, (const uint8_t *)&r->a6[i].ip6addr, buf, sizeof(buf));
 			add_record(a, buf, r->a6[i].ttl);
 		}
 		break;

@@ -74,6 +74,7 @@ static const char q_feed_ok[] =
  * order by settle. */
 #define LISTING_TREE_MAX 150000
 static const char q_listing_create[] =
+	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
 	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
 	"PRAGMA temp.cache_size = -12288;"
 	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
@@ -89,7 +90,9 @@ static const char q_listing_merge[] =
 	LISTING_MERGE;
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_unused[] = "DROP TABLE temp.listing; DROP TABLE temp.listing_more";
-static const char q_listing_drop[] = "DROP TABLE IF EXISTS temp.listing_ids";
+static const char q_listing_drop[] =
+	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
+	"DROP TABLE IF EXISTS temp.listing";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
 static const char q_snap_put[] =
@@ -108,16 +111,21 @@ static const char q_settle_indicators[] =
 	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing"
 	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY type, value"
 	" ON CONFLICT (type, value) DO NOTHING";
-/* the written entries with their indicator ids: one join in key order on both sides. Not
- * sorted by id: the new indicators just got their ids in this same key order, so the sighting
- * writes that follow append; only the few entries already known elsewhere land out of order */
+/* The written entries with their indicator ids (view listing_ids): a join in key order on both
+ * sides (the temporary B-tree and the (type, value) index). Written once into a table when the
+ * pass is small (a churn pass: the statements that follow then probe the sightings by id); for
+ * a big pass (a first load) the view is the join itself, done by each statement that needs it,
+ * which costs less than writing and reading back every row. Not sorted by id: the new
+ * indicators just got their ids in this same key order, so the sighting writes append; only
+ * the entries already known elsewhere land out of order. */
+#define LISTING_IDS_JOIN                                                                       \
+	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
+	" l.tags AS tags, l.listed_since AS listed_since"                                       \
+	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
 static const char q_settle_ids[] =
-	"DROP TABLE IF EXISTS temp.listing_ids;"
-	"CREATE TEMP TABLE listing_ids AS SELECT i.id AS id, l.h AS h, l.k AS k,"
-	" l.category AS category, l.threat AS threat, l.tags AS tags,"
-	" l.listed_since AS listed_since"
-	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value;"
-	"DROP TABLE temp.listing;";
+	"CREATE TEMP TABLE listing_idt AS " LISTING_IDS_JOIN ";"
+	"CREATE TEMP VIEW listing_ids AS SELECT * FROM temp.listing_idt";
+static const char q_settle_ids_big[] = "CREATE TEMP VIEW listing_ids AS " LISTING_IDS_JOIN;
 /* a removed sighting that comes back: its removal becomes an event, then 'returned' (the
  * sighting's removed is cleared by the write that follows) */
 static const char q_settle_unremoved[] =
@@ -134,7 +142,7 @@ static const char q_settle_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since)"
 	" SELECT ?1, id, ?3, ?3, ?2, category, threat, tags, listed_since"
-	" FROM temp.listing_ids WHERE true ORDER BY rowid"
+	" FROM temp.listing_ids WHERE true"
 	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
 	" last_mark = excluded.last_mark, removed = NULL,"
 	" category = coalesce(excluded.category, category),"
@@ -810,7 +818,7 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		bool big = (size_t)l->n_changed > l->n_old / 4;
 		int64_t any_removed = 1;
 		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
-		    (rc = exec_timed(s, q_settle_ids, err)) < 0 ||
+		    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
 					      err)) < 0) ||
 		    (any_removed &&
