@@ -121,7 +121,7 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
  * full and becomes the new base. Readers add the pending part (PDNS_SET_JOIN in
  * store_sqlite.h) and the listed rounds (sq_set_rounds_decode). Domains that are not watched
  * (tip resolve of any name) have no set row: their answers are written in full. */
-#define SET_ROUNDS_MAX 16
+#define SET_ROUNDS_MAX 32
 #define STR_(x) #x
 #define STR(x) STR_(x)
 static const char q_set_get[] =
