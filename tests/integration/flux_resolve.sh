@@ -27,6 +27,7 @@ ns2 A 127.0.0.1
 a 30 A 1.128.0.1
 a 30 A 12.81.92.1
 a 45 AAAA 2001:db8::1
+v6 AAAA ::1:2
 flux 5 A 81.2.69.160
 flux 5 A 89.160.20.113
 short 1 A 10.1.0.1
@@ -193,6 +194,15 @@ for ip in 1.128.0.1 12.81.92.1 89.160.20.113; do
 	assert_eq "$(q "SELECT coalesce(asn, '') || '|' || coalesce(as_name, '') || '|' || coalesce(cc, '') FROM ipinfo WHERE addr = '$ip'")" \
 		"$want_asn|$want_name|$want_cc" "ipinfo $ip = location lookup ($want_asn|$want_name|$want_cc)"
 done
+
+# an AAAA answer is stored in the form tip lookup asks for: RFC 5952 (python's ipaddress
+# writes ::1:2 so; glibc's inet_ntop alone would give ::0.1.0.2)
+assert_rc 0 "resolve v6.t.test" -- tip resolve v6.t.test
+want6=$(python3 -c 'import ipaddress; print(ipaddress.ip_address("::1:2"))')
+assert_eq "$(q "SELECT group_concat(value) FROM pdns WHERE domain = 'v6.t.test' AND rrtype = 'AAAA'")" "$want6" \
+	"the AAAA record's canonical form ($want6)"
+assert_rc 0 "lookup ::1:2" -- tip lookup ::1:2 --json
+assert_eq "$(jq -r '[.resolutions[].domain] | join(",")' <<< "$OUT")" "v6.t.test" "found by tip lookup of the address"
 
 # bad config is refused before anything is resolved
 printf '[store]\nurl = sqlite://%s/tip.db\n[dns]\nrrtypes = A, MX\n' "$T" > "$T/bad.conf"
