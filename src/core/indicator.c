@@ -718,8 +718,13 @@ static enum tip_ind_type guess(const char *s, size_t len)
 		return TIP_IND_URL;
 	if (at && !slash)
 		return TIP_IND_EMAIL;
-	if (len > 2 && strncasecmp(s, "AS", 2) == 0 && strspn(s + 2, "0123456789") >= len - 2)
-		return TIP_IND_ASN; /* "AS64500": not a dotless host name in a blocklist */
+	if (len > 2 && strncasecmp(s, "AS", 2) == 0) { /* the input is not NUL-terminated */
+		size_t d = 2;
+		while (d < len && isdigit((unsigned char)s[d]))
+			d++;
+		if (d == len)
+			return TIP_IND_ASN; /* "AS64500": not a dotless host name in a blocklist */
+	}
 	for (size_t i = 0; i < len; i++)
 		if (!isdigit((unsigned char)s[i]) && s[i] != '.')
 			digits_dots = false;

@@ -669,6 +669,15 @@ static void test_asn(void **state)
 	bad("AS", TIP_IND_ASN, "no AS number");
 	/* not an ASN when guessing: a name with a dot stays a domain */
 	ok("as1.example", TIP_IND_ANY, TIP_IND_DOMAIN, "as1.example");
+	/* the guess reads only the given length: a heap buffer of exactly "AS64500", no NUL (the
+	 * ASan build catches a read past it) */
+	{
+		char *b = malloc(7);
+		assert_non_null(b);
+		memcpy(b, "AS64500", 7);
+		ok_n(b, 7, TIP_IND_ANY, TIP_IND_ASN, "AS64500");
+		free(b);
+	}
 }
 
 /* TIP_IND_LATER_REGISTRABLE: the same indicator, the registrable domain left out until asked
