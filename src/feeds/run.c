@@ -2,9 +2,9 @@
  * run.c — the "feeds" module: which feeds are due, and one feed run.
  *
  * A feed run: fetch into a spool file (no store lock held, nothing changed on failure); then
- * one transaction: parse the spool in chunks (in a thread of its own, pipe.c), write each entry (tip_store_listing_seen), add
- * domains to the watch list per the feed's policy, settle the diff (new, returned, removed),
- * record the feed's new state. Any failure rolls the transaction back and records only the
+ * one transaction: parse the spool in chunks (in a thread of its own, pipe.c), write each
+ * entry (tip_store_listing_seen), add domains to the watch list per the feed's policy, settle
+ * the diff (new, returned, removed), record the feed's new state. Any failure rolls the transaction back and records only the
  * error, the time and the HTTP status on the feed.
  *
  * A parse that accepted nothing but rejected something is a failure too: a feed that suddenly
@@ -69,9 +69,11 @@ static int on_entry(void *arg, const struct tip_indicator *ind,
 		enum tip_watch_result r;
 		if (ind->type == TIP_IND_DOMAIN)
 			d = ind->value;
-		else if (ind->type == TIP_IND_URL && ind->family == 0 &&
-			 *(d = tip_indicator_registrable(ind, reg, sizeof(reg))) == '\0')
-			d = NULL;
+		else if (ind->type == TIP_IND_URL && ind->family == 0) {
+			d = tip_indicator_registrable(ind, reg, sizeof(reg));
+			if (!*d)
+				d = NULL; /* a host that is a public suffix itself */
+		}
 		if (!d)
 			return 0;
 		if ((rc = tip_store_watch_add(p->ctx->store, d, p->source, p->now, &r, &p->err)) < 0)
