@@ -89,7 +89,6 @@ static const char q_listing_merge[] =
 	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
 	LISTING_MERGE;
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
-static const char q_listing_unused[] = "DROP TABLE temp.listing; DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
 	"DROP TABLE IF EXISTS temp.listing";
@@ -802,21 +801,17 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
-	if (!l->n_changed && (rc = sq_exec(s, q_listing_unused, err)) < 0)
+	/* the overflow into the key-ordered table (temp.listing goes with q_listing_drop) */
+	t0 = tip_monotonic();
+	if ((l->n_changed > LISTING_TREE_MAX && (rc = sq_exec(s, q_listing_merge, err)) < 0) ||
+	    (rc = sq_exec(s, q_listing_more_drop, err)) < 0)
 		return rc;
-	if (l->n_changed) {
-		t0 = tip_monotonic();
-		if (l->n_changed > LISTING_TREE_MAX && (rc = sq_exec(s, q_listing_merge, err)) < 0)
-			return rc;
-		if ((rc = sq_exec(s, q_listing_more_drop, err)) < 0)
-			return rc;
-		tip_debug("listing settle: %.3f s: %lld written entries in key order",
-			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
-	}
 	if (l->n_changed) {
 		/* big: more written than a quarter of what was listed before */
 		bool big = (size_t)l->n_changed > l->n_old / 4;
 		int64_t any_removed = 1;
+		tip_debug("listing settle: %.3f s: %lld written entries in key order",
+			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
 		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
 		    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,

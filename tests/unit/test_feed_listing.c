@@ -32,8 +32,6 @@ static char dir[] = "/tmp/tip-test-listing-XXXXXX";
 
 #define OK(call)                                                                                \
 	do {                                                                                    \
-		struct tip_error e_ = { 0 };                                                    \
-		(void)e_;                                                                       \
 		if ((call) < 0)                                                                 \
 			fail_msg("%s: %s", #call, err.msg);                                     \
 	} while (0)
