@@ -10,6 +10,11 @@
  * table in one transaction. Ratios are ours / reference.
  *
  *   build/bench/bench_feeds [LINES] [DIR]       (defaults: 1000000, a fresh dir under /tmp)
+ *
+ * Profiling one run: TIP_BENCH_PERF_CTL=FIFO TIP_BENCH_PERF_RUN=N writes "enable" / "disable"
+ * to perf's control FIFO around run N only, e.g.
+ *   mkfifo /tmp/ctl; TIP_BENCH_PERF_CTL=/tmp/ctl TIP_BENCH_PERF_RUN=2 \
+ *     perf record -g -D -1 --control=fifo:/tmp/ctl build/bench/bench_feeds
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +91,21 @@ static long maxrss_kb(void)
 	return ru.ru_maxrss;
 }
 
+/* perf's control FIFO (TIP_BENCH_PERF_CTL) around run TIP_BENCH_PERF_RUN */
+static void perf_ctl(int run, const char *cmd)
+{
+	const char *fifo = getenv("TIP_BENCH_PERF_CTL"), *which = getenv("TIP_BENCH_PERF_RUN");
+	FILE *f;
+	if (!fifo || !which || atoi(which) != run || !(f = fopen(fifo, "w")))
+		return;
+	fprintf(f, "%s\n", cmd);
+	fclose(f);
+}
+
 static int one_run(struct tip_store *st, const struct tip_config *cfg, const char *name,
 		   double *elapsed, int64_t *items)
 {
+	static int run;
 	volatile sig_atomic_t cancel = 0;
 	struct tip_module_ctx ctx = { .cfg = cfg, .store = st, .cancel = &cancel };
 	struct tip_error err = { 0 };
@@ -103,9 +120,12 @@ static int one_run(struct tip_store *st, const struct tip_config *cfg, const cha
 		fprintf(stderr, "run_start: %s\n", err.msg);
 		return -1;
 	}
+	run++;
+	perf_ctl(run, "enable");
 	t0 = secs();
 	rc = tip_feeds_module.run(&ctx);
 	*elapsed = secs() - t0;
+	perf_ctl(run, "disable");
 	*items = ctx.items;
 	tip_store_run_end(st, ctx.run_id, tip_now(), rc < 0 ? "failed" : "ok", rc < 0, 0, ctx.items,
 			  rc < 0 ? ctx.err.msg : NULL, &err);
