@@ -120,6 +120,7 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err);
+void sq_listing_hint(struct tip_store *st, enum tip_ind_type type, const char *value);
 int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
 		      struct tip_listing_counts *counts, struct tip_error *err);
 
