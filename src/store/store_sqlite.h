@@ -21,6 +21,7 @@ struct sq_store {
 	struct sq_cache_ent *cache;
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
+	bool listing_fn;            /* its SQL function tip_listing_key is registered */
 	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
 	bool pdns_known;
 	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */

@@ -85,9 +85,10 @@ static const char q_listing_put[] =
 static const char q_listing_put_more[] =
 	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 	" ?13)";
+/* rowid: an entry listed twice merges in the order listed */
 static const char q_listing_merge[] =
-	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
-	LISTING_MERGE;
+	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true"
+	" ORDER BY type, value, rowid" LISTING_MERGE;
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
@@ -137,11 +138,13 @@ static const char q_settle_returned[] =
 	" SELECT ?1, l.id, ?3, 'returned' FROM temp.listing_ids l"
 	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
 	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL";
+/* tip_listing_key(h, k, id) hands each written entry's key to the new snapshot as the
+ * sightings are written (one read of the written entries, not a second one for the snapshot) */
 static const char q_settle_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since)"
 	" SELECT ?1, id, ?3, ?3, ?2, category, threat, tags, listed_since"
-	" FROM temp.listing_ids WHERE true"
+	" FROM temp.listing_ids WHERE tip_listing_key(h, k, id)"
 	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
 	" last_mark = excluded.last_mark, removed = NULL,"
 	" category = coalesce(excluded.category, category),"
@@ -150,7 +153,6 @@ static const char q_settle_sightings[] =
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
-static const char q_settle_keys[] = "SELECT h, k, id FROM temp.listing_ids";
 /* removal, set-based over the ids the C diff found gone (sorted: B-tree order) */
 static const char q_gone_create[] =
 	"DROP TABLE IF EXISTS temp.listing_gone;"
@@ -363,6 +365,8 @@ struct sq_listing {
 	uint8_t *seen;        /* per old entry: 1 seen unchanged, 2 seen with other attributes */
 	bool stored;          /* the snapshot was read as stored (not rebuilt under a new key) */
 	int64_t n_changed;    /* entries written to the temporary table */
+	struct snap_ent *got; /* the written entries' keys with their ids (tip_listing_key) */
+	size_t n_got;
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -507,6 +511,7 @@ void sq_listing_free(struct sq_listing *l)
 	free(l->old);
 	free(l->dir);
 	free(l->seen);
+	free(l->got);
 	free(l);
 }
 
@@ -678,6 +683,33 @@ static int snap_store(struct sq_store *s, struct sq_listing *l, struct snap_ent 
 	return rc == SQLITE_OK ? 0 : sq_fail(s, err, "listing snapshot write");
 }
 
+/* tip_listing_key(h, k, id): see q_settle_sightings; true */
+static void listing_key_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_store *s = sqlite3_user_data(cx);
+	struct sq_listing *l = s->listing;
+	struct snap_ent e;
+	uint64_t k;
+
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_key outside a listing settle", -1);
+		return;
+	}
+	k = (uint64_t)sqlite3_value_int64(argv[1]);
+	e.h = (uint64_t)sqlite3_value_int64(argv[0]);
+	e.h2 = (uint32_t)(k >> 32);
+	e.ah = (uint32_t)k;
+	e.id = sqlite3_value_int64(argv[2]);
+	if (l->n_got < (size_t)l->n_changed) {
+		l->got[l->n_got++] = e;
+	} else {
+		sqlite3_result_error(cx, "tip_listing_key: more entries than written", -1);
+		return;
+	}
+	sqlite3_result_int(cx, 1);
+}
+
 int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
@@ -685,6 +717,13 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	tip_time_t t0 = tip_monotonic();
 	int rc;
 
+	if (!s->listing_fn) {
+		if (sqlite3_create_function_v2(s->db, "tip_listing_key", 3,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_key_fn, NULL,
+					       NULL, NULL) != SQLITE_OK)
+			return sq_fail(s, err, "listing begin");
+		s->listing_fn = true;
+	}
 	sq_listing_free(s->listing);
 	s->listing = l = tip_xcalloc(1, sizeof(*l));
 	l->source_id = source_id;
@@ -875,7 +914,6 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	struct snap_ent *v;
 	size_t n = 0, cap, w;
 	int64_t n_kept = 0;
-	sqlite3_stmt *q;
 	tip_time_t t0;
 	int rc;
 
@@ -893,6 +931,7 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		int64_t any_removed = 1;
 		tip_debug("listing settle: %.3f s: %lld written entries in key order",
 			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
 		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
 		    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
@@ -933,27 +972,22 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	}
 	l->old = NULL;
 	l->n_old = 0;
-	cap = n + (size_t)l->n_changed;
-	v = tip_xrealloc(v, (cap ? cap : 1) * sizeof(*v));
-	if (l->n_changed) {
-		if (!(q = sq_prep(s, q_settle_keys, err))) {
-			free(v);
-			return TIP_ESTORE;
-		}
-		while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < cap) {
-			uint64_t k = (uint64_t)sqlite3_column_int64(q, 1);
-			v[n].h = (uint64_t)sqlite3_column_int64(q, 0);
-			v[n].h2 = (uint32_t)(k >> 32);
-			v[n].ah = (uint32_t)k;
-			v[n].id = sqlite3_column_int64(q, 2);
-			n++;
-		}
-		sqlite3_reset(q);
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-			free(v);
-			return sq_fail(s, err, "listing snapshot");
-		}
+	/* the smaller array is appended to the bigger (never both in full twice) */
+	cap = n + l->n_got;
+	if (l->n_got > n) {
+		l->got = tip_xrealloc(l->got, cap * sizeof(*v));
+		memcpy(l->got + l->n_got, v, n * sizeof(*v));
+		free(v);
+		v = l->got;
+	} else {
+		v = tip_xrealloc(v, (cap ? cap : 1) * sizeof(*v));
+		if (l->n_got)
+			memcpy(v + n, l->got, l->n_got * sizeof(*v));
+		free(l->got);
 	}
+	n = cap;
+	l->got = NULL;
+	l->n_got = 0;
 	ent_sort(v, n);
 	for (size_t i = w = 0; i < n; i++) /* an entry listed twice counts once */
 		if (w == 0 || ent_cmp(&v[w - 1], &v[i]))
