@@ -85,10 +85,9 @@ static const char q_listing_put[] =
 static const char q_listing_put_more[] =
 	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 	" ?13)";
-/* rowid: an entry listed twice merges in the order listed */
 static const char q_listing_merge[] =
-	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true"
-	" ORDER BY type, value, rowid" LISTING_MERGE;
+	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
+	LISTING_MERGE;
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
