@@ -975,7 +975,8 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	cap = n + l->n_got;
 	if (l->n_got > n) {
 		l->got = tip_xrealloc(l->got, cap * sizeof(*v));
-		memcpy(l->got + l->n_got, v, n * sizeof(*v));
+		if (n)
+			memcpy(l->got + l->n_got, v, n * sizeof(*v));
 		free(v);
 		v = l->got;
 	} else {
