@@ -44,6 +44,9 @@ const struct tip_cfg_key tip_feed_keys[] = {
 	{ "tags_field", TIP_CFG_STR, NULL, 0, 0, "column or field holding tags" },
 	{ "first_seen_field", TIP_CFG_STR, NULL, 0, 0,
 	  "column or field holding the feed's own first-seen time" },
+	{ "skip_if", TIP_CFG_STR, NULL, 0, 0,
+	  "json, jsonl: FIELD=VALUE; a record whose field holds that text is skipped, not "
+	  "rejected (Spamhaus's JSON lists: type=metadata)" },
 	{ "type", TIP_CFG_STR, "any", 0, 0,
 	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email, asn" },
 	{ "watch", TIP_CFG_STR, "none", 0, 0,
@@ -238,6 +241,23 @@ static int build(const struct tip_config_section *s, const char *where, const ch
 	def->threat_field = dup_or_null(val(s, "threat_field"));
 	def->tags_field = dup_or_null(val(s, "tags_field"));
 	def->first_seen_field = dup_or_null(val(s, "first_seen_field"));
+	if ((v = val(s, "skip_if")) && *v) {
+		const struct tip_kv *skv = tip_config_kv(s, "skip_if");
+		const char *eq = strchr(v, '=');
+		char at[700];
+		if (file && skv)
+			snprintf(at, sizeof(at), "%s:%d: [feed %s] skip_if", file, skv->line, s->name);
+		else
+			snprintf(at, sizeof(at), "%s skip_if", where);
+		if (def->format != TIP_FEED_JSON && def->format != TIP_FEED_JSONL)
+			return tip_error_set(err, TIP_EINVAL, "%s: only for format json and jsonl", at);
+		if (!eq || eq == v || !eq[1])
+			return tip_error_set(err, TIP_EINVAL,
+					     "%s: '%s' is not FIELD=VALUE (such as type=metadata)", at, v);
+		def->skip_if_field = tip_xstrdup(v);
+		def->skip_if_field[eq - v] = '\0';
+		def->skip_if_value = tip_xstrdup(eq + 1);
+	}
 	if ((def->format == TIP_FEED_JSON || def->format == TIP_FEED_JSONL) && !def->field)
 		tip_debug("feed %s: no field: only JSON strings are entries", def->name);
 	if (def->format != TIP_FEED_CSV && def->prefix_field)
@@ -409,6 +429,8 @@ void tip_feed_def_free(struct tip_feed_def *def)
 	free(def->threat_field);
 	free(def->tags_field);
 	free(def->first_seen_field);
+	free(def->skip_if_field);
+	free(def->skip_if_value);
 	free(def->watch_categories);
 	free(def->ca_file);
 	memset(def, 0, sizeof(*def));

@@ -53,6 +53,9 @@ struct tip_feed_def {
 	 * (csv), a dotted path such as details.0.ip_address (json, jsonl); NULL: not used */
 	char *field, *prefix_field, *category_field, *threat_field, *tags_field, *first_seen_field;
 	char *category, *threat; /* fixed values for every entry, NULL: none */
+	/* json, jsonl: a record whose field skip_if_field holds the text skip_if_value is not an
+	 * entry (counted as skipped): Spamhaus's JSON lists end with {"type": "metadata", …} */
+	char *skip_if_field, *skip_if_value;
 	enum tip_ind_type type;  /* TIP_IND_ANY: guessed per entry */
 	/* watch policy */
 	enum tip_feed_watch watch;
@@ -89,7 +92,7 @@ struct tip_feed_stats {
 	int64_t lines;     /* physical lines read */
 	int64_t entries;   /* indicators accepted */
 	int64_t rejected;  /* entries (lines, records, elements) that did not parse */
-	int64_t skipped;   /* comments, blank lines, header, skip_lines, localhost entries */
+	int64_t skipped;   /* comments, blank lines, header, skip_lines, localhost entries, skip_if */
 	/* the first TIP_FEED_SAMPLES rejections, "line N: why" separated by newlines */
 	char samples[TIP_FEED_SAMPLES * 240];
 	int n_samples;

@@ -519,6 +519,13 @@ static int json_entry(struct tip_feed_parser *p, const char *s, size_t n, int64_
 	if (json_is_string(j)) {
 		v = json_string_value(j);
 	} else if (json_is_object(j)) {
+		if (p->def->skip_if_field &&
+		    (v = json_text(json_path(j, p->def->skip_if_field), vb, sizeof(vb))) &&
+		    !strcmp(v, p->def->skip_if_value)) {
+			p->st.skipped++;
+			json_decref(j);
+			return 0;
+		}
 		v = p->def->field ? json_text(json_path(j, p->def->field), vb, sizeof(vb)) : NULL;
 		if (p->def->category_field &&
 		    json_text(json_path(j, p->def->category_field), cb, sizeof(cb)))
