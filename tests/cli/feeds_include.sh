@@ -64,7 +64,7 @@ assert_rc 1 "a non-feed section in an included file" -- tip config check
 assert_match "$ERR" "zz-bad.conf:2: \[store\] url: an included file may hold only" "names file and line"
 printf '[feed zz1]\nurl = file:///dev/null\nformat = csv\nskip_if = type=metadata\n' > "$T/fd/zz-bad.conf"
 assert_rc 1 "skip_if on a csv feed" -- tip config check
-assert_match "$ERR" "zz-bad.conf:4: \[feed zz1\] skip_if: only for format json and jsonl" "names file, line and key"
+assert_match "$ERR" "zz-bad.conf:4: \[feed zz1\] skip_if: only for format json, jsonl and xml" "names file, line and key"
 printf '[feed zz1]\nurl = file:///dev/null\nformat = jsonl\nskip_if = metadata\n' > "$T/fd/zz-bad.conf"
 assert_rc 1 "skip_if without FIELD=" -- tip config check
 assert_match "$ERR" "zz-bad.conf:4: \[feed zz1\] skip_if: 'metadata' is not FIELD=VALUE" "says what it wants"
