@@ -2,9 +2,12 @@
 # flux-resolve.sh — pass 1 (flux-resolve) against a private knotd on loopback, next to dnsperf
 # against the same server in the same run (the server's ceiling on this machine; after
 # ../shared/tools/dns-ceiling.sh). Prints key=value lines:
-#   dnsperf_qps; then per pass ([store]: the real pass; [nostore]: the same without writing
-#   anything) resolve_qps (answers per second), ratio to dnsperf, peak_rss_kib, peak_fds, and
-#   the pass's own summary line.
+#   dnsperf_qps; then per pass ([store]: the real pass; [store-next]: the next pass over the
+#   same store; [nostore]: the same without writing anything) resolve_qps (answers per
+#   second), ratio to that dnsperf run, peak_rss_kib, peak_fds, and the pass's own summary
+#   line; then dnsperf again after the passes, and [summary] each pass's ratio to the higher
+#   of the two dnsperf runs (dnsperf alone varies by ±20 % from run to run on 2 shared cores;
+#   the higher is the ceiling, and the stricter reference).
 #
 # Usage: bench/flux-resolve.sh [N=100000] [DNSPERF_SECONDS=15]
 # Env:   TIP=build/tip  RRTYPES="A" (dnsperf's query mix; "A, AAAA, NS" for the full pass)
@@ -75,12 +78,17 @@ LAST=$(printf 'd%07d.flux.test' $((N - 1)))
 for _ in $(seq 1 300); do [ -n "$(knot_dig "$LAST" A)" ] && break; sleep 0.2; done
 echo "knot_version=$(knotd --version | awk '{print $NF}') zone_names=$N port=$KNOT_PORT udp_workers=$KNOT_UDP_WORKERS"
 
-# --- dnsperf: the server's ceiling
-# shellcheck disable=SC2086
-dnsperf -s 127.0.0.1 -p "$KNOT_PORT" -d "$T/queries.txt" -l "$DURATION" $DNSPERF_ARGS > "$T/dnsperf.out" 2>&1 ||
-	{ cat "$T/dnsperf.out" >&2; die "dnsperf failed"; }
-dq=$(awk '/Queries per second/ { printf "%d", $4 }' "$T/dnsperf.out")
-echo "dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION"
+# --- dnsperf: the server's ceiling (run_dnsperf LABEL: sets dq)
+run_dnsperf() {
+	# shellcheck disable=SC2086
+	dnsperf -s 127.0.0.1 -p "$KNOT_PORT" -d "$T/queries.txt" -l "$DURATION" $DNSPERF_ARGS > "$T/dnsperf.out" 2>&1 ||
+		{ cat "$T/dnsperf.out" >&2; die "dnsperf failed"; }
+	dq=$(awk '/Queries per second/ { printf "%d", $4 }' "$T/dnsperf.out")
+	echo "${1}dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION"
+}
+run_dnsperf ""
+dq_before=$dq
+passes=()
 
 # --- the pass, storage on
 cat > "$T/tip.conf" <<C
@@ -108,20 +116,25 @@ machine_cpu() { awk -v hz="$HZ" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $
 
 # run_pass LABEL [ENV=VALUE...]: one `tip resolve` of every watched domain; prints its figures
 run_pass() {
-	local label=$1 pid peak_fds=0 n line rq rss wall usr sys k0 k1 m0 m1 wcpu
+	local label=$1 pid peak_fds=0 n fds line rq rss wall usr sys k0 k1 m0 m1 wcpu
 	shift
 	k0=$(knot_cpu)
 	m0=$(machine_cpu)
 	env "$@" ${PERF:+perf record -g -o $T/perf-$label.data --} /usr/bin/time -f '%M %e %U %S' -o "$T/time.out" \
 		"$TIP" resolve > "$T/resolve.out" 2> "$T/resolve-$label.err" &
 	TPID=$!
+	# peak descriptors of the pass's process (the newest tip: the module's child), counted with
+	# shell builtins every 0.25 s, so that sampling costs the measured pass next to nothing
+	# (pgrep, ls and wc every 50 ms had cost ~15 % of a core, 80 processes a second)
 	while kill -0 $TPID 2>/dev/null; do
 		pid=$(pgrep -n -x tip || true)
 		if [ -n "$pid" ]; then
-			n=$(ls /proc/"$pid"/fd 2>/dev/null | wc -l)
+			fds=(/proc/"$pid"/fd/*)
+			n=${#fds[@]}
+			[ -e "${fds[0]}" ] || n=0
 			[ "$n" -gt "$peak_fds" ] && peak_fds=$n
 		fi
-		sleep 0.05
+		sleep 0.25
 	done
 	wait $TPID || { cat "$T/resolve-$label.err" >&2; die "tip resolve ($label) failed"; }
 	k1=$(knot_cpu)
@@ -131,6 +144,7 @@ run_pass() {
 	read -r rss wall usr sys < "$T/time.out"
 	echo "[$label] resolve_qps=$rq ratio=$(awk -v a="$rq" -v b="$dq" 'BEGIN { printf "%.2f", b ? a / b : 0 }') peak_rss_kib=$rss peak_fds=$peak_fds wall_s=$wall user_s=$usr sys_s=$sys rrtypes=\"$RRTYPES\""
 	echo "[$label] pass: ${line#*flux-resolve: }"
+	passes+=("$label=$rq")
 	# CPU per answer by component: the writer thread, the rest of tip (the DNS loop), knotd,
 	# and everything else the machine ran meanwhile (other jobs, the kernel's own threads)
 	wcpu=$(echo "$line" | sed -n 's/.*writer CPU \([0-9.]*\) s.*/\1/p')
@@ -150,3 +164,12 @@ echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round_all') pdn
 
 # the same pass with nothing stored: c-ares and the loop alone, to see what storage costs
 [ "${NOSTORE:-1}" = 1 ] && run_pass nostore TIP_FLUX_BENCH_NOSTORE=1
+
+# --- dnsperf again, and each pass against the higher of the two
+run_dnsperf "after_passes_"
+ceiling=$(( dq > dq_before ? dq : dq_before ))
+summary="[summary] dnsperf_ceiling=$ceiling (before $dq_before, after $dq)"
+for p in "${passes[@]}"; do
+	summary+=" ${p%%=*}_ratio=$(awk -v a="${p#*=}" -v b="$ceiling" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+done
+echo "$summary"

@@ -8,7 +8,7 @@ set -eu
 build_pkgs="gcc make cmake pkg-config
 libevent-dev libc-ares-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libpq-dev libloc-dev libloc-database libmaxminddb-dev libgmime-3.0-dev
-libidn2-dev libpsl-dev publicsuffix libinih-dev"
+libidn2-dev libpsl-dev publicsuffix libinih-dev libexpat1-dev"
 test_pkgs="libcmocka-dev sqlite3 knot knot-dnsutils dnsperf location mmdb-bin python3 curl
 procps iproute2 jq idn2 openssl ca-certificates"
 

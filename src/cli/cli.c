@@ -68,7 +68,7 @@ static const struct cli_cmd commands[] = {
 	  "defined by [feed NAME] sections in the config (see etc/feeds.d/ and docs/feeds.md)\n"
 	  "or added here; a config definition wins over an added one of the same name.\n"
 	  "\n"
-	  "add    stores a feed; FMT is plain, hosts, cidr, csv, json or jsonl; --set takes any\n"
+	  "add    stores a feed; FMT is plain, hosts, cidr, csv, json, jsonl or xml; --set takes any\n"
 	  "       [feed] key (field=3, delimiter=tab, header=yes, watch=all, category=phishing…);\n"
 	  "       ca_file=PATH trusts a private CA for https (a relative PATH is stored absolute)\n"
 	  "list   per feed: last fetch, HTTP status, entries listed, new, removed, rejected\n"

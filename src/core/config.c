@@ -113,7 +113,7 @@ static const struct item items[] = {
 	  "record types each watched domain is resolved for (A, AAAA, NS)", check_rrtypes },
 	{ "dns", "concurrency", IT_INT, OFF(dns.concurrency), "2000", 1, 100000,
 	  "queries in flight at most" },
-	{ "dns", "timeout_ms", IT_INT, OFF(dns.timeout_ms), "2000", 10, 60000, "per-try timeout" },
+	{ "dns", "timeout_ms", IT_INT, OFF(dns.timeout_ms), "2000", 10, 60000, "the last try's timeout; earlier tries are sent again after the measured round trip" },
 	{ "dns", "retries", IT_INT, OFF(dns.retries), "2", 0, 10, "tries after the first" },
 	{ "dns", "qps", IT_INT, OFF(dns.qps), "0", 0, 10000000,
 	  "queries per second per server at most (0: no limit)" },

@@ -18,7 +18,7 @@
 
 const struct tip_cfg_key tip_feed_keys[] = {
 	{ "url", TIP_CFG_STR, "", 0, 0, "where the feed is: http://, https:// or file://" },
-	{ "format", TIP_CFG_STR, "", 0, 0, "plain, hosts, cidr, csv, json or jsonl" },
+	{ "format", TIP_CFG_STR, "", 0, 0, "plain, hosts, cidr, csv, json, jsonl or xml" },
 	{ "interval", TIP_CFG_DURATION, "3600", 60, 86400 * 30, "how often it is fetched" },
 	{ "enabled", TIP_CFG_BOOL, "yes", 0, 0, "fetched by scheduled runs" },
 	{ "delimiter", TIP_CFG_STR, "comma", 0, 0,
@@ -26,7 +26,7 @@ const struct tip_cfg_key tip_feed_keys[] = {
 	{ "comments", TIP_CFG_STR, NULL, 0, 0,
 	  "comment line prefixes, blank-separated; hash, semicolon and slashes name #, ; and //; "
 	  "'none' for none (default: hash semicolon for plain, hosts, cidr; hash for csv; none for "
-	  "json, jsonl)" },
+	  "json, jsonl, xml)" },
 	{ "header", TIP_CFG_BOOL, "no", 0, 0,
 	  "the first line that is not a comment names the columns (csv) or is skipped" },
 	{ "skip_lines", TIP_CFG_INT, "0", 0, 1000000, "lines skipped at the top, before anything else" },
@@ -34,7 +34,10 @@ const struct tip_cfg_key tip_feed_keys[] = {
 	  "longest line, CSV record or JSON array element, bytes (longer ones are rejected)" },
 	{ "field", TIP_CFG_STR, NULL, 0, 0,
 	  "where the indicator is: csv column number or header name (default 1); json field path "
-	  "such as url or details.0.ip_address" },
+	  "such as url or details.0.ip_address; xml element (default title) or element@attribute "
+	  "inside the record" },
+	{ "record", TIP_CFG_STR, NULL, 0, 0,
+	  "xml: the element each record is (default item, as in RSS; entry for Atom)" },
 	{ "prefix_field", TIP_CFG_STR, NULL, 0, 0,
 	  "csv column holding a prefix length: the indicator becomes FIELD/PREFIX (DShield)" },
 	{ "category", TIP_CFG_STR, NULL, 0, 0, "category of every entry (malware, phishing, c2, …)" },
@@ -44,6 +47,9 @@ const struct tip_cfg_key tip_feed_keys[] = {
 	{ "tags_field", TIP_CFG_STR, NULL, 0, 0, "column or field holding tags" },
 	{ "first_seen_field", TIP_CFG_STR, NULL, 0, 0,
 	  "column or field holding the feed's own first-seen time" },
+	{ "skip_if", TIP_CFG_STR, NULL, 0, 0,
+	  "json, jsonl, xml: FIELD=VALUE; a record whose field holds that text is skipped, not "
+	  "rejected (Spamhaus's JSON lists: type=metadata)" },
 	{ "type", TIP_CFG_STR, "any", 0, 0,
 	  "what every entry must be: any (guessed), domain, ipv4, ipv6, cidr, url, email, asn" },
 	{ "watch", TIP_CFG_STR, "none", 0, 0,
@@ -59,7 +65,7 @@ const struct tip_cfg_key tip_feed_keys[] = {
 };
 
 static const char *const format_names[TIP_FEED_FORMAT_MAX] = {
-	"plain", "hosts", "cidr", "csv", "json", "jsonl",
+	"plain", "hosts", "cidr", "csv", "json", "jsonl", "xml",
 };
 
 const char *tip_feed_format_name(enum tip_feed_format f)
@@ -178,11 +184,11 @@ static int build(const struct tip_config_section *s, const char *where, const ch
 	def->url = tip_xstrdup(v);
 	v = val(s, "format");
 	if (!v || !*v)
-		return tip_error_set(err, TIP_EINVAL, "%s: no format (plain, hosts, cidr, csv, json, jsonl)",
+		return tip_error_set(err, TIP_EINVAL, "%s: no format (plain, hosts, cidr, csv, json, jsonl, xml)",
 				     where);
 	if (tip_feed_format_parse(v, &def->format) < 0)
 		return tip_error_set(err, TIP_EINVAL,
-				     "%s format: '%s' is not plain, hosts, cidr, csv, json or jsonl",
+				     "%s format: '%s' is not plain, hosts, cidr, csv, json, jsonl or xml",
 				     where, v);
 	def->interval_s = tip_config_section_int(s, tip_feed_keys, "interval");
 	def->enabled = tip_config_section_int(s, tip_feed_keys, "enabled") != 0;
@@ -238,16 +244,38 @@ static int build(const struct tip_config_section *s, const char *where, const ch
 	def->threat_field = dup_or_null(val(s, "threat_field"));
 	def->tags_field = dup_or_null(val(s, "tags_field"));
 	def->first_seen_field = dup_or_null(val(s, "first_seen_field"));
+	if ((v = val(s, "skip_if")) && *v) {
+		const struct tip_kv *skv = tip_config_kv(s, "skip_if");
+		const char *eq = strchr(v, '=');
+		char at[700];
+		if (file && skv)
+			snprintf(at, sizeof(at), "%s:%d: [feed %s] skip_if", file, skv->line, s->name);
+		else
+			snprintf(at, sizeof(at), "%s skip_if", where);
+		if (def->format != TIP_FEED_JSON && def->format != TIP_FEED_JSONL &&
+		    def->format != TIP_FEED_XML)
+			return tip_error_set(err, TIP_EINVAL, "%s: only for format json, jsonl and xml",
+					     at);
+		if (!eq || eq == v || !eq[1])
+			return tip_error_set(err, TIP_EINVAL,
+					     "%s: '%s' is not FIELD=VALUE (such as type=metadata)", at, v);
+		def->skip_if_field = tip_xstrdup(v);
+		def->skip_if_field[eq - v] = '\0';
+		def->skip_if_value = tip_xstrdup(eq + 1);
+	}
 	if ((def->format == TIP_FEED_JSON || def->format == TIP_FEED_JSONL) && !def->field)
 		tip_debug("feed %s: no field: only JSON strings are entries", def->name);
 	if (def->format != TIP_FEED_CSV && def->prefix_field)
 		return tip_error_set(err, TIP_EINVAL, "%s prefix_field: only for format csv", where);
+	def->record = dup_or_null(val(s, "record"));
+	if (def->record && def->format != TIP_FEED_XML)
+		return tip_error_set(err, TIP_EINVAL, "%s record: only for format xml", where);
 	if (def->format != TIP_FEED_CSV && def->format != TIP_FEED_JSON &&
-	    def->format != TIP_FEED_JSONL &&
+	    def->format != TIP_FEED_JSONL && def->format != TIP_FEED_XML &&
 	    (def->field || def->category_field || def->threat_field || def->tags_field ||
 	     def->first_seen_field))
 		return tip_error_set(err, TIP_EINVAL,
-				     "%s: field options are for csv, json and jsonl, not %s", where,
+				     "%s: field options are for csv, json, jsonl and xml, not %s", where,
 				     tip_feed_format_name(def->format));
 	if (def->format == TIP_FEED_CSV) {
 		const char *cols[] = { def->field, def->prefix_field, def->category_field,
@@ -409,6 +437,9 @@ void tip_feed_def_free(struct tip_feed_def *def)
 	free(def->threat_field);
 	free(def->tags_field);
 	free(def->first_seen_field);
+	free(def->record);
+	free(def->skip_if_field);
+	free(def->skip_if_value);
 	free(def->watch_categories);
 	free(def->ca_file);
 	memset(def, 0, sizeof(*def));

@@ -29,6 +29,7 @@ enum tip_feed_format {
 	TIP_FEED_CSV,   /* RFC 4180, configurable delimiter and columns */
 	TIP_FEED_JSON,  /* one JSON array of objects (or strings) */
 	TIP_FEED_JSONL, /* one JSON value per line */
+	TIP_FEED_XML,   /* RSS, Atom or any list of record elements (expat) */
 	TIP_FEED_FORMAT_MAX
 };
 
@@ -50,9 +51,14 @@ struct tip_feed_def {
 	int64_t skip_lines;   /* physical lines skipped before anything else */
 	int64_t max_line;     /* longest line / record / JSON element, bytes */
 	/* where the indicator and its attributes are: a 1-based column number or a header name
-	 * (csv), a dotted path such as details.0.ip_address (json, jsonl); NULL: not used */
+	 * (csv), a dotted path such as details.0.ip_address (json, jsonl), an element name or
+	 * element@attribute inside the record (xml); NULL: not used */
 	char *field, *prefix_field, *category_field, *threat_field, *tags_field, *first_seen_field;
 	char *category, *threat; /* fixed values for every entry, NULL: none */
+	char *record; /* xml: the record element's name (NULL: "item") */
+	/* json, jsonl, xml: a record whose field skip_if_field holds the text skip_if_value is not an
+	 * entry (counted as skipped): Spamhaus's JSON lists end with {"type": "metadata", …} */
+	char *skip_if_field, *skip_if_value;
 	enum tip_ind_type type;  /* TIP_IND_ANY: guessed per entry */
 	/* watch policy */
 	enum tip_feed_watch watch;
@@ -89,7 +95,7 @@ struct tip_feed_stats {
 	int64_t lines;     /* physical lines read */
 	int64_t entries;   /* indicators accepted */
 	int64_t rejected;  /* entries (lines, records, elements) that did not parse */
-	int64_t skipped;   /* comments, blank lines, header, skip_lines, localhost entries */
+	int64_t skipped;   /* comments, blank lines, header, skip_lines, localhost entries, skip_if */
 	/* the first TIP_FEED_SAMPLES rejections, "line N: why" separated by newlines */
 	char samples[TIP_FEED_SAMPLES * 240];
 	int n_samples;

@@ -22,4 +22,20 @@ int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool regist
 			 tip_feed_entry_cb cb, tip_feed_hint_cb hint, void *arg,
 			 struct tip_feed_stats *stats, struct tip_error *err);
 
+/* XML feeds (parse_xml.c, expat): see there. The record callback gets the record's fields'
+ * text (NULL: absent), indexed by FEED_XML_*, and the line the record starts on; a negative
+ * return stops the parse (its error lives with the callback's argument). */
+enum { FEED_XML_FIELD, FEED_XML_CATEGORY, FEED_XML_THREAT, FEED_XML_TAGS, FEED_XML_FIRST_SEEN,
+       FEED_XML_SKIP_IF, FEED_XML_FIELDS };
+struct feed_xml;
+typedef int (*feed_xml_record_cb)(void *arg, const char *const *text, int64_t line);
+typedef void (*feed_xml_reject_cb)(void *arg, int64_t line, const char *why);
+struct feed_xml *feed_xml_new(const struct tip_feed_def *def, feed_xml_record_cb on_record,
+			      feed_xml_reject_cb on_reject, void *arg);
+/* final: the body's end (a document not closed by then is broken) */
+int feed_xml_push(struct feed_xml *x, const char *data, size_t len, bool final,
+		  struct tip_error *err);
+int64_t feed_xml_lines(const struct feed_xml *x);
+void feed_xml_free(struct feed_xml *x);
+
 #endif

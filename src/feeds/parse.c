@@ -8,15 +8,16 @@
  *
  * Every entry that does not parse is counted in stats.rejected, and the first few are kept
  * with their line numbers; none is fatal. Fatal (the whole feed fails, nothing is stored) are
- * only a broken document structure (a JSON array that is not one, or is cut off), a CSV header
- * that lacks a named column, and a failing callback.
+ * only a broken document structure (a JSON array that is not one, or is cut off; XML that is
+ * not well-formed), a CSV header that lacks a named column, and a failing callback. XML feeds
+ * are split into records by parse_xml.c (expat) and come back here as one entry a record.
  */
 #include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "feeds.h"
+#include "feeds_int.h"
 
 enum jstate { J_BEFORE, J_ARRAY, J_ELEM, J_DONE };
 
@@ -50,6 +51,8 @@ struct tip_feed_parser {
 	char *elem;
 	size_t elen, ecap;
 	int64_t elem_line, elem_no, jline;
+	struct feed_xml *xml; /* format xml (parse_xml.c) */
+	int64_t xml_fail_line; /* the record whose callback failed */
 	int fatal;
 };
 
@@ -519,6 +522,13 @@ static int json_entry(struct tip_feed_parser *p, const char *s, size_t n, int64_
 	if (json_is_string(j)) {
 		v = json_string_value(j);
 	} else if (json_is_object(j)) {
+		if (p->def->skip_if_field &&
+		    (v = json_text(json_path(j, p->def->skip_if_field), vb, sizeof(vb))) &&
+		    !strcmp(v, p->def->skip_if_value)) {
+			p->st.skipped++;
+			json_decref(j);
+			return 0;
+		}
 		v = p->def->field ? json_text(json_path(j, p->def->field), vb, sizeof(vb)) : NULL;
 		if (p->def->category_field &&
 		    json_text(json_path(j, p->def->category_field), cb, sizeof(cb)))
@@ -644,6 +654,57 @@ static int json_bytes(struct tip_feed_parser *p, const char *s, size_t n, struct
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* XML records (split by parse_xml.c) */
+
+static int xml_record(void *arg, const char *const *t, int64_t line)
+{
+	struct tip_feed_parser *p = arg;
+	const struct tip_feed_def *def = p->def;
+	struct tip_sighting_attrs a;
+	int rc;
+
+	if (def->skip_if_field && t[FEED_XML_SKIP_IF] &&
+	    !strcmp(t[FEED_XML_SKIP_IF], def->skip_if_value)) {
+		p->st.skipped++;
+		return 0;
+	}
+	fixed_attrs(def, &a);
+	if (def->category_field && t[FEED_XML_CATEGORY] && *t[FEED_XML_CATEGORY])
+		a.category = t[FEED_XML_CATEGORY];
+	if (def->threat_field && t[FEED_XML_THREAT] && *t[FEED_XML_THREAT])
+		a.threat = t[FEED_XML_THREAT];
+	if (t[FEED_XML_TAGS] && *t[FEED_XML_TAGS])
+		a.tags = t[FEED_XML_TAGS];
+	if (t[FEED_XML_FIRST_SEEN] && tip_time_parse(t[FEED_XML_FIRST_SEEN], &a.listed_since) < 0)
+		a.listed_since = 0;
+	if (!t[FEED_XML_FIELD] || !*t[FEED_XML_FIELD]) {
+		reject(p, line, "the record has no text at '%s'", def->field ? def->field : "title");
+		return 0;
+	}
+	if ((rc = entry(p, t[FEED_XML_FIELD], strlen(t[FEED_XML_FIELD]), &a, line)) < 0)
+		p->xml_fail_line = line;
+	return rc;
+}
+
+static void xml_reject(void *arg, int64_t line, const char *why)
+{
+	reject(arg, line, "%s", why);
+}
+
+static int xml_bytes(struct tip_feed_parser *p, const char *data, size_t len, bool final,
+		     struct tip_error *err)
+{
+	int rc = feed_xml_push(p->xml, data, len, final, err);
+	p->st.lines = feed_xml_lines(p->xml);
+	if (rc < 0 && p->fatal)
+		rc = tip_error_set(err, p->fatal, "store: entry on line %lld",
+				   (long long)p->xml_fail_line);
+	if (rc < 0)
+		p->fatal = rc;
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Lines */
 
 static int one_line(struct tip_feed_parser *p, char *s, size_t n, struct tip_error *err)
@@ -745,6 +806,8 @@ int tip_feed_parser_push(struct tip_feed_parser *p, const char *data, size_t len
 			p->fatal = rc;
 		return rc;
 	}
+	if (p->xml)
+		return xml_bytes(p, data, len, false, err);
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
 		size_t seg = nl ? (size_t)(nl - data) : len;
@@ -776,6 +839,8 @@ int tip_feed_parser_finish(struct tip_feed_parser *p, struct tip_error *err)
 	int rc;
 	if (p->fatal)
 		return tip_error_set(err, p->fatal, "parser stopped after an earlier error");
+	if (p->xml)
+		return xml_bytes(p, NULL, 0, true, err);
 	if (p->def->format == TIP_FEED_JSON) {
 		if (p->js == J_BEFORE)
 			return tip_error_set(err, TIP_EINVAL, "empty document: no JSON array");
@@ -834,6 +899,8 @@ int tip_feed_parser_new(const struct tip_feed_def *def, tip_feed_entry_cb cb, vo
 	p->parse_flags = TIP_IND_LATER_REGISTRABLE;
 	p->js = J_BEFORE;
 	p->jline = 1;
+	if (def->format == TIP_FEED_XML)
+		p->xml = feed_xml_new(def, xml_record, xml_reject, p);
 	if (def->format == TIP_FEED_CSV) {
 		for (int c = 0; c < N_COLS; c++)
 			if ((rc = column_spec(p, c, c == COL_FIELD && !specs[c] ? "1" : specs[c],
@@ -858,5 +925,6 @@ void tip_feed_parser_free(struct tip_feed_parser *p)
 	free(p->line);
 	free(p->rec);
 	free(p->elem);
+	feed_xml_free(p->xml);
 	free(p);
 }

@@ -282,6 +282,10 @@ int tip_store_pdns_answer(struct tip_store *st, int64_t watch_id, const struct t
  * no automatic WAL checkpoint while on (each would copy and fsync the database again), one
  * checkpoint when turned off. Outside a transaction. */
 int tip_store_bulk(struct tip_store *st, bool on, struct tip_error *err);
+/* Copies what is committed into the database file without waiting for readers or writers
+ * (SQLite: a PASSIVE WAL checkpoint), from a connection of its own beside a bulk writer, so that
+ * the bulk pass's closing checkpoint finds little left. Outside a transaction. */
+int tip_store_checkpoint(struct tip_store *st, struct tip_error *err);
 typedef int (*tip_ipinfo_stale_cb)(void *arg, const char *addr);
 /* Cached ipinfo rows not made by (db, db_version): to enrich again. At most `limit` (0: all). */
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version,

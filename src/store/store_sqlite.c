@@ -336,6 +336,7 @@ const struct store_ops store_sqlite_ops = {
 	.pdns_answer = sq_pdns_answer,
 	.ipinfo_stale = sq_ipinfo_stale,
 	.bulk = sq_bulk,
+	.checkpoint = sq_checkpoint,
 	.ipinfo_put = sq_ipinfo_put,
 	.ipinfo_get = sq_ipinfo_get,
 	.verdict_put = sq_verdict_put,

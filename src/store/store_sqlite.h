@@ -210,6 +210,7 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 		    struct tip_error *err);
 int sq_bulk(struct tip_store *st, bool on, struct tip_error *err);
+int sq_checkpoint(struct tip_store *st, struct tip_error *err);
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
 		    tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
 

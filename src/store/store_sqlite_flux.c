@@ -701,3 +701,11 @@ int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
 	}
 	return sq_exec(s, "PRAGMA wal_autocheckpoint=1000; PRAGMA wal_checkpoint(PASSIVE)", err);
 }
+
+int sq_checkpoint(struct tip_store *st, struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	/* BUSY: another checkpoint runs (the writer's own, at the end); nothing is lost */
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : sq_fail(s, err, "checkpoint");
+}

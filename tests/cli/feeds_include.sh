@@ -47,15 +47,27 @@ assert_rc 0 "fetch dshield-block" -- tip feed fetch dshield-block
 assert_eq "$(total dshield-block)" "$(grep -cP '^\d+\.\d+\.\d+\.\d+\t' "$D/dshield-block/block.txt") 0" "DShield definition"
 assert_eq "$(tip lookup 1.10.17.1 --json | jq -r '.networks[0].value')" "1.10.16.0/20" "lookup IP finds the DROP network"
 assert_rc 0 "fetch spamhaus-asndrop" -- tip feed fetch spamhaus-asndrop
-assert_eq "$(total spamhaus-asndrop)" "$(grep -c '^AS[0-9]' "$D/spamhaus-asndrop/asndrop.txt") 1" \
-	"ASN-DROP definition: every AS of the sample, the metadata line rejected"
+assert_eq "$(total spamhaus-asndrop)" "$(grep -c '^AS[0-9]' "$D/spamhaus-asndrop/asndrop.txt") 0" \
+	"ASN-DROP definition: every AS of the sample; the metadata record skipped (skip_if), not rejected"
 assert_eq "$(tip lookup AS260 --json | jq -r '.sightings[0] | "\(.source) \(.threat) \(.tags)"')" \
 	"spamhaus-asndrop XCONNECT24 - Xconnect24 Inc., US AE" "AS260: its name and country from the record"
+# skip_if skips only what it names: a record without an AS that is not the metadata is rejected
+sed -i '1i {"rir":"x","cc":"ZZ"}' "$T/asndrop.json"
+touch -d '+1 minute' "$T/asndrop.json"
+assert_rc 0 "fetch spamhaus-asndrop again, one bad record added" -- tip feed fetch spamhaus-asndrop
+assert_eq "$(total spamhaus-asndrop)" "$(grep -c '^AS[0-9]' "$D/spamhaus-asndrop/asndrop.txt") 1" \
+	"the record without an AS is rejected; the metadata record is still skipped"
 
 # errors name the file and line
 printf '[store]\nurl = sqlite:///tmp/x.db\n' > "$T/fd/zz-bad.conf"
 assert_rc 1 "a non-feed section in an included file" -- tip config check
 assert_match "$ERR" "zz-bad.conf:2: \[store\] url: an included file may hold only" "names file and line"
+printf '[feed zz1]\nurl = file:///dev/null\nformat = csv\nskip_if = type=metadata\n' > "$T/fd/zz-bad.conf"
+assert_rc 1 "skip_if on a csv feed" -- tip config check
+assert_match "$ERR" "zz-bad.conf:4: \[feed zz1\] skip_if: only for format json, jsonl and xml" "names file, line and key"
+printf '[feed zz1]\nurl = file:///dev/null\nformat = jsonl\nskip_if = metadata\n' > "$T/fd/zz-bad.conf"
+assert_rc 1 "skip_if without FIELD=" -- tip config check
+assert_match "$ERR" "zz-bad.conf:4: \[feed zz1\] skip_if: 'metadata' is not FIELD=VALUE" "says what it wants"
 printf '[feed openphish]\nurl = file:///dev/null\nformat = plain\n' > "$T/fd/zz-bad.conf"
 assert_rc 1 "a feed defined twice" -- tip config check
 assert_match "$ERR" "zz-bad.conf:2: \[feed openphish\] url: \[feed openphish\] is already defined in .*openphish.conf:" "names both places"

@@ -4,8 +4,10 @@
 # grep/cut/awk/sort over the same file (each expectation below says how). Also: no sample has a
 # rejected line, `tip lookup IP` reports the listed network (CIDR sighting) holding an address
 # with feed data, and the listed AS holding it (ASN-DROP's format; the address's AS from the
-# MaxMind test database, per mmdblookup); the one sample that fits no format (malc0de: RSS/XML)
-# fails cleanly without changing anything.
+# MaxMind test database, per mmdblookup). malc0de's RSS parses as xml (its items' titles,
+# counted with sed/grep); the same file read as plain fails cleanly without changing anything,
+# and so do a cut-off XML body and one that declares an entity; an Atom-style list takes its
+# indicator from an attribute (link@href).
 . "$(dirname "$0")/../lib/common.sh"
 D=$TIP_TESTDATA/feeds
 [ -d "$D" ] || { fail "no test data at $D"; done_testing; }
@@ -39,6 +41,7 @@ cases=(
 "phishjson|format=json;field=url;threat_field=target;tags_field=details.0.country|phishtank/online-valid.json|grep -o '\"phish_id\"' | wc -l"
 "vxvault|format=plain;skip_lines=2|vxvault/URL_List.txt|grep '^http' | sort -u | wc -l"
 "asndrop|format=cidr|spamhaus-asndrop/asndrop.txt|grep -c '^AS[0-9]'"
+"malc0de|format=xml;threat_field=description;category=malware|malc0de/rss.xml|sed -n '/<item>/,/<\/item>/p' | grep -o '<title>[^<]*</title>' | sort -u | wc -l"
 )
 
 conf=$T/tip.conf
@@ -99,16 +102,69 @@ assert_eq "$(jq -r '.as.asn' <<< "$OUT")" "$want_asn" "the address's AS, as mmdb
 assert_eq "$(jq -r '[.as_sightings[] | "\(.source) \(.value)"] | join(",")' <<< "$OUT")" "asnlocal AS$want_asn" \
 	"the listed AS holding it"
 
-# the sample that fits no format: every line rejected is a failed parse, nothing stored
+# malc0de: each item's description is its entry's threat (the file's own text, by grep)
+want=$(grep -A2 '<title>whitewolfltd.com</title>' "$D/malc0de/rss.xml" | sed -n 's/.*<description>\(.*\)<\/description>.*/\1/p' | head -1)
+assert_eq "$(tip lookup whitewolfltd.com --json | jq -r '.sightings[] | select(.source == "malc0de") | .threat')" "$want" \
+	"malc0de: the item's description is the threat"
+
+# a feed read in the wrong format: every line rejected is a failed parse, nothing stored
 cat >> "$conf" <<EOF
-[feed malc0de]
+[feed malc0deplain]
 url = file://$D/malc0de/rss.xml
 format = plain
 EOF
 before=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')
-assert_rc 1 "malc0de RSS as plain fails" -- tip feed fetch malc0de
+assert_rc 1 "malc0de RSS as plain fails" -- tip feed fetch malc0deplain
 assert_match "$OUT" "no entry parsed and [0-9]+ rejected" "says nothing parsed"
 assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')" "$before" \
 	"a failed parse stored nothing"
+
+# broken XML is fatal for the feed and changes nothing: a body cut off inside an item (the
+# first 5,000 bytes), and a document declaring an entity (refused, not expanded)
+head -c 5000 "$D/malc0de/rss.xml" > "$T/cut.xml"
+cat > "$T/entity.xml" <<'X'
+<?xml version="1.0"?>
+<!DOCTYPE rss [ <!ENTITY a "aaaaaaaaaa"> <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"> ]>
+<rss><channel><item><title>evil.example&b;</title></item></channel></rss>
+X
+cat >> "$conf" <<EOF
+[feed xmlcut]
+url = file://$T/cut.xml
+format = xml
+[feed xmlentity]
+url = file://$T/entity.xml
+format = xml
+EOF
+assert_rc 1 "a cut-off XML body fails" -- tip feed fetch xmlcut
+assert_match "$ERR$OUT" "line [0-9]+, column [0-9]+: .*cut off" "names the line and column where it stopped"
+assert_rc 1 "an XML body declaring an entity fails" -- tip feed fetch xmlentity
+assert_match "$ERR$OUT" "line 2: the document declares an entity" "refused, with its line"
+assert_eq "$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM sighting; SELECT count(*) FROM sighting_history')" "$before" \
+	"neither stored anything"
+
+# Atom-style records (entry), the indicator in an attribute, an entry without it (rejected
+# with its line), and a prefixed element name (x:kind is kind)
+cat > "$T/atom.xml" <<'X'
+<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:x="urn:x">
+  <entry><title>one</title><link href="http://one.example/a.exe"/><x:kind>c2</x:kind></entry>
+  <entry><title>two</title><link href="http://two.example/b"/><x:kind>phishing</x:kind></entry>
+  <entry><title>no link</title></entry>
+</feed>
+X
+cat >> "$conf" <<EOF
+[feed atom]
+url = file://$T/atom.xml
+format = xml
+record = entry
+field = link@href
+category_field = kind
+EOF
+assert_rc 0 "an Atom-style feed" -- tip feed fetch atom
+assert_match "$ERR$OUT" "line 5: the record has no text at 'link@href'" "the entry without a link is rejected, naming its line"
+assert_eq "$(tip feed list --json | jq -r '.[] | select(.name == "atom") | "\(.total) \(.rejected)"')" "2 1" \
+	"two entries from link@href, one rejected"
+assert_eq "$(tip lookup http://two.example/b --json | jq -r '.sightings[0].category')" "phishing" \
+	"the category from x:kind"
 
 done_testing

@@ -1,5 +1,6 @@
 /* test_feed_parse.c — the streaming feed parsers on hand-made input whose expected entries are
- * written out below (RFC 4180 §2 for CSV quoting; RFC 8259 for JSON), fed whole and one byte
+ * written out below (RFC 4180 §2 for CSV quoting; RFC 8259 for JSON; XML 1.0 for CDATA,
+ * character references and encodings), fed whole and one byte
  * at a time (the result must not depend on the chunking). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,6 +226,80 @@ static void test_callback_failure_is_fatal(void **state)
 	tip_feed_parser_free(p);
 }
 
+static void test_xml(void **state)
+{
+	struct tip_feed_def d;
+	(void)state;
+	def_init(&d, TIP_FEED_XML);
+	d.n_comments = 0;
+	d.threat_field = "description";
+	d.tags_field = "tag";
+	d.skip_if_field = "kind";
+	d.skip_if_value = "meta";
+	/* XML 1.0: CDATA is text, &amp; is &, an encoding of ISO-8859-1 gives UTF-8 (0xe9: é),
+	 * text inside an element within the field is the field's; the record's line is where its
+	 * start tag is. Rejected: an item without a title (line 7) and one over max_line (line 8). */
+	check(&d,
+	      "<?xml version='1.0' encoding='ISO-8859-1'?>\n"
+	      "<rss><channel><title>not a record</title>\n"
+	      "<item>\n <title> a.example </title><description>caf\xe9 &amp; <b>bar</b></description>"
+	      "<tag>t1</tag><tag>t2</tag></item>\n"
+	      "<item><title><![CDATA[http://b.example/x?a=1&b=2]]></title></item>\n"
+	      "<item><title>c.example</title><kind>meta</kind></item>\n"
+	      "<item><description>no title</description></item>\n"
+	      "<item><title>d.example</title><description>"
+	      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx</description></item>\n"
+	      "<item><title>e.example</title></item></channel></rss>\n",
+	      "3:a.example|-|caf\xc3\xa9 & bar|t1|0\n5:http://b.example/x?a=1&b=2|-|-|-|0\n"
+	      "9:e.example|-|-|-|0\n",
+	      2);
+	/* Atom: records are entries, the indicator an attribute, prefixes ignored */
+	d.record = "entry";
+	d.field = "link@href";
+	d.threat_field = NULL;
+	d.tags_field = NULL;
+	d.skip_if_field = NULL;
+	d.category_field = "kind";
+	check(&d,
+	      "<feed xmlns='http://www.w3.org/2005/Atom' xmlns:x='urn:x'>\n"
+	      "<entry><link href='http://one.example/'/><x:kind>c2</x:kind></entry>\n"
+	      "<entry><link rel='alternate'/></entry>\n</feed>",
+	      "2:http://one.example/|c2|-|-|0\n", 1);
+}
+
+static void test_xml_broken(void **state)
+{
+	struct tip_feed_def d;
+	struct got g;
+	(void)state;
+	def_init(&d, TIP_FEED_XML);
+	/* cut off, not XML, text after the root, an entity declared (refused, not expanded) */
+	assert_int_equal(run(&d, "<rss><item><title>a.example</title></item>", 0, &g, NULL), TIP_EINVAL);
+	assert_int_equal(run(&d, "a.example\n", 0, &g, NULL), TIP_EINVAL);
+	assert_int_equal(run(&d, "<rss/><rss/>", 0, &g, NULL), TIP_EINVAL);
+	assert_int_equal(run(&d, "<!DOCTYPE rss [<!ENTITY x 'y'>]><rss><item><title>a.example&x;"
+				 "</title></item></rss>", 0, &g, NULL), TIP_EINVAL);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(run(&d, "", 0, &g, NULL), TIP_EINVAL);
+}
+
+static void test_xml_callback_failure_is_fatal(void **state)
+{
+	struct tip_feed_def d;
+	struct tip_feed_parser *p;
+	struct tip_error err = { 0 };
+	const char *in = "<rss><item><title>a.example</title></item><item><title>b.example</title>"
+			 "</item></rss>";
+	(void)state;
+	def_init(&d, TIP_FEED_XML);
+	assert_int_equal(tip_feed_parser_new(&d, abort_cb, NULL, &p, &err), 0);
+	assert_int_equal(tip_feed_parser_push(p, in, strlen(in), &err), TIP_ESTORE);
+	assert_int_equal(tip_feed_parser_finish(p, &err), TIP_ESTORE);
+	tip_feed_parser_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +313,9 @@ int main(void)
 		cmocka_unit_test(test_json_broken),
 		cmocka_unit_test(test_jsonl),
 		cmocka_unit_test(test_callback_failure_is_fatal),
+		cmocka_unit_test(test_xml),
+		cmocka_unit_test(test_xml_broken),
+		cmocka_unit_test(test_xml_callback_failure_is_fatal),
 	};
 	tip_log_init("test", false, TIP_LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
