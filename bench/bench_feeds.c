@@ -4,12 +4,18 @@
  * first run (every entry new), a second run on a changed snapshot (10% gone, 10% new) and a
  * third on the same snapshot again (the steady state of an hourly re-fetch: nothing changed).
  *
- * Prints entries/s for each run, the peak RSS (getrusage ru_maxrss) after the runs, and two
+ * Prints entries/s for each run with its CPU time (all threads: the figure to compare when
+ * the machine is shared), the peak RSS (getrusage ru_maxrss) after the runs, and two
  * references measured in the same process on the same files: the raw line-read rate
  * (getline) and SQLite's bare rate for inserting the same lines into a one-column indexed
  * table in one transaction. Ratios are ours / reference.
  *
  *   build/bench/bench_feeds [LINES] [DIR]       (defaults: 1000000, a fresh dir under /tmp)
+ *
+ * Profiling one run: TIP_BENCH_PERF_CTL=FIFO TIP_BENCH_PERF_RUN=N writes "enable" / "disable"
+ * to perf's control FIFO around run N only, e.g.
+ *   mkfifo /tmp/ctl; TIP_BENCH_PERF_CTL=/tmp/ctl TIP_BENCH_PERF_RUN=2 \
+ *     perf record -g -D -1 --control=fifo:/tmp/ctl build/bench/bench_feeds
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +85,17 @@ static double secs(void)
 	return (double)tip_monotonic() / 1e6;
 }
 
+/* CPU time of the whole process (all threads), user + system */
+static double cpu_secs(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static double run_cpu[4];
+
 static long maxrss_kb(void)
 {
 	struct rusage ru;
@@ -86,14 +103,26 @@ static long maxrss_kb(void)
 	return ru.ru_maxrss;
 }
 
+/* perf's control FIFO (TIP_BENCH_PERF_CTL) around run TIP_BENCH_PERF_RUN */
+static void perf_ctl(int run, const char *cmd)
+{
+	const char *fifo = getenv("TIP_BENCH_PERF_CTL"), *which = getenv("TIP_BENCH_PERF_RUN");
+	FILE *f;
+	if (!fifo || !which || atoi(which) != run || !(f = fopen(fifo, "w")))
+		return;
+	fprintf(f, "%s\n", cmd);
+	fclose(f);
+}
+
 static int one_run(struct tip_store *st, const struct tip_config *cfg, const char *name,
 		   double *elapsed, int64_t *items)
 {
+	static int run;
 	volatile sig_atomic_t cancel = 0;
 	struct tip_module_ctx ctx = { .cfg = cfg, .store = st, .cancel = &cancel };
 	struct tip_error err = { 0 };
 	char *args[1] = { (char *)name };
-	double t0;
+	double t0, c0;
 	int rc;
 
 	ctx.started = tip_now();
@@ -103,9 +132,15 @@ static int one_run(struct tip_store *st, const struct tip_config *cfg, const cha
 		fprintf(stderr, "run_start: %s\n", err.msg);
 		return -1;
 	}
+	run++;
+	perf_ctl(run, "enable");
+	c0 = cpu_secs();
 	t0 = secs();
 	rc = tip_feeds_module.run(&ctx);
 	*elapsed = secs() - t0;
+	if (run < 4)
+		run_cpu[run] = cpu_secs() - c0;
+	perf_ctl(run, "disable");
 	*items = ctx.items;
 	tip_store_run_end(st, ctx.run_id, tip_now(), rc < 0 ? "failed" : "ok", rc < 0, 0, ctx.items,
 			  rc < 0 ? ctx.err.msg : NULL, &err);
@@ -269,12 +304,12 @@ int main(int argc, char **argv)
 
 	printf("feed: %llu lines (60%% domains, 20%% IPv4, 15%% URLs, 5%% CIDRs), plain format, SQLite %s\n",
 	       (unsigned long long)n, sqlite3_libversion());
-	printf("run 1 (all new):              %8lld entries in %6.2f s = %9.0f entries/s\n",
-	       (long long)items1, t1, items1 / t1);
-	printf("run 2 (10%% gone, 10%% new):    %8lld entries in %6.2f s = %9.0f entries/s\n",
-	       (long long)items2, t2, items2 / t2);
-	printf("run 3 (unchanged re-fetch):   %8lld entries in %6.2f s = %9.0f entries/s\n",
-	       (long long)items3, t3, items3 / t3);
+	printf("run 1 (all new):              %8lld entries in %6.2f s = %9.0f entries/s (CPU %.2f s)\n",
+	       (long long)items1, t1, items1 / t1, run_cpu[1]);
+	printf("run 2 (10%% gone, 10%% new):    %8lld entries in %6.2f s = %9.0f entries/s (CPU %.2f s)\n",
+	       (long long)items2, t2, items2 / t2, run_cpu[2]);
+	printf("run 3 (unchanged re-fetch):   %8lld entries in %6.2f s = %9.0f entries/s (CPU %.2f s)\n",
+	       (long long)items3, t3, items3 / t3, run_cpu[3]);
 	printf("peak RSS after the runs:     %ld kB (%.1f MB; after run 1 %.1f MB, run 2 %.1f MB)\n",
 	       rss, rss / 1024.0, rss1 / 1024.0, rss2 / 1024.0);
 	printf("reference getline:            %8lld lines   in %6.2f s = %9.0f lines/s  (run 1 is %.3f of it)\n",

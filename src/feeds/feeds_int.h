@@ -12,11 +12,15 @@
  * the accepted entries over in batches, in order, to the thread that owns the store, which calls
  * `cb` for each as the parser would have. Memory is bounded by a few batches in flight.
  *
+ * `hint` (may be NULL) is called with each entry's type and value a few entries before `cb` gets
+ * it (the store prefetches its look-up then).
+ *
  * Returns what the parse returned (0, or its fatal error in *err), or the first negative value
  * `cb` returned (its own error then lives with the callback's argument, as for the parser). */
+typedef void (*tip_feed_hint_cb)(void *arg, enum tip_ind_type type, const char *value);
 int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool registrable_now,
-			 tip_feed_entry_cb cb, void *arg, struct tip_feed_stats *stats,
-			 struct tip_error *err);
+			 tip_feed_entry_cb cb, tip_feed_hint_cb hint, void *arg,
+			 struct tip_feed_stats *stats, struct tip_error *err);
 
 /* XML feeds (parse_xml.c, expat): see there. The record callback gets the record's fields'
  * text (NULL: absent), indexed by FEED_XML_*, and the line the record starts on; a negative

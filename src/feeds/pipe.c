@@ -230,14 +230,39 @@ static const char *get_str(const char **at, uint32_t len)
 	return s;
 }
 
-static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb cb, void *arg)
+/* How far ahead of the entry handed over the hint goes: enough entries for a cache miss to
+ * complete meanwhile, few enough that what was fetched is still cached. */
+#define HINT_AHEAD 8
+
+/* The hint of the entry at *off (an aligned header's offset), moving *off past it. */
+static void hint_one(const struct batch *b, size_t *off, tip_feed_hint_cb hint, void *arg)
 {
-	size_t off = 0;
+	struct ent_head h;
+	const char *s;
+	size_t at = (*off + 7) & ~(size_t)7;
+	memcpy(&h, b->buf + at, sizeof(h));
+	s = b->buf + at + sizeof(h);
+	hint(arg, (enum tip_ind_type)h.type, s);
+	at += sizeof(h);
+	for (int k = 0; k < 6; k++)
+		if (h.len[k] != NO_STR)
+			at += h.len[k] + 1;
+	*off = at;
+}
+
+static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb cb,
+		   tip_feed_hint_cb hint, void *arg)
+{
+	size_t off = 0, ahead = 0, n_ahead = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct ent_head h;
 		struct tip_sighting_attrs attrs;
 		const char *s, *str[6];
 		int rc;
+
+		if (hint)
+			for (; n_ahead < b->n && n_ahead <= i + HINT_AHEAD; n_ahead++)
+				hint_one(b, &ahead, hint, arg);
 
 		off = (off + 7) & ~(size_t)7;
 		memcpy(&h, b->buf + off, sizeof(h));
@@ -264,8 +289,8 @@ static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb
 }
 
 int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool registrable_now,
-			 tip_feed_entry_cb cb, void *arg, struct tip_feed_stats *stats,
-			 struct tip_error *err)
+			 tip_feed_entry_cb cb, tip_feed_hint_cb hint, void *arg,
+			 struct tip_feed_stats *stats, struct tip_error *err)
 {
 	struct pipe p = { .def = def, .body = body, .registrable_now = registrable_now };
 	struct tip_indicator *ind = tip_xmalloc(sizeof(*ind));
@@ -280,7 +305,7 @@ int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool regist
 		goto out;
 	}
 	while ((b = take(&p))) {
-		rc = deliver(b, ind, cb, arg);
+		rc = deliver(b, ind, cb, hint, arg);
 		give_back(&p, b);
 		if (rc < 0)
 			break;

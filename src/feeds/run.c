@@ -84,6 +84,12 @@ static int on_entry(void *arg, const struct tip_indicator *ind,
 	return 0;
 }
 
+static void on_hint(void *arg, enum tip_ind_type type, const char *value)
+{
+	struct pass *p = arg;
+	tip_store_listing_hint(p->ctx->store, type, value);
+}
+
 struct feed_state {
 	bool found;
 	int64_t id;
@@ -135,8 +141,8 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		goto fail;
 	/* a first fetch writes every entry: the registrable domains are computed by the parser's
 	 * thread then; later, only for the entries that are written, by the store's */
-	if ((rc = tip_feed_parse_piped(def, f->body, fs->last_success == 0, on_entry, &p, &stats,
-				       err)) < 0) {
+	if ((rc = tip_feed_parse_piped(def, f->body, fs->last_success == 0, on_entry, on_hint,
+				       &p, &stats, err)) < 0) {
 		/* the callback's own failure (the store, a cancel) is the one to report */
 		if (p.err.msg[0])
 			tip_error_set(err, rc, "%s", p.err.msg);

@@ -309,6 +309,12 @@ int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct
 	return st->ops->listing_seen(st, source_id, ind, now, mark, attrs, err);
 }
 
+void tip_store_listing_hint(struct tip_store *st, enum tip_ind_type type, const char *value)
+{
+	if (st->ops->listing_hint)
+		st->ops->listing_hint(st, type, value);
+}
+
 int tip_store_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, struct tip_listing_counts *counts, struct tip_error *err)
 {
 	return st->ops->listing_settle(st, source_id, mark, now, counts, err);

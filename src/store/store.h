@@ -184,6 +184,10 @@ int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_
 int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 			   tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 			   struct tip_error *err);
+/* A hint inside a listing pass that listing_seen will soon be given this entry (a few entries
+ * ahead): the backend may bring what its look-up needs into the CPU's cache meanwhile. Changes
+ * nothing; any entry, any order, or none at all is fine. */
+void tip_store_listing_hint(struct tip_store *st, enum tip_ind_type type, const char *value);
 struct tip_listing_counts {
 	int64_t total;    /* active sightings of the source after the pass */
 	int64_t added;    /* listed for the first time */

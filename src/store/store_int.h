@@ -34,6 +34,7 @@ struct store_ops {
 	int (*feed_result)(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r, struct tip_error *err);
 	int (*listing_begin)(struct tip_store *st, int64_t source_id, struct tip_error *err);
 	int (*listing_seen)(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, struct tip_error *err);
+	void (*listing_hint)(struct tip_store *st, enum tip_ind_type type, const char *value);
 	int (*listing_settle)(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, struct tip_listing_counts *counts, struct tip_error *err);
 	int (*pdns_record)(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, struct tip_error *err);
 	int (*resolutions)(struct tip_store *st, const char *domain, tip_resolution_cb cb, void *arg, struct tip_error *err);

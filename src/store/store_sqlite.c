@@ -323,6 +323,7 @@ const struct store_ops store_sqlite_ops = {
 	.feed_result = sq_feed_result,
 	.listing_begin = sq_listing_begin,
 	.listing_seen = sq_listing_seen,
+	.listing_hint = sq_listing_hint,
 	.listing_settle = sq_listing_settle,
 	.pdns_record = sq_pdns_record,
 	.resolutions = sq_resolutions,

@@ -21,6 +21,7 @@ struct sq_store {
 	struct sq_cache_ent *cache;
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
+	bool listing_fn;            /* its SQL function tip_listing_key is registered */
 	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
 	bool pdns_known;
 	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
@@ -120,6 +121,7 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err);
+void sq_listing_hint(struct tip_store *st, enum tip_ind_type type, const char *value);
 int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
 		      struct tip_listing_counts *counts, struct tip_error *err);
 

@@ -9,6 +9,11 @@
  * keeps in one temporary B-tree (150,000 entries, store_sqlite_feeds.c), so the overflow table
  * and its merge are exercised, with an entry listed twice across that boundary. The counts
  * asserted come from how the snapshots are built (below), not from either store.
+ *
+ * Passes 4 and 5 list snapshot 3 again (nothing changes: the stored snapshot is kept as it is)
+ * and then snapshot 2 again (diffed against that kept snapshot). The listing store is given
+ * look-up hints (tip_store_listing_hint) for most entries just before them, and now and then
+ * one for an entry that never comes: hints change nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +116,10 @@ static void emit(void *arg, int64_t i, const char *override)
 		OK(tip_store_indicator_put(p->st, &p->e.ind, p->now, &id, &err));
 		OK(tip_store_sighting_seen(p->st, p->source, id, p->now, p->mark, &attrs, NULL, &err));
 	} else {
+		if (i % 997 == 0)
+			tip_store_listing_hint(p->st, TIP_IND_DOMAIN, "never.listed.example");
+		if (i % 5)
+			tip_store_listing_hint(p->st, p->e.ind.type, p->e.ind.value);
 		OK(tip_store_listing_seen(p->st, p->source, &p->e.ind, p->now, p->mark, &attrs, &err));
 	}
 }
@@ -169,7 +178,9 @@ static void test_listing_equals_per_row(void **state)
 	char pa[300], pb[300];
 	struct tip_error err = { 0 };
 	struct pass a = { .per_row = false }, b = { .per_row = true };
-	struct tip_listing_counts c[4];
+	struct tip_listing_counts c[6];
+	/* the snapshot each pass lists */
+	static const int pass_snapshot[6] = { 0, 1, 2, 3, 3, 2 };
 	const int64_t gone = N / GONE_EVERY, fresh = N / GONE_EVERY;
 	(void)state;
 
@@ -177,11 +188,11 @@ static void test_listing_equals_per_row(void **state)
 	b.st = open_new("per-row", pb, sizeof(pb));
 	OK(tip_store_source_id(a.st, "feed:x", "feed", &a.source, &err));
 	OK(tip_store_source_id(b.st, "feed:x", "feed", &b.source, &err));
-	for (int s = 1; s <= 3; s++) {
+	for (int s = 1; s <= 5; s++) {
 		a.now = b.now = (tip_time_t)s * 1000;
 		a.mark = b.mark = s;
-		run_pass(&a, s, &c[s]);
-		run_pass(&b, s, NULL);
+		run_pass(&a, pass_snapshot[s], &c[s]);
+		run_pass(&b, pass_snapshot[s], NULL);
 	}
 	tip_store_close(a.st);
 	tip_store_close(b.st);
@@ -198,6 +209,14 @@ static void test_listing_equals_per_row(void **state)
 	assert_int_equal(c[3].added, 0);
 	assert_int_equal(c[3].returned, gone);
 	assert_int_equal(c[3].removed, fresh);
+	assert_int_equal(c[4].total, N);
+	assert_int_equal(c[4].added, 0);
+	assert_int_equal(c[4].returned, 0);
+	assert_int_equal(c[4].removed, 0);
+	assert_int_equal(c[5].total, N - gone + fresh);
+	assert_int_equal(c[5].added, 0);
+	assert_int_equal(c[5].returned, fresh);
+	assert_int_equal(c[5].removed, gone);
 
 	/* the same sightings and the same history in both stores */
 	assert_int_equal(same_rows(pa, pb,
@@ -208,9 +227,10 @@ static void test_listing_equals_per_row(void **state)
 	assert_int_equal(same_rows(pa, pb,
 				   "SELECT i.value, h.at, h.event FROM sighting_history h JOIN indicator i"
 				   " ON i.id = h.indicator_id ORDER BY 1, 2, 3"),
-			 /* 'listed' once per sighting; the gone ones 'removed' at 2000 and
-			  * 'returned' at 3000; the fresh ones 'removed' at 3000 */
-			 (N + fresh) + 2 * gone + fresh);
+			 /* 'listed' once per sighting; the gone ones 'removed' at 2000,
+			  * 'returned' at 3000 and 'removed' at 5000; the fresh ones 'removed' at
+			  * 3000 and 'returned' at 5000 */
+			 (N + fresh) + 3 * gone + 2 * fresh);
 	/* the entry listed twice: its later category */
 	{
 		sqlite3 *d;
