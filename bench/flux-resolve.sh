@@ -121,7 +121,7 @@ run_pass() {
 	k0=$(knot_cpu)
 	m0=$(machine_cpu)
 	env "$@" ${PERF:+perf record -g -o $T/perf-$label.data --} /usr/bin/time -f '%M %e %U %S' -o "$T/time.out" \
-		"$TIP" resolve > "$T/resolve.out" 2> "$T/resolve-$label.err" &
+		"$TIP" resolve ${RESOLVE_ARGS:-} > "$T/resolve.out" 2> "$T/resolve-$label.err" &
 	TPID=$!
 	# peak descriptors of the pass's process (the newest tip: the module's child), counted with
 	# shell builtins every 0.25 s, so that sampling costs the measured pass next to nothing
@@ -163,7 +163,7 @@ echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round_all') pdn
 [ "${NEXT:-1}" = 1 ] && run_pass store-next
 
 # the same pass with nothing stored: c-ares and the loop alone, to see what storage costs
-[ "${NOSTORE:-1}" = 1 ] && run_pass nostore TIP_FLUX_BENCH_NOSTORE=1
+[ "${NOSTORE:-1}" = 1 ] && RESOLVE_ARGS=--no-store run_pass nostore
 
 # --- dnsperf again, and each pass against the higher of the two
 run_dnsperf "after_passes_"

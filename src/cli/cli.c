@@ -103,15 +103,17 @@ static const struct cli_cmd commands[] = {
 	  "history    one domain's verdicts over time, oldest first\n"
 	  "classify   run a flux-classify pass now, over [flux] window\n" },
 	{ "resolve", cmd_resolve, "resolve now: the given domains, else every watched one",
-	  "usage: tip resolve [DOMAIN...] [--json]\n"
+	  "usage: tip resolve [DOMAIN...] [--no-store] [--json]\n"
 	  "       tip resolve --due [--json]\n"
 	  "\n"
 	  "Resolves the given domains (watched or not), or every actively watched domain, due or\n"
 	  "not, for the record types of [dns] rrtypes against [dns] servers, now. Recorded like a\n"
 	  "flux-resolve pass: a run, a round per domain and type, passive DNS, enrichment of new\n"
 	  "addresses, and each watched domain's next due time.\n"
-	  "  --due   only the due watched domains (last answer's TTL expired and [dns]\n"
-	  "          min_interval passed), as a scheduled flux-resolve pass does\n" },
+	  "  --due       only the due watched domains (last answer's TTL expired and [dns]\n"
+	  "              min_interval passed), as a scheduled flux-resolve pass does\n"
+	  "  --no-store  resolve and count, write nothing but the run's record: the DNS path\n"
+	  "              alone, to measure it (bench/flux-resolve.sh)\n" },
 	{ "config", cmd_config, "show or check the configuration",
 	  "usage: tip config show | check\n"
 	  "\n"

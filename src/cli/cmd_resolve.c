@@ -32,10 +32,11 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
 					      { "due", no_argument, NULL, 'd' },
+					      { "no-store", no_argument, NULL, 'n' },
 					      { 0 } };
 	struct tip_error err = { 0 };
 	struct tip_strv domains = { 0 };
-	bool json = false, due = false;
+	bool json = false, due = false, nostore = false;
 	int64_t items = 0;
 	int ch, rc;
 
@@ -45,11 +46,15 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 			json = true;
 		else if (ch == 'd')
 			due = true;
+		else if (ch == 'n')
+			nostore = true;
 		else
 			return cli_usage("resolve", "unknown option");
 	}
 	if (due && optind < argc)
 		return cli_usage("resolve", "--due takes no domains");
+	if (due && nostore)
+		return cli_usage("resolve", "--no-store resolves the given or all watched domains, not --due");
 	for (int i = optind; i < argc; i++) {
 		struct tip_indicator ind;
 		if (tip_indicator_parse(argv[i], strlen(argv[i]), TIP_IND_DOMAIN, &ind, &err) < 0) {
@@ -64,11 +69,18 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 		return rc;
 	}
 	{
-		static char all[] = TIP_FLUX_RESOLVE_ALL;
-		char *all_args[] = { all };
+		static char all[] = TIP_FLUX_RESOLVE_ALL, nostore_arg[] = TIP_FLUX_RESOLVE_NOSTORE;
+		struct tip_strv args = { 0 };
 		/* --due: what a scheduled pass does (no args) */
-		rc = resolve_pass(c, due ? NULL : domains.n ? domains.v : all_args,
-				  due ? 0 : domains.n ? (int)domains.n : 1, &items, &err);
+		if (nostore)
+			tip_strv_push(&args, nostore_arg);
+		if (domains.n)
+			for (size_t i = 0; i < domains.n; i++)
+				tip_strv_push(&args, domains.v[i]);
+		else if (!due)
+			tip_strv_push(&args, all);
+		rc = resolve_pass(c, args.n ? args.v : NULL, (int)args.n, &items, &err);
+		tip_strv_free(&args);
 	}
 	tip_strv_free(&domains);
 	if (rc < 0) {
@@ -77,6 +89,6 @@ int cmd_resolve(struct cli *c, int argc, char **argv)
 	}
 	if (json)
 		return cli_json_print(json_pack("{s:I}", "domains", (json_int_t)items));
-	printf("resolved %lld domains\n", (long long)items);
+	printf("resolved %lld domains%s\n", (long long)items, nostore ? " (nothing stored)" : "");
 	return EXIT_OK;
 }

@@ -16,11 +16,14 @@
  * those whose last answer's shortest TTL has expired and whose [dns] min_interval has passed.
  * A run with args resolves exactly those domains (canonical names, watched or not); a run with
  * the single argument TIP_FLUX_RESOLVE_ALL resolves every active watched domain, due or not
- * (`tip resolve` without domains). Each run records per (domain, rrtype) a round, merges the
+ * (`tip resolve` without domains). A first argument TIP_FLUX_RESOLVE_NOSTORE (`tip resolve
+ * --no-store`) resolves the rest as said and writes nothing: the DNS path alone, to measure it
+ * (bench/flux-resolve.sh). Otherwise each run records per (domain, rrtype) a round, merges the
  * answer into passive DNS, enriches new addresses (src/enrich) and moves each domain's next due
  * time. ctx->items gets the number of domains resolved. */
 extern const struct tip_module tip_flux_resolve_module;
 #define TIP_FLUX_RESOLVE_ALL "--all"
+#define TIP_FLUX_RESOLVE_NOSTORE "--no-store"
 
 /* ---- pass 2: classification (flux-classify) -------------------------------------------- */
 /*

@@ -226,8 +226,8 @@ struct resolver {
 	struct wbatch *wb;
 	struct tip_store *ro; /* a read-only connection for the due list */
 	int failed; /* a store error: stop */
-	/* benchmark only (TIP_FLUX_BENCH_NOSTORE=1): parse answers, write nothing — to measure
-	 * c-ares and the loop alone against the same server (bench/flux-resolve.sh) */
+	/* `tip resolve --no-store`: parse answers, write nothing — to measure c-ares and the loop
+	 * alone against the same server (bench/flux-resolve.sh) */
 	bool nostore;
 
 	struct ares_addrttl *a4;
@@ -1279,15 +1279,23 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	r.timeout = cfg->dns.timeout_ms * TIP_MSEC;
 	r.min_interval = cfg->dns.min_interval_s * TIP_SEC;
 	r.due_at = ctx->started ? ctx->started : tip_now();
-	r.nostore = getenv("TIP_FLUX_BENCH_NOSTORE") && !strcmp(getenv("TIP_FLUX_BENCH_NOSTORE"), "1");
-	if (r.nostore)
-		tip_warnx("flux-resolve: TIP_FLUX_BENCH_NOSTORE=1: nothing is stored (benchmark)");
-	if (ctx->n_args == 1 && !strcmp(ctx->args[0], TIP_FLUX_RESOLVE_ALL)) {
-		r.all = true;
-		r.due_at = INT64_MAX;
-	} else if (ctx->n_args > 0) {
-		r.args = ctx->args;
-		r.n_args = ctx->n_args;
+	{
+		char **args = ctx->args;
+		int n_args = ctx->n_args;
+		if (n_args > 0 && !strcmp(args[0], TIP_FLUX_RESOLVE_NOSTORE)) {
+			r.nostore = true;
+			args++;
+			n_args--;
+			tip_info("flux-resolve: --no-store: answers are parsed and counted, nothing "
+				 "is written");
+		}
+		if (n_args == 1 && !strcmp(args[0], TIP_FLUX_RESOLVE_ALL)) {
+			r.all = true;
+			r.due_at = INT64_MAX;
+		} else if (n_args > 0) {
+			r.args = args;
+			r.n_args = n_args;
+		}
 	}
 
 	if ((rc = tip_enrich_open(cfg, &r.enrich, err)) < 0)

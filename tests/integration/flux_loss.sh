@@ -6,6 +6,7 @@
 #     timeout_ms that waiting would cost, with every name resolved;
 #   - every try of lost.l.test: with retries = 1 its first try is given up early, but its last
 #     try waits the full timeout_ms before the round says 'timeout'.
+# Then `tip resolve --no-store` resolves every name again and changes nothing stored.
 # Expected counts come from the proxy's own log (what it dropped and when) and the zone (awk).
 # ctest-labels: needs-knot
 # ctest-timeout: 180
@@ -109,4 +110,14 @@ assert_eq "$(awk -v a="$t1" -v b="$t2" 'BEGIN { print (b - a < 2.0) ? "yes" : "n
 	"its first try was given up early ($(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }') s < timeout_ms)"
 assert_eq "$(awk -v a="$t2" -v r="$at" 'BEGIN { print (r / 1e6 - a >= 2.4) ? "yes" : "no" }')" "yes" \
 	"its last try waited timeout_ms ($(awk -v a="$t2" -v r="$at" 'BEGIN { printf "%.3f", r / 1e6 - a }') s >= 2.5 s less clock rounding)"
+
+# --- 3: --no-store resolves (the same proxy, the same names) and writes nothing but the run
+sed -i 's/^timeout_ms = .*/timeout_ms = 1000/' "$T/tip.conf"
+before=$(q "SELECT (SELECT count(*) FROM pdns) || ' ' || (SELECT count(*) FROM round_all) || ' ' || (SELECT sum(rounds) FROM watch) || ' ' || (SELECT count(*) FROM answer_set)")
+assert_rc 0 "resolve --no-store" -- tip resolve --no-store
+assert_eq "$OUT" "resolved $N domains (nothing stored)" "every watched domain resolved, and says nothing was stored"
+assert_match "$ERR" "$N answers in" "the pass's summary counts the answers"
+assert_eq "$(q "SELECT (SELECT count(*) FROM pdns) || ' ' || (SELECT count(*) FROM round_all) || ' ' || (SELECT sum(rounds) FROM watch) || ' ' || (SELECT count(*) FROM answer_set)")" "$before" \
+	"passive DNS, rounds, the watch rows and the answer sets are as before"
+assert_rc 2 "--no-store with --due" -- tip resolve --due --no-store
 done_testing
