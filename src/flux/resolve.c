@@ -274,6 +274,18 @@ static void wb_free(struct wbatch *b)
 	free(b);
 }
 
+/* *ts = now + in, for pthread_cond_timedwait (CLOCK_REALTIME, the condition's default clock) */
+static void deadline(struct timespec *ts, tip_time_t in)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(in / TIP_SEC);
+	ts->tv_nsec += (long)(in % TIP_SEC) * 1000;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* This thread runs WRITER_NICE nicer (Linux: a thread's nice value is its own). */
 static void lower_priority(void)
 {
@@ -294,13 +306,7 @@ static void *ck_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->closing) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(CHECKPOINT_EVERY / TIP_SEC);
-		ts.tv_nsec += (long)(CHECKPOINT_EVERY % TIP_SEC) * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		deadline(&ts, CHECKPOINT_EVERY);
 		pthread_cond_timedwait(&w->ck_cv, &w->mu, &ts);
 		if (w->closing)
 			break;
@@ -408,14 +414,7 @@ static void *w_main(void *arg)
 			if (in_tx && age < IDLE_COMMIT) {
 				/* idle, but the transaction is young: wait for more (or its age) */
 				struct timespec ts;
-				tip_time_t left = IDLE_COMMIT - age;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += (time_t)(left / TIP_SEC);
-				ts.tv_nsec += (long)(left % TIP_SEC) * 1000;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
+				deadline(&ts, IDLE_COMMIT - age);
 				pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 				continue;
 			}
