@@ -115,6 +115,7 @@ struct rs_domain {
 	bool any_ok;
 	int outcome;         /* the first failure (O_*), when nothing succeeded; -1: none */
 	int64_t min_ttl;     /* over every answer of the round, -1: none */
+	int64_t neg_ttl;     /* over its negative answers (NXDOMAIN, NODATA: RFC 2308), -1: none */
 	char name[];
 };
 
@@ -603,51 +604,97 @@ static void add_record(struct answer *a, const char *value, int64_t ttl)
 		a->min_ttl = ttl;
 }
 
-/* The TTL of the NS records in an answer. c-ares 1.18's ares_parse_ns_reply gives the names but
- * no TTL, and no other c-ares parser reads NS; so, after ares_parse_ns_reply has validated the
- * packet, we walk its answer section with c-ares's own name expander (ares_expand_name, which
- * handles compression) and c-ares's public wire macros (ares_dns.h: DNS_HEADER_*, DNS_RR_*) —
- * reading only the fixed RR header. c-ares ≥ 1.22 replaces this with ares_dns_parse +
- * ares_dns_rr_get_ttl. Returns the smallest NS TTL, or -1. */
-static int64_t ns_ttl(const unsigned char *abuf, int alen)
+/* The TTLs c-ares 1.18 has no parser for: the NS records' (ares_parse_ns_reply gives the names
+ * but no TTL) and a negative answer's (ares_parse_soa_reply reads only the answer section, and a
+ * NXDOMAIN or NODATA answer has its SOA in the authority section). After c-ares has validated
+ * the packet (or found its rcode), rr_walk walks the answer and authority sections with c-ares's
+ * own name expander (ares_expand_name, which handles compression) and its public wire macros
+ * (ares_dns.h: DNS_HEADER_*, DNS_RR_*), reading only each record's fixed header, and for SOA the
+ * last 32 bits of its RDATA (MINIMUM, RFC 1035 §3.3.13). c-ares >= 1.22 replaces this with
+ * ares_dns_parse. */
+enum { SEC_ANSWER = 1, SEC_AUTHORITY = 2 };
+struct rr_min {
+	int section, type;
+	int64_t min; /* -1: none */
+};
+
+static int64_t rr_ttl_of(const unsigned char *rr)
+{
+	int64_t ttl = (int64_t)(uint32_t)DNS_RR_TTL(rr);
+	return ttl > INT32_MAX ? 0 : ttl; /* RFC 2181 §8 */
+}
+
+static void rr_walk(const unsigned char *abuf, int alen, struct rr_min *want)
 {
 	const unsigned char *p = abuf + HFIXEDSZ, *end = abuf + alen;
-	int qd, an;
-	int64_t min = -1;
+	int qd, counts[2];
 	long len;
 	char *name;
 
+	want->min = -1;
 	if (alen < HFIXEDSZ)
-		return -1;
+		return;
 	qd = DNS_HEADER_QDCOUNT(abuf);
-	an = DNS_HEADER_ANCOUNT(abuf);
+	counts[0] = DNS_HEADER_ANCOUNT(abuf);
+	counts[1] = DNS_HEADER_NSCOUNT(abuf);
 	for (int i = 0; i < qd; i++) {
 		if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-			return -1;
+			return;
 		ares_free_string(name);
 		p += len + QFIXEDSZ;
 		if (p > end)
-			return -1;
+			return;
 	}
-	for (int i = 0; i < an; i++) {
-		if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-			return min;
-		ares_free_string(name);
-		p += len;
-		if (p + RRFIXEDSZ > end)
-			return min;
-		if (DNS_RR_TYPE(p) == 2 && DNS_RR_CLASS(p) == 1) {
-			int64_t ttl = (int64_t)(uint32_t)DNS_RR_TTL(p);
-			if (ttl > INT32_MAX)
-				ttl = 0; /* RFC 2181 §8 */
-			if (min < 0 || ttl < min)
-				min = ttl;
+	for (int sec = SEC_ANSWER; sec <= SEC_AUTHORITY && sec <= want->section; sec++) {
+		for (int i = 0; i < counts[sec - 1]; i++) {
+			int64_t ttl;
+			long rdlen;
+			if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
+				return;
+			ares_free_string(name);
+			p += len;
+			if (p + RRFIXEDSZ > end)
+				return;
+			rdlen = DNS_RR_LEN(p);
+			if (p + RRFIXEDSZ + rdlen > end)
+				return;
+			if (sec == want->section && DNS_RR_TYPE(p) == want->type &&
+			    DNS_RR_CLASS(p) == 1) {
+				ttl = rr_ttl_of(p);
+				if (want->type == 6) { /* SOA: min(TTL, MINIMUM), RFC 2308 §5 */
+					const unsigned char *m = p + RRFIXEDSZ + rdlen - 4;
+					int64_t minimum;
+					if (rdlen < 22)
+						return;
+					minimum = (int64_t)(((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
+							    ((uint32_t)m[2] << 8) | (uint32_t)m[3]);
+					if (minimum > INT32_MAX)
+						minimum = 0;
+					if (minimum < ttl)
+						ttl = minimum;
+				}
+				if (want->min < 0 || ttl < want->min)
+					want->min = ttl;
+			}
+			p += RRFIXEDSZ + rdlen;
 		}
-		p += RRFIXEDSZ + DNS_RR_LEN(p);
-		if (p > end)
-			return min;
 	}
-	return min;
+}
+
+/* The smallest NS TTL in the answer section, or -1. */
+static int64_t ns_ttl(const unsigned char *abuf, int alen)
+{
+	struct rr_min w = { SEC_ANSWER, 2, -1 };
+	rr_walk(abuf, alen, &w);
+	return w.min;
+}
+
+/* A negative answer's TTL (NXDOMAIN, NODATA): its authority SOA's min(TTL, MINIMUM), or -1. */
+static int64_t negative_ttl(const unsigned char *abuf, int alen)
+{
+	struct rr_min w = { SEC_AUTHORITY, 6, -1 };
+	rr_walk(abuf, alen, &w);
+	return w.min;
 }
 
 static int parse_answer(struct resolver *r, const struct rs_type *t, struct answer *a,
@@ -721,10 +768,14 @@ static int outcome_of(int status)
 }
 
 /* The domain's last query ended: it is due again after its shortest TTL, and no sooner than
- * [dns] min_interval. */
+ * [dns] min_interval. A domain that answered only negatively (NXDOMAIN, NODATA: a dead or
+ * parked name) is due again when its negative answer expires (the SOA's min(TTL, MINIMUM),
+ * RFC 2308 §5), not at every min_interval; one with records keeps the schedule of its records'
+ * TTLs (a NODATA AAAA beside an A record does not bring it forward). */
 static void domain_done(struct resolver *r, struct rs_domain *d, tip_time_t at)
 {
-	tip_time_t wait = d->min_ttl >= 0 ? d->min_ttl * TIP_SEC : 0, next_due;
+	int64_t ttl = d->any_ok ? d->min_ttl : d->neg_ttl;
+	tip_time_t wait = ttl >= 0 ? ttl * TIP_SEC : 0, next_due;
 	if (wait < r->min_interval)
 		wait = r->min_interval;
 	next_due = at + wait;
@@ -775,6 +826,11 @@ static void query_done(struct resolver *r, struct rs_query *q, int outcome,
 		d->outcome = outcome;
 	if (a.min_ttl >= 0 && (d->min_ttl < 0 || a.min_ttl < d->min_ttl))
 		d->min_ttl = a.min_ttl;
+	if (abuf && (outcome == O_NXDOMAIN || outcome == O_NODATA)) {
+		int64_t n = negative_ttl(abuf, alen);
+		if (n >= 0 && (d->neg_ttl < 0 || n < d->neg_ttl))
+			d->neg_ttl = n;
+	}
 	if (--d->pending == 0)
 		domain_done(r, d, at);
 	free(q);
@@ -912,7 +968,11 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 			srv->window = r->max_window;
 	}
 	r->answers++;
-	query_done(r, q, outcome_of(status), status == ARES_SUCCESS ? abuf : NULL, alen);
+	/* a negative answer's packet too: its SOA says how long the answer holds */
+	query_done(r, q, outcome_of(status),
+		   status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA
+			   ? abuf : NULL,
+		   alen);
 }
 
 static struct rs_server *pick_server(struct resolver *r)
@@ -991,6 +1051,7 @@ static struct rs_query *next_query(struct resolver *r)
 		r->cur->any_ok = false;
 		r->cur->outcome = -1;
 		r->cur->min_ttl = -1;
+		r->cur->neg_ttl = -1;
 		r->cur_type = 0;
 	}
 	q = tip_xcalloc(1, sizeof(*q));
