@@ -641,9 +641,9 @@ static void rr_walk(const unsigned char *abuf, int alen, struct rr_min *want)
 		if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
 			return;
 		ares_free_string(name);
-		p += len + QFIXEDSZ;
-		if (p > end)
+		if (len + QFIXEDSZ > end - p)
 			return;
+		p += len + QFIXEDSZ;
 	}
 	for (int sec = SEC_ANSWER; sec <= SEC_AUTHORITY && sec <= want->section; sec++) {
 		for (int i = 0; i < counts[sec - 1]; i++) {
@@ -653,10 +653,10 @@ static void rr_walk(const unsigned char *abuf, int alen, struct rr_min *want)
 				return;
 			ares_free_string(name);
 			p += len;
-			if (p + RRFIXEDSZ > end)
+			if (end - p < RRFIXEDSZ)
 				return;
 			rdlen = DNS_RR_LEN(p);
-			if (p + RRFIXEDSZ + rdlen > end)
+			if (rdlen > end - p - RRFIXEDSZ) /* lengths, not a pointer past the end */
 				return;
 			if (sec == want->section && DNS_RR_TYPE(p) == want->type &&
 			    DNS_RR_CLASS(p) == 1) {
