@@ -607,16 +607,12 @@ static void add_record(struct answer *a, const char *value, int64_t ttl)
 /* The TTLs c-ares 1.18 has no parser for: the NS records' (ares_parse_ns_reply gives the names
  * but no TTL) and a negative answer's (ares_parse_soa_reply reads only the answer section, and a
  * NXDOMAIN or NODATA answer has its SOA in the authority section). After c-ares has validated
- * the packet (or found its rcode), rr_walk walks the answer and authority sections with c-ares's
+ * the packet (or found its rcode), rr_min_ttl walks the answer and authority sections with c-ares's
  * own name expander (ares_expand_name, which handles compression) and its public wire macros
  * (ares_dns.h: DNS_HEADER_*, DNS_RR_*), reading only each record's fixed header, and for SOA the
  * last 32 bits of its RDATA (MINIMUM, RFC 1035 §3.3.13). c-ares >= 1.22 replaces this with
  * ares_dns_parse. */
 enum { SEC_ANSWER = 1, SEC_AUTHORITY = 2 };
-struct rr_min {
-	int section, type;
-	int64_t min; /* -1: none */
-};
 
 static int64_t rr_ttl_of(const unsigned char *rr)
 {
@@ -624,48 +620,50 @@ static int64_t rr_ttl_of(const unsigned char *rr)
 	return ttl > INT32_MAX ? 0 : ttl; /* RFC 2181 §8 */
 }
 
-static void rr_walk(const unsigned char *abuf, int alen, struct rr_min *want)
+/* The smallest TTL of the records of `type` (class IN) in `section`, or -1 (for SOA: of
+ * min(TTL, MINIMUM), RFC 2308 §5). */
+static int64_t rr_min_ttl(const unsigned char *abuf, int alen, int section, int type)
 {
 	const unsigned char *p = abuf + HFIXEDSZ, *end = abuf + alen;
 	int qd, counts[2];
+	int64_t min = -1;
 	long len;
 	char *name;
 
-	want->min = -1;
 	if (alen < HFIXEDSZ)
-		return;
+		return -1;
 	qd = DNS_HEADER_QDCOUNT(abuf);
 	counts[0] = DNS_HEADER_ANCOUNT(abuf);
 	counts[1] = DNS_HEADER_NSCOUNT(abuf);
 	for (int i = 0; i < qd; i++) {
 		if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-			return;
+			return -1;
 		ares_free_string(name);
 		if (len + QFIXEDSZ > end - p)
-			return;
+			return -1;
 		p += len + QFIXEDSZ;
 	}
-	for (int sec = SEC_ANSWER; sec <= SEC_AUTHORITY && sec <= want->section; sec++) {
+	for (int sec = SEC_ANSWER; sec <= SEC_AUTHORITY && sec <= section; sec++) {
 		for (int i = 0; i < counts[sec - 1]; i++) {
 			int64_t ttl;
 			long rdlen;
 			if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-				return;
+				return min;
 			ares_free_string(name);
 			p += len;
 			if (end - p < RRFIXEDSZ)
-				return;
+				return min;
 			rdlen = DNS_RR_LEN(p);
 			if (rdlen > end - p - RRFIXEDSZ) /* lengths, not a pointer past the end */
-				return;
-			if (sec == want->section && DNS_RR_TYPE(p) == want->type &&
+				return min;
+			if (sec == section && DNS_RR_TYPE(p) == type &&
 			    DNS_RR_CLASS(p) == 1) {
 				ttl = rr_ttl_of(p);
-				if (want->type == 6) { /* SOA: min(TTL, MINIMUM), RFC 2308 §5 */
+				if (type == 6) { /* SOA: min(TTL, MINIMUM) */
 					const unsigned char *m = p + RRFIXEDSZ + rdlen - 4;
 					int64_t minimum;
 					if (rdlen < 22)
-						return;
+						return min;
 					minimum = (int64_t)(((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
 							    ((uint32_t)m[2] << 8) | (uint32_t)m[3]);
 					if (minimum > INT32_MAX)
@@ -673,28 +671,25 @@ static void rr_walk(const unsigned char *abuf, int alen, struct rr_min *want)
 					if (minimum < ttl)
 						ttl = minimum;
 				}
-				if (want->min < 0 || ttl < want->min)
-					want->min = ttl;
+				if (min < 0 || ttl < min)
+					min = ttl;
 			}
 			p += RRFIXEDSZ + rdlen;
 		}
 	}
+	return min;
 }
 
 /* The smallest NS TTL in the answer section, or -1. */
 static int64_t ns_ttl(const unsigned char *abuf, int alen)
 {
-	struct rr_min w = { SEC_ANSWER, 2, -1 };
-	rr_walk(abuf, alen, &w);
-	return w.min;
+	return rr_min_ttl(abuf, alen, SEC_ANSWER, 2);
 }
 
 /* A negative answer's TTL (NXDOMAIN, NODATA): its authority SOA's min(TTL, MINIMUM), or -1. */
 static int64_t negative_ttl(const unsigned char *abuf, int alen)
 {
-	struct rr_min w = { SEC_AUTHORITY, 6, -1 };
-	rr_walk(abuf, alen, &w);
-	return w.min;
+	return rr_min_ttl(abuf, alen, SEC_AUTHORITY, 6);
 }
 
 static int parse_answer(struct resolver *r, const struct rs_type *t, struct answer *a,
