@@ -160,6 +160,28 @@ static void fixed_attrs(const struct tip_feed_def *def, struct tip_sighting_attr
 	a->threat = def->threat;
 }
 
+/* What an entry's own fields say (csv columns, json paths, xml elements; NULL or empty: not
+ * there): a category or threat of its own wins over the feed's fixed one; a first-seen time
+ * that does not parse is left out. */
+static void field_attrs(struct tip_sighting_attrs *a, const char *category, const char *threat,
+			const char *tags, const char *first_seen)
+{
+	if (category && *category)
+		a->category = category;
+	if (threat && *threat)
+		a->threat = threat;
+	if (tags && *tags)
+		a->tags = tags;
+	if (first_seen && tip_time_parse(first_seen, &a->listed_since) < 0)
+		a->listed_since = 0;
+}
+
+/* skip_if: the record's skip_if field holds skip_if_value (json, jsonl, xml) */
+static bool skipped_by(const struct tip_feed_def *def, const char *text)
+{
+	return def->skip_if_field && text && !strcmp(text, def->skip_if_value);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* plain, hosts, cidr */
 
@@ -350,7 +372,7 @@ static int csv_record(struct tip_feed_parser *p, char *rec, size_t len, int64_t 
 	size_t fl[CSV_MAX_FIELDS];
 	struct tip_sighting_attrs a;
 	char buf[TIP_IND_VALUE_MAX + 64];
-	const char *v, *pre, *fs;
+	const char *v, *pre;
 	int nf = csv_split(rec, len, p->def->delimiter, f, fl, CSV_MAX_FIELDS);
 	int rc;
 
@@ -375,13 +397,8 @@ static int csv_record(struct tip_feed_parser *p, char *rec, size_t len, int64_t 
 		snprintf(buf, sizeof(buf), "%s/%s", v, pre);
 		v = buf;
 	}
-	if (col(f, nf, p->col[COL_CATEGORY]))
-		a.category = col(f, nf, p->col[COL_CATEGORY]);
-	if (col(f, nf, p->col[COL_THREAT]))
-		a.threat = col(f, nf, p->col[COL_THREAT]);
-	a.tags = col(f, nf, p->col[COL_TAGS]);
-	if ((fs = col(f, nf, p->col[COL_FIRST_SEEN])) && tip_time_parse(fs, &a.listed_since) < 0)
-		a.listed_since = 0;
+	field_attrs(&a, col(f, nf, p->col[COL_CATEGORY]), col(f, nf, p->col[COL_THREAT]),
+		    col(f, nf, p->col[COL_TAGS]), col(f, nf, p->col[COL_FIRST_SEEN]));
 	rc = entry(p, v, strlen(v), &a, line);
 	if (rc < 0)
 		tip_error_set(err, rc, "store: entry on line %lld", (long long)line);
@@ -504,6 +521,12 @@ static const char *json_text(json_t *v, char *buf, size_t len)
 	return NULL;
 }
 
+/* The text at a field path of an object, NULL when no path is set or nothing is there. */
+static const char *json_field(json_t *j, const char *path, char *buf, size_t len)
+{
+	return path ? json_text(json_path(j, path), buf, len) : NULL;
+}
+
 static int json_entry(struct tip_feed_parser *p, const char *s, size_t n, int64_t line,
 		      const char *what)
 {
@@ -511,7 +534,7 @@ static int json_entry(struct tip_feed_parser *p, const char *s, size_t n, int64_
 	json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	struct tip_sighting_attrs a;
 	char vb[64], cb[512], tb[512], gb[1024], fb[64];
-	const char *v, *fs;
+	const char *v;
 	int rc;
 
 	if (!j) {
@@ -522,26 +545,16 @@ static int json_entry(struct tip_feed_parser *p, const char *s, size_t n, int64_
 	if (json_is_string(j)) {
 		v = json_string_value(j);
 	} else if (json_is_object(j)) {
-		if (p->def->skip_if_field &&
-		    (v = json_text(json_path(j, p->def->skip_if_field), vb, sizeof(vb))) &&
-		    !strcmp(v, p->def->skip_if_value)) {
+		if (skipped_by(p->def, json_field(j, p->def->skip_if_field, vb, sizeof(vb)))) {
 			p->st.skipped++;
 			json_decref(j);
 			return 0;
 		}
-		v = p->def->field ? json_text(json_path(j, p->def->field), vb, sizeof(vb)) : NULL;
-		if (p->def->category_field &&
-		    json_text(json_path(j, p->def->category_field), cb, sizeof(cb)))
-			a.category = json_text(json_path(j, p->def->category_field), cb, sizeof(cb));
-		if (p->def->threat_field &&
-		    json_text(json_path(j, p->def->threat_field), tb, sizeof(tb)))
-			a.threat = json_text(json_path(j, p->def->threat_field), tb, sizeof(tb));
-		if (p->def->tags_field)
-			a.tags = json_text(json_path(j, p->def->tags_field), gb, sizeof(gb));
-		if (p->def->first_seen_field &&
-		    (fs = json_text(json_path(j, p->def->first_seen_field), fb, sizeof(fb))) &&
-		    tip_time_parse(fs, &a.listed_since) < 0)
-			a.listed_since = 0;
+		v = json_field(j, p->def->field, vb, sizeof(vb));
+		field_attrs(&a, json_field(j, p->def->category_field, cb, sizeof(cb)),
+			    json_field(j, p->def->threat_field, tb, sizeof(tb)),
+			    json_field(j, p->def->tags_field, gb, sizeof(gb)),
+			    json_field(j, p->def->first_seen_field, fb, sizeof(fb)));
 		if (!v) {
 			reject(p, line, "%s has no text at '%s'", what,
 			       p->def->field ? p->def->field : "(no field set)");
@@ -663,20 +676,13 @@ static int xml_record(void *arg, const char *const *t, int64_t line)
 	struct tip_sighting_attrs a;
 	int rc;
 
-	if (def->skip_if_field && t[FEED_XML_SKIP_IF] &&
-	    !strcmp(t[FEED_XML_SKIP_IF], def->skip_if_value)) {
+	if (skipped_by(def, t[FEED_XML_SKIP_IF])) {
 		p->st.skipped++;
 		return 0;
 	}
 	fixed_attrs(def, &a);
-	if (def->category_field && t[FEED_XML_CATEGORY] && *t[FEED_XML_CATEGORY])
-		a.category = t[FEED_XML_CATEGORY];
-	if (def->threat_field && t[FEED_XML_THREAT] && *t[FEED_XML_THREAT])
-		a.threat = t[FEED_XML_THREAT];
-	if (t[FEED_XML_TAGS] && *t[FEED_XML_TAGS])
-		a.tags = t[FEED_XML_TAGS];
-	if (t[FEED_XML_FIRST_SEEN] && tip_time_parse(t[FEED_XML_FIRST_SEEN], &a.listed_since) < 0)
-		a.listed_since = 0;
+	field_attrs(&a, t[FEED_XML_CATEGORY], t[FEED_XML_THREAT], t[FEED_XML_TAGS],
+		    t[FEED_XML_FIRST_SEEN]);
 	if (!t[FEED_XML_FIELD] || !*t[FEED_XML_FIELD]) {
 		reject(p, line, "the record has no text at '%s'", def->field ? def->field : "title");
 		return 0;
