@@ -110,6 +110,18 @@ static char *dup_or_null(const char *s)
 	return s && *s ? tip_xstrdup(s) : NULL;
 }
 
+/* Where a key is, for messages: "file:line: [feed x] key" (its own line), or, for stored
+ * options (file NULL), "where key". */
+static void key_at(char *at, size_t len, const struct tip_config_section *s, const char *file,
+		   const char *where, const char *key)
+{
+	const struct tip_kv *kv = tip_config_kv(s, key);
+	if (file && kv)
+		snprintf(at, len, "%s:%d: [feed %s] %s", file, kv->line, s->name, key);
+	else
+		snprintf(at, len, "%s %s", where, key);
+}
+
 /* The PEM line every certificate starts with: a CA file without one is surely a mistake
  * (a DER file, a key, the wrong path) that curl would only report at fetch time. */
 static const char pem_begin[] = "-----BEGIN CERTIFICATE-----";
@@ -129,10 +141,7 @@ static int ca_file_set(const struct tip_config_section *s, const char *file, con
 
 	if (!kv || !*kv->value)
 		return 0;
-	if (file)
-		snprintf(at, sizeof(at), "%s:%d: [feed %s] ca_file", file, kv->line, s->name);
-	else
-		snprintf(at, sizeof(at), "%s ca_file", where);
+	key_at(at, sizeof(at), s, file, where, "ca_file");
 	if (kv->value[0] != '/' && base_dir) {
 		if ((size_t)snprintf(full, sizeof(full), "%s/%s", base_dir, kv->value) >= sizeof(full))
 			return tip_error_set(err, TIP_EINVAL, "%s: path too long", at);
@@ -245,13 +254,9 @@ static int build(const struct tip_config_section *s, const char *where, const ch
 	def->tags_field = dup_or_null(val(s, "tags_field"));
 	def->first_seen_field = dup_or_null(val(s, "first_seen_field"));
 	if ((v = val(s, "skip_if")) && *v) {
-		const struct tip_kv *skv = tip_config_kv(s, "skip_if");
 		const char *eq = strchr(v, '=');
 		char at[700];
-		if (file && skv)
-			snprintf(at, sizeof(at), "%s:%d: [feed %s] skip_if", file, skv->line, s->name);
-		else
-			snprintf(at, sizeof(at), "%s skip_if", where);
+		key_at(at, sizeof(at), s, file, where, "skip_if");
 		if (def->format != TIP_FEED_JSON && def->format != TIP_FEED_JSONL &&
 		    def->format != TIP_FEED_XML)
 			return tip_error_set(err, TIP_EINVAL, "%s: only for format json, jsonl and xml",
