@@ -234,20 +234,17 @@ static const char *get_str(const char **at, uint32_t len)
  * complete meanwhile, few enough that what was fetched is still cached. */
 #define HINT_AHEAD 8
 
-/* The hint of the entry at *off (an aligned header's offset), moving *off past it. */
-static void hint_one(const struct batch *b, size_t *off, tip_feed_hint_cb hint, void *arg)
+/* The entry at off (the end of the previous one): its header and strings; returns where the
+ * next one starts. */
+static size_t entry_at(const struct batch *b, size_t off, struct ent_head *h, const char *str[6])
 {
-	struct ent_head h;
 	const char *s;
-	size_t at = (*off + 7) & ~(size_t)7;
-	memcpy(&h, b->buf + at, sizeof(h));
-	s = b->buf + at + sizeof(h);
-	hint(arg, (enum tip_ind_type)h.type, s);
-	at += sizeof(h);
+	off = (off + 7) & ~(size_t)7;
+	memcpy(h, b->buf + off, sizeof(*h));
+	s = b->buf + off + sizeof(*h);
 	for (int k = 0; k < 6; k++)
-		if (h.len[k] != NO_STR)
-			at += h.len[k] + 1;
-	*off = at;
+		str[k] = get_str(&s, h->len[k]);
+	return (size_t)(s - b->buf);
 }
 
 static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb cb,
@@ -257,19 +254,16 @@ static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb
 	for (size_t i = 0; i < b->n; i++) {
 		struct ent_head h;
 		struct tip_sighting_attrs attrs;
-		const char *s, *str[6];
+		const char *str[6];
 		int rc;
 
 		if (hint)
-			for (; n_ahead < b->n && n_ahead <= i + HINT_AHEAD; n_ahead++)
-				hint_one(b, &ahead, hint, arg);
+			for (; n_ahead < b->n && n_ahead <= i + HINT_AHEAD; n_ahead++) {
+				ahead = entry_at(b, ahead, &h, str);
+				hint(arg, (enum tip_ind_type)h.type, str[0]);
+			}
 
-		off = (off + 7) & ~(size_t)7;
-		memcpy(&h, b->buf + off, sizeof(h));
-		s = b->buf + off + sizeof(h);
-		for (int k = 0; k < 6; k++)
-			str[k] = get_str(&s, h.len[k]);
-		off = (size_t)(s - b->buf);
+		off = entry_at(b, off, &h, str);
 		ind->type = (enum tip_ind_type)h.type;
 		memcpy(ind->value, str[0], h.len[0] + 1);
 		memcpy(ind->host, str[1], h.len[1] + 1);
