@@ -184,6 +184,8 @@ struct writer {
 	struct tip_pdns_rec *recs; /* one answer's records, grown as needed */
 	struct tip_watch_done *done; /* a batch's ended watched domains, written at its end */
 	size_t n_done, cap_done;
+	struct tip_answer *ans; /* a batch's answers (their records in recs, is_new) */
+	size_t cap_ans;
 	bool *is_new;
 	size_t cap_recs;
 };
@@ -334,58 +336,55 @@ static int w_fail(struct writer *w, int rc)
 	return rc;
 }
 
+/* A batch as the store wants it: its answers (records and round) in one call, then the new
+ * addresses enriched, then its ended watched domains in one call. */
 static int w_apply(struct writer *w, const struct wbatch *b)
 {
 	const char *p = b->buf, *end = b->buf + b->len;
+	size_t n_ans = 0, n_recs = 0;
 	int rc;
 	while (p < end) {
 		uint8_t kind = (uint8_t)p[0];
 		int64_t at;
 		if (kind == W_ROUND) {
 			const struct rs_type *t = &known_types[(uint8_t)p[1]];
-			struct tip_round rd = { .rrtype = t->name, .outcome = outcomes[(uint8_t)p[2]],
-						.min_ttl = -1 };
+			struct tip_answer *x;
 			uint32_t n;
 			uint64_t h = 0;
 			int64_t wid;
+			if (n_ans == w->cap_ans) {
+				w->cap_ans = w->cap_ans ? 2 * w->cap_ans : FLUSH_ANSWERS;
+				w->ans = tip_xrealloc(w->ans, w->cap_ans * sizeof(*w->ans));
+			}
+			x = &w->ans[n_ans++];
 			memcpy(&at, p + 3, 8);
 			memcpy(&n, p + 11, 4);
 			memcpy(&wid, p + 15, 8);
-			rd.domain = p + ROUND_HDR;
-			rd.at = at;
-			rd.n_records = n;
-			p = rd.domain + strlen(rd.domain) + 1;
-			if (n > w->cap_recs) {
-				w->cap_recs = n > 64 ? n : 64;
+			*x = (struct tip_answer){
+				.watch_id = wid, .n = n,
+				.rd = { .domain = p + ROUND_HDR, .rrtype = t->name,
+					.outcome = outcomes[(uint8_t)p[2]], .at = at, .n_records = n,
+					.min_ttl = -1 },
+			};
+			p = x->rd.domain + strlen(x->rd.domain) + 1;
+			if (n_recs + n > w->cap_recs) {
+				w->cap_recs = 2 * (n_recs + n) > 1024 ? 2 * (n_recs + n) : 1024;
 				w->recs = tip_xrealloc(w->recs, w->cap_recs * sizeof(*w->recs));
 				w->is_new = tip_xrealloc(w->is_new, w->cap_recs * sizeof(*w->is_new));
 			}
+			x->rec = (const struct tip_pdns_rec *)(uintptr_t)n_recs; /* an offset until the end */
 			for (uint32_t i = 0; i < n; i++) {
 				int64_t ttl;
 				const char *v = p + 8;
 				memcpy(&ttl, p, 8);
 				p = v + strlen(v) + 1;
-				w->recs[i] = (struct tip_pdns_rec){ .value = v, .ttl = ttl };
+				w->recs[n_recs + i] = (struct tip_pdns_rec){ .value = v, .ttl = ttl };
 				h += fnv1a(v);
-				if (rd.min_ttl < 0 || ttl < rd.min_ttl)
-					rd.min_ttl = ttl;
+				if (x->rd.min_ttl < 0 || ttl < x->rd.min_ttl)
+					x->rd.min_ttl = ttl;
 			}
-			rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
-			/* the records and the round; an answer with the same set as last time
-			 * rewrites no pdns row and adds no round row (one UPDATE of its set row) */
-			if ((rc = tip_store_pdns_answer(w->st, wid, &rd, w->recs, n, w->is_new,
-							&rd.n_new, &w->err)) < 0)
-				return rc;
-			for (uint32_t i = 0; i < n && rd.n_new && w->enrich && t->type != 2; i++) {
-				bool looked = false;
-				if (!w->is_new[i])
-					continue;
-				if ((rc = tip_enrich_cached(w->enrich, w->st, w->recs[i].value, at,
-							    &looked, &w->err)) < 0)
-					return rc;
-				w->enriched += looked;
-			}
-			w->new_records += rd.n_new;
+			n_recs += n;
+			x->rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
 		} else {
 			int64_t next_due, id;
 			const char *outcome = outcomes[(uint8_t)p[1]], *domain = p + DONE_HDR;
@@ -408,7 +407,30 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 			};
 		}
 	}
-	/* the batch's watch rows in one statement (nothing reads them before the commit) */
+	/* the records and rounds: an answer with the same set as last time rewrites no pdns row
+	 * and adds no round row (its set row counts it) */
+	for (size_t i = 0; i < n_ans; i++) {
+		size_t off = (size_t)(uintptr_t)w->ans[i].rec;
+		w->ans[i].rec = w->recs + off;
+		w->ans[i].is_new = w->is_new + off;
+	}
+	if ((rc = tip_store_pdns_answer_batch(w->st, w->ans, n_ans, &w->err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n_ans; i++) {
+		const struct tip_answer *x = &w->ans[i];
+		for (size_t k = 0; k < x->n && x->rd.n_new && w->enrich && strcmp(x->rd.rrtype, "NS");
+		     k++) {
+			bool looked = false;
+			if (!x->is_new[k])
+				continue;
+			if ((rc = tip_enrich_cached(w->enrich, w->st, x->rec[k].value, x->rd.at,
+						    &looked, &w->err)) < 0)
+				return rc;
+			w->enriched += looked;
+		}
+		w->new_records += x->rd.n_new;
+	}
+	/* the batch's watch rows in one statement */
 	rc = tip_store_watch_resolved_batch(w->st, w->done, w->n_done, &w->err);
 	w->n_done = 0;
 	return rc < 0 ? rc : 0;
@@ -497,6 +519,8 @@ static void *w_main(void *arg)
 	free(w->is_new);
 	free(w->done);
 	w->done = NULL;
+	free(w->ans);
+	w->ans = NULL;
 	w->recs = NULL;
 	w->is_new = NULL;
 	w->cap_recs = 0;

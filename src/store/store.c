@@ -264,6 +264,11 @@ int tip_store_pdns_answer(struct tip_store *st, int64_t watch_id, const struct t
 	return st->ops->pdns_answer(st, watch_id, rd, rec, n, is_new, n_new, err);
 }
 
+int tip_store_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n, struct tip_error *err)
+{
+	return st->ops->pdns_answer_batch(st, a, n, err);
+}
+
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)
 {
 	return st->ops->ipinfo_stale(st, db, db_version, limit, cb, arg, err);

@@ -267,6 +267,18 @@ struct tip_watch_done {
 };
 int tip_store_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n,
 				   struct tip_error *err);
+/* Many answers at once (the pass's writer, per batch): the same as tip_store_pdns_answer on
+ * each in order, rd.n_new (and is_new, when not NULL) set for each. The answers of watched
+ * domains (watch_id > 0) whose set is unchanged are counted in one statement. */
+struct tip_answer {
+	int64_t watch_id;
+	struct tip_round rd;
+	const struct tip_pdns_rec *rec;
+	size_t n;
+	bool *is_new;
+};
+int tip_store_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
+				struct tip_error *err);
 /* As tip_store_pdns_record; *is_new (may be NULL) says whether (domain, rrtype, value) was
  * never seen before. */
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,

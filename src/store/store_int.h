@@ -64,6 +64,7 @@ struct store_ops {
 	int (*watch_resolved_batch)(struct tip_store *st, struct tip_watch_done *v, size_t n, struct tip_error *err);
 	int (*pdns_observe)(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, bool *is_new, struct tip_error *err);
 	int (*pdns_answer)(struct tip_store *st, int64_t watch_id, const struct tip_round *rd, const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new, struct tip_error *err);
+	int (*pdns_answer_batch)(struct tip_store *st, struct tip_answer *a, size_t n, struct tip_error *err);
 	int (*bulk)(struct tip_store *st, bool on, struct tip_error *err);
 	int (*checkpoint)(struct tip_store *st, struct tip_error *err);
 	int (*ipinfo_stale)(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);

@@ -22,6 +22,11 @@ struct sq_store {
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
 	bool listing_fn;            /* its SQL function tip_listing_key is registered */
+	/* sq_pdns_answer_batch: its SQL function tip_answer_same_mark is registered, and the marks
+	 * of the statement in progress (one per answer of the batch) */
+	bool answer_mark_fn;
+	bool *answer_marks;
+	size_t n_answer_marks;
 	/* the row tables (sq_rows_use) registered on this connection */
 	const struct sq_rows_def *rows_defs[4];
 	size_t n_rows_defs;
@@ -208,6 +213,8 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
 int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd,
 		   const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
 		   struct tip_error *err);
+int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
+			 struct tip_error *err);
 /* The record types an answer_set row can hold: 1 A, 2 AAAA, 3 NS; 0 for any other. */
 int sq_rrtype_code(const char *rrtype);
 const char *sq_rrtype_name(int code);

@@ -706,6 +706,173 @@ out:
 	return rc;
 }
 
+/* Many answers (sq_pdns_answer_batch). The unchanged sets among them are counted by one
+ * UPDATE over the batch (q_set_same per row, as a join with the C array tip_answer_same, in
+ * id order); tip_answer_same_mark(i) is evaluated for the rows that matched and marks their
+ * answers done. The rest go through sq_pdns_answer one by one, in their order. Only the first
+ * answer of a set row joins the statement (a row updated twice by one UPDATE would count
+ * once); the later ones come after it, as in one-by-one order. */
+static const struct sq_rows_def answer_same_rows = {
+	"tip_answer_same",
+	"CREATE TABLE x (sid INTEGER, si INTEGER, sat INTEGER, sttl INTEGER, shash INTEGER,"
+	" sn INTEGER, svals TEXT, srttl INTEGER, rows HIDDEN)",
+	"iiiiiiti",
+};
+enum { AS_ID, AS_I, AS_AT, AS_TTL, AS_HASH, AS_N, AS_VALS, AS_RTTL, AS_COLS };
+static const char q_set_same_batch[] =
+	"UPDATE answer_set SET pending = pending + 1, last_seen = sat,"
+	" min_ttl = min(coalesce(min_ttl, sttl), sttl), max_ttl = max(coalesce(max_ttl, sttl), sttl),"
+	" rounds = rounds || CASE WHEN n_rounds = 0 THEN sat || '/' || srttl"
+	"  ELSE (sat - last_seen) || CASE WHEN last_ttl IS srttl THEN '' ELSE '/' || srttl END"
+	"  END || ';',"
+	" n_rounds = n_rounds + tip_answer_same_mark(si), last_ttl = srttl"
+	" FROM tip_answer_same(?1) WHERE answer_set.id = sid AND set_hash = shash AND n = sn"
+	" AND last_seen < sat AND vals = svals AND n_rounds < " STR(SET_ROUNDS_MAX);
+
+static void answer_mark_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_store *s = sqlite3_user_data(cx);
+	int64_t i = sqlite3_value_int64(argv[0]);
+	(void)argc;
+	if (!s->answer_marks || i < 0 || (uint64_t)i >= s->n_answer_marks) {
+		sqlite3_result_error(cx, "tip_answer_same_mark outside its batch", -1);
+		return;
+	}
+	s->answer_marks[i] = true;
+	sqlite3_result_int(cx, 1);
+}
+
+static int cmp_cells_id(const void *a, const void *b)
+{
+	const union sq_cell *x = a, *y = b;
+	if (x[AS_ID].i != y[AS_ID].i)
+		return x[AS_ID].i < y[AS_ID].i ? -1 : 1;
+	return (x[AS_I].i > y[AS_I].i) - (x[AS_I].i < y[AS_I].i);
+}
+
+/* The batch's candidates for the one statement, as rows of answer_same_rows (vals malloc'd);
+ * how many. */
+static size_t same_candidates(const struct tip_answer *a, size_t n, union sq_cell *c)
+{
+	size_t m = 0, w = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct tip_round *rd = &a[i].rd;
+		int code = sq_rrtype_code(rd->rrtype);
+		bool one_ttl = true;
+		union sq_cell *r = &c[m * AS_COLS];
+		if (a[i].watch_id <= 0 || !code || !a[i].n || strcmp(rd->outcome, "ok") ||
+		    rd->n_records != (int64_t)a[i].n || rd->set_hash == 0)
+			continue;
+		for (size_t k = 1; k < a[i].n; k++)
+			one_ttl &= a[i].rec[k].ttl == a[i].rec[0].ttl;
+		if (!one_ttl)
+			continue;
+		r[AS_ID].i = a[i].watch_id * 4 + code;
+		r[AS_I].i = (int64_t)i;
+		r[AS_AT].i = rd->at;
+		r[AS_TTL].i = a[i].rec[0].ttl;
+		r[AS_HASH].i = rd->set_hash;
+		r[AS_N].i = (int64_t)a[i].n;
+		r[AS_VALS].s = NULL;
+		r[AS_RTTL].i = rd->min_ttl;
+		m++;
+	}
+	/* id order; of an id's answers only the first joins */
+	qsort(c, m, AS_COLS * sizeof(*c), cmp_cells_id);
+	for (size_t i = 0; i < m; i++) {
+		if (w && c[(w - 1) * AS_COLS + AS_ID].i == c[i * AS_COLS + AS_ID].i)
+			continue;
+		if (w != i)
+			memcpy(&c[w * AS_COLS], &c[i * AS_COLS], AS_COLS * sizeof(*c));
+		w++;
+	}
+	for (size_t i = 0; i < w; i++) {
+		const struct tip_answer *x = &a[c[i * AS_COLS + AS_I].i];
+		c[i * AS_COLS + AS_VALS].s = set_text(x->rec, x->n);
+	}
+	return w;
+}
+
+int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
+			 struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	union sq_cell *c = NULL;
+	bool *mark = NULL, *tried = NULL;
+	size_t m = 0;
+	int rc;
+
+	if (!n)
+		return 0;
+	if ((rc = set_table(s, err)) < 0)
+		return rc;
+	/* with a row of its own for the same domain, a `tip resolve NAME` answer (watch_id 0)
+	 * could reach a set row out of order: such a batch goes one by one */
+	for (size_t i = 0; rc > 0 && i < n; i++)
+		if (a[i].watch_id <= 0)
+			rc = 0;
+	if (rc > 0 && n > 1) {
+		c = tip_xmalloc(n * AS_COLS * sizeof(*c));
+		m = same_candidates(a, n, c);
+	}
+	if (m) {
+		struct sq_rows rows = { c, m };
+		sqlite3_stmt *q;
+		mark = tip_xcalloc(n, sizeof(*mark));
+		tried = tip_xcalloc(n, sizeof(*tried));
+		for (size_t i = 0; i < m; i++)
+			tried[c[i * AS_COLS + AS_I].i] = true;
+		if (!s->answer_mark_fn) {
+			if (sqlite3_create_function_v2(s->db, "tip_answer_same_mark", 1,
+						       SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
+						       answer_mark_fn, NULL, NULL,
+						       NULL) != SQLITE_OK) {
+				rc = sq_fail(s, err, "answer batch");
+				goto out;
+			}
+			s->answer_mark_fn = true;
+		}
+		if ((rc = sq_rows_use(s, &answer_same_rows, err)) < 0)
+			goto out;
+		if (!(q = sq_prep(s, q_set_same_batch, err))) {
+			rc = TIP_ESTORE;
+			goto out;
+		}
+		s->answer_marks = mark;
+		s->n_answer_marks = n;
+		if ((rc = sq_rows_bind(s, q, 1, &answer_same_rows, &rows, err)) == 0)
+			rc = sq_done(s, q, err, "answer set same");
+		sqlite3_bind_null(q, 1);
+		s->answer_marks = NULL;
+		s->n_answer_marks = 0;
+		if (rc < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (mark && mark[i]) {
+			a[i].rd.n_new = 0;
+			if (a[i].is_new)
+				memset(a[i].is_new, 0, a[i].n * sizeof(*a[i].is_new));
+			s->pdns_set_same = true;
+			s->pdns_set_new = false;
+			continue;
+		}
+		if (tried && tried[i])
+			s->pdns_set_same = false; /* its set row did not take it as unchanged */
+		if ((rc = sq_pdns_answer(st, a[i].watch_id, &a[i].rd, a[i].rec, a[i].n, a[i].is_new,
+					 &a[i].rd.n_new, err)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < m; i++)
+		free((char *)c[i * AS_COLS + AS_VALS].s);
+	free(c);
+	free(mark);
+	free(tried);
+	return rc;
+}
+
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,
 		    tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)
 {
