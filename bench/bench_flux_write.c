@@ -70,6 +70,8 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 	struct tip_error err = { 0 };
 	char name[64], v[3][32];
 	double c0 = cpu_now(), w0 = wall_now();
+	struct tip_watch_done done[512];
+	size_t n_done = 0;
 
 	if (tip_store_bulk(st, true, &err) < 0)
 		die("bulk", &err);
@@ -92,8 +94,17 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 		if (!skip_pdns &&
 		    tip_store_pdns_answer(st, i + 1, &rd, rec, 3, is_new, &rd.n_new, &err) < 0)
 			die("pdns answer", &err);
-		if (!skip_watch && tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)
-			die("watch resolved", &err);
+		/* the ended domains per batch of 512 answers, as the pass's writer does */
+		if (!skip_watch) {
+			done[n_done++] = (struct tip_watch_done){ .id = i + 1, .at = rd.at,
+								  .next_due = rd.at + 60000000,
+								  .outcome = "ok" };
+			if ((n_done == 512 || (i + 1) % TX == 0 || i + 1 == n) &&
+			    tip_store_watch_resolved_batch(st, done, n_done, &err) < 0)
+				die("watch resolved", &err);
+			if (n_done == 512 || (i + 1) % TX == 0 || i + 1 == n)
+				n_done = 0;
+		}
 		if (((i + 1) % TX == 0 || i + 1 == n) && tip_store_commit(st, &err) < 0)
 			die("commit", &err);
 	}

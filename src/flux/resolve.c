@@ -192,6 +192,8 @@ struct writer {
 	int64_t new_records, enriched, commits;
 	double cpu_s; /* the writer thread's CPU time */
 	struct tip_pdns_rec *recs; /* one answer's records, grown as needed */
+	struct tip_watch_done *done; /* a batch's ended watched domains, written at its end */
+	size_t n_done, cap_done;
 	bool *is_new;
 	size_t cap_recs;
 };
@@ -401,12 +403,25 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 			memcpy(&next_due, p + 10, 8);
 			memcpy(&id, p + 18, 8);
 			p = domain + strlen(domain) + 1;
-			if ((rc = tip_store_watch_resolved(w->st, id, domain, at, next_due, outcome,
-							   &w->err)) < 0)
-				return rc;
+			if (id <= 0) { /* not from the watch list (tip resolve NAME): by name */
+				if ((rc = tip_store_watch_resolved(w->st, id, domain, at, next_due,
+								   outcome, &w->err)) < 0)
+					return rc;
+				continue;
+			}
+			if (w->n_done == w->cap_done) {
+				w->cap_done = w->cap_done ? 2 * w->cap_done : FLUSH_ANSWERS;
+				w->done = tip_xrealloc(w->done, w->cap_done * sizeof(*w->done));
+			}
+			w->done[w->n_done++] = (struct tip_watch_done){
+				.id = id, .at = at, .next_due = next_due, .outcome = outcome
+			};
 		}
 	}
-	return 0;
+	/* the batch's watch rows in one statement (nothing reads them before the commit) */
+	rc = tip_store_watch_resolved_batch(w->st, w->done, w->n_done, &w->err);
+	w->n_done = 0;
+	return rc < 0 ? rc : 0;
 }
 
 static void *w_main(void *arg)
@@ -490,6 +505,8 @@ static void *w_main(void *arg)
 	w->cpu_s = thread_cpu();
 	free(w->recs);
 	free(w->is_new);
+	free(w->done);
+	w->done = NULL;
 	w->recs = NULL;
 	w->is_new = NULL;
 	w->cap_recs = 0;

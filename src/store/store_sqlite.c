@@ -332,6 +332,7 @@ const struct store_ops store_sqlite_ops = {
 	.rounds = sq_rounds,
 	.watch_due = sq_watch_due,
 	.watch_resolved = sq_watch_resolved,
+	.watch_resolved_batch = sq_watch_resolved_batch,
 	.pdns_observe = sq_pdns_observe,
 	.pdns_answer = sq_pdns_answer,
 	.ipinfo_stale = sq_ipinfo_stale,

@@ -16,6 +16,13 @@ static const char q_watch_resolved[] =
 static const char q_watch_resolved_id[] =
 	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
 	" WHERE id = ?5";
+/* The ended domains of a batch as one statement: tip_watch_done(?1) is a table-valued function
+ * over the caller's array (bound with sqlite3_bind_pointer), sorted by id, so that the update
+ * walks the watch table in rowid order with one cursor (SQLite's next-row fast path) instead
+ * of a statement per domain. ~3.5 µs a domain as single UPDATEs in a real pass. */
+static const char q_watch_resolved_batch[] =
+	"UPDATE watch SET last_round = d.at, next_due = d.next_due, rounds = rounds + d.k,"
+	" last_outcome = d.outcome FROM tip_watch_done(?1) AS d WHERE watch.id = d.id";
 /* A record is either new (one INSERT) or known (one UPDATE); sq_pdns_observe tries first the
  * statement that fitted the previous record, since records come in long runs of one kind (a
  * first pass: all new; the next passes: nearly all known), and falls back to the other. No
@@ -107,6 +114,68 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 	if (is_new)
 		*is_new = nw;
 	return 0;
+}
+
+/* the rows of q_watch_resolved_batch: k is the rounds an entry stands for (a domain listed
+ * twice is merged) */
+static const struct sq_rows_def watch_done_rows = {
+	"tip_watch_done",
+	"CREATE TABLE x (id INTEGER, at INTEGER, next_due INTEGER, outcome TEXT, k INTEGER,"
+	" rows HIDDEN)",
+	"iiiti",
+};
+
+static int done_cmp(const void *a, const void *b)
+{
+	const struct tip_watch_done *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->at > y->at) - (x->at < y->at);
+}
+
+int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n,
+			    struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	union sq_cell *c;
+	struct sq_rows rows;
+	size_t w = 0;
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id <= 0 || !v[i].outcome)
+			return tip_error_set(err, TIP_EINVAL, "watch batch: entry %zu has no id or outcome",
+					     i);
+	if ((rc = sq_rows_use(s, &watch_done_rows, err)) < 0)
+		return rc;
+	if (!(q = sq_prep(s, q_watch_resolved_batch, err)))
+		return TIP_ESTORE;
+	/* id order (the table's); a domain listed twice is merged into its later round */
+	qsort(v, n, sizeof(*v), done_cmp);
+	c = tip_xmalloc(n * 5 * sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		union sq_cell *r;
+		if (w && c[(w - 1) * 5].i == v[i].id) {
+			r = &c[(w - 1) * 5];
+			r[4].i++;
+		} else {
+			r = &c[w++ * 5];
+			r[0].i = v[i].id;
+			r[4].i = 1;
+		}
+		r[1].i = v[i].at;
+		r[2].i = v[i].next_due;
+		r[3].s = v[i].outcome;
+	}
+	rows = (struct sq_rows){ c, w };
+	if ((rc = sq_rows_bind(s, q, 1, &watch_done_rows, &rows, err)) == 0)
+		rc = sq_done(s, q, err, "watch resolved");
+	sqlite3_bind_null(q, 1); /* no pointer to this frame left behind */
+	free(c);
+	return rc;
 }
 
 /* Unchanged answer sets (answer_set, schema 8). An answer whose set (set_hash and size, and the
