@@ -28,6 +28,12 @@
  * sent again. Its late answer, if one comes, is dropped. The last try always waits the full
  * timeout_ms (c-ares's own timer), so a slow server — a recursive resolver's cache miss — is
  * never recorded as a timeout sooner than configured.
+ *
+ * EDNS(0): queries advertise [dns] edns_size bytes of UDP payload (c-ares's ARES_FLAG_EDNS and
+ * ARES_OPT_EDNSPSZ), so answers up to that size need no TCP round trip; larger ones come back
+ * truncated and c-ares asks again over TCP. A server that answers FORMERR without an OPT record
+ * makes c-ares 1.18 drop EDNS for that channel and resend that query; the queries already in
+ * flight on the channel come back to us as FORMERR, and we send them again (on_answer).
  */
 #include <ares.h>
 #include <ares_dns.h>
@@ -90,6 +96,9 @@ struct sent;
 struct rs_chan {
 	struct rs_server *srv;
 	ares_channel ch;
+	/* c-ares has dropped EDNS on this channel: a FORMERR without an OPT record came back to
+	 * us from it (see on_answer) */
+	bool edns_off;
 };
 
 struct rs_server {
@@ -106,6 +115,7 @@ struct rs_server {
 	struct sent *early_head[MAX_TRIES], *early_tail[MAX_TRIES];
 	double tokens;
 	int64_t sent, timeouts, gave_up;
+	int64_t edns_resent; /* queries sent again without EDNS after a FORMERR */
 };
 
 /* A domain in flight: freed when its last query ends. */
@@ -647,13 +657,13 @@ static void add_record(struct answer *a, const char *value, int64_t ttl)
 
 /* The TTLs c-ares 1.18 has no parser for: the NS records' (ares_parse_ns_reply gives the names
  * but no TTL) and a negative answer's (ares_parse_soa_reply reads only the answer section, and a
- * NXDOMAIN or NODATA answer has its SOA in the authority section). After c-ares has validated
- * the packet (or found its rcode), rr_min_ttl walks the answer and authority sections with c-ares's
- * own name expander (ares_expand_name, which handles compression) and its public wire macros
- * (ares_dns.h: DNS_HEADER_*, DNS_RR_*), reading only each record's fixed header, and for SOA the
- * last 32 bits of its RDATA (MINIMUM, RFC 1035 §3.3.13). c-ares >= 1.22 replaces this with
- * ares_dns_parse. */
-enum { SEC_ANSWER = 1, SEC_AUTHORITY = 2 };
+ * NXDOMAIN or NODATA answer has its SOA in the authority section); and whether a FORMERR has an
+ * OPT record (the additional section). After c-ares has validated the packet (or found its
+ * rcode), rr_scan walks the sections with c-ares's own name expander (ares_expand_name, which
+ * handles compression) and its public wire macros (ares_dns.h: DNS_HEADER_*, DNS_RR_*), reading
+ * only each record's fixed header, and for SOA the last 32 bits of its RDATA (MINIMUM, RFC 1035
+ * §3.3.13). c-ares >= 1.22 replaces this with ares_dns_parse. */
+enum { SEC_ANSWER = 1, SEC_AUTHORITY = 2, SEC_ADDITIONAL = 3 };
 
 static int64_t rr_ttl_of(const unsigned char *rr)
 {
@@ -661,50 +671,52 @@ static int64_t rr_ttl_of(const unsigned char *rr)
 	return ttl > INT32_MAX ? 0 : ttl; /* RFC 2181 §8 */
 }
 
-/* The smallest TTL of the records of `type` (class IN) in `section`, or -1 (for SOA: of
- * min(TTL, MINIMUM), RFC 2308 §5). */
-static int64_t rr_min_ttl(const unsigned char *abuf, int alen, int section, int type)
+/* The records of `type` in `section` (class IN; for OPT any class: its class is a payload
+ * size): how many there are, and in *min their smallest TTL, or -1 (for SOA: of min(TTL,
+ * MINIMUM), RFC 2308 §5). A malformed record ends the walk: what came before it counts. */
+static int rr_scan(const unsigned char *abuf, int alen, int section, int type, int64_t *min)
 {
 	const unsigned char *p = abuf + HFIXEDSZ, *end = abuf + alen;
-	int qd, counts[2];
-	int64_t min = -1;
+	int qd, counts[3], n = 0;
 	long len;
 	char *name;
 
+	*min = -1;
 	if (alen < HFIXEDSZ)
-		return -1;
+		return 0;
 	qd = DNS_HEADER_QDCOUNT(abuf);
 	counts[0] = DNS_HEADER_ANCOUNT(abuf);
 	counts[1] = DNS_HEADER_NSCOUNT(abuf);
+	counts[2] = DNS_HEADER_ARCOUNT(abuf);
 	for (int i = 0; i < qd; i++) {
 		if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-			return -1;
+			return 0;
 		ares_free_string(name);
 		if (len + QFIXEDSZ > end - p)
-			return -1;
+			return 0;
 		p += len + QFIXEDSZ;
 	}
-	for (int sec = SEC_ANSWER; sec <= SEC_AUTHORITY && sec <= section; sec++) {
+	for (int sec = SEC_ANSWER; sec <= section; sec++) {
 		for (int i = 0; i < counts[sec - 1]; i++) {
 			int64_t ttl;
 			long rdlen;
 			if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-				return min;
+				return n;
 			ares_free_string(name);
 			p += len;
 			if (end - p < RRFIXEDSZ)
-				return min;
+				return n;
 			rdlen = DNS_RR_LEN(p);
 			if (rdlen > end - p - RRFIXEDSZ) /* lengths, not a pointer past the end */
-				return min;
+				return n;
 			if (sec == section && DNS_RR_TYPE(p) == type &&
-			    DNS_RR_CLASS(p) == 1) {
+			    (type == T_OPT || DNS_RR_CLASS(p) == 1)) {
 				ttl = rr_ttl_of(p);
 				if (type == 6) { /* SOA: min(TTL, MINIMUM) */
 					const unsigned char *m = p + RRFIXEDSZ + rdlen - 4;
 					int64_t minimum;
 					if (rdlen < 22)
-						return min;
+						return n;
 					minimum = (int64_t)(((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
 							    ((uint32_t)m[2] << 8) | (uint32_t)m[3]);
 					if (minimum > INT32_MAX)
@@ -712,25 +724,37 @@ static int64_t rr_min_ttl(const unsigned char *abuf, int alen, int section, int 
 					if (minimum < ttl)
 						ttl = minimum;
 				}
-				if (min < 0 || ttl < min)
-					min = ttl;
+				if (*min < 0 || ttl < *min)
+					*min = ttl;
+				n++;
 			}
 			p += RRFIXEDSZ + rdlen;
 		}
 	}
-	return min;
+	return n;
 }
 
 /* The smallest NS TTL in the answer section, or -1. */
 static int64_t ns_ttl(const unsigned char *abuf, int alen)
 {
-	return rr_min_ttl(abuf, alen, SEC_ANSWER, 2);
+	int64_t min;
+	rr_scan(abuf, alen, SEC_ANSWER, 2, &min);
+	return min;
 }
 
 /* A negative answer's TTL (NXDOMAIN, NODATA): its authority SOA's min(TTL, MINIMUM), or -1. */
 static int64_t negative_ttl(const unsigned char *abuf, int alen)
 {
-	return rr_min_ttl(abuf, alen, SEC_AUTHORITY, 6);
+	int64_t min;
+	rr_scan(abuf, alen, SEC_AUTHORITY, 6, &min);
+	return min;
+}
+
+/* Has the answer an OPT record (does its server speak EDNS, RFC 6891 §7)? */
+static bool has_opt(const unsigned char *abuf, int alen)
+{
+	int64_t min;
+	return rr_scan(abuf, alen, SEC_ADDITIONAL, T_OPT, &min) > 0;
 }
 
 static int parse_answer(struct resolver *r, const struct rs_type *t, struct answer *a,
@@ -890,6 +914,8 @@ static void retry_push(struct resolver *r, struct rs_query *q)
 /* One try of a query, c-ares's callback argument. */
 struct sent {
 	struct rs_server *srv;
+	struct rs_chan *chan;
+	bool edns;          /* sent on a channel that still had EDNS, as far as we know */
 	struct rs_query *q; /* NULL: given up early (its late answer is dropped) */
 	tip_time_t at;      /* sent (monotonic) */
 	int try_no;         /* q->attempt when sent */
@@ -981,6 +1007,20 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 		if (--q->d->pending == 0)
 			free(q->d);
 		free(q);
+		return;
+	}
+	if (status == ARES_EFORMERR && s->edns && abuf && !has_opt(abuf, alen)) {
+		/* A server that does not speak EDNS (FORMERR without an OPT record). c-ares 1.18
+		 * then turns EDNS off for the whole channel and sends that one query again without
+		 * it; but the queries already sent with EDNS on the channel, when their FORMERR
+		 * comes, find EDNS off and end here as FORMERR. Send them again (without EDNS: the
+		 * channel has dropped it; on a channel that has not, c-ares drops it as above). Not
+		 * a loss, and not one of [dns] retries, as c-ares's own resend is not. Each channel
+		 * gives this at most once per query in flight on it: after it, s->edns is false. */
+		s->chan->edns_off = true;
+		srv->edns_resent++;
+		free(s);
+		retry_push(r, q);
 		return;
 	}
 	now = tip_monotonic();
@@ -1109,6 +1149,8 @@ static void pump(struct resolver *r)
 			break;
 		s = tip_xcalloc(1, sizeof(*s));
 		s->srv = srv;
+		s->chan = &srv->chans[srv->next_chan];
+		s->edns = r->cfg->dns.edns_size > 0 && !s->chan->edns_off;
 		s->q = q;
 		s->at = tip_monotonic();
 		s->try_no = q->attempt;
@@ -1122,8 +1164,7 @@ static void pump(struct resolver *r)
 			srv->tokens -= 1;
 		if (r->inflight > r->max_inflight)
 			r->max_inflight = r->inflight;
-		ares_query(srv->chans[srv->next_chan].ch, q->d->name, 1 /* IN */, q->t->type,
-			   on_answer, s);
+		ares_query(s->chan->ch, q->d->name, 1 /* IN */, q->t->type, on_answer, s);
 		srv->next_chan = (srv->next_chan + 1) % CHANNELS_PER_SERVER;
 	}
 	if (r->failed || (r->inflight == 0 && !r->retry_head && !r->cur &&
@@ -1247,6 +1288,11 @@ static int server_open(struct resolver *r, struct rs_server *s, const struct tip
 	o.timeout = (int)(r->timeout / TIP_MSEC);
 	o.tries = 1;
 	o.sock_state_cb = on_sock_state;
+	if (r->cfg->dns.edns_size > 0) {
+		o.flags |= ARES_FLAG_EDNS;
+		o.ednspsz = (int)r->cfg->dns.edns_size;
+		mask |= ARES_OPT_EDNSPSZ;
+	}
 	if (r->cfg->dns.rcvbuf > 0) {
 		o.socket_receive_buffer_size = (int)r->cfg->dns.rcvbuf;
 		mask |= ARES_OPT_SOCK_RCVBUF;
@@ -1489,6 +1535,11 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 r.w.cpu_s, (double)(t1 - fin) / TIP_SEC, fin_cpu, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
 			 ru.ru_maxrss, (long long)gave_up);
 	}
+	for (int i = 0; i < r.n_srv; i++)
+		if (r.srv[i].edns_resent)
+			tip_info("flux-resolve: %s answered FORMERR to EDNS queries: %lld queries sent "
+				 "again without EDNS ([dns] edns_size = 0 avoids the round trip)",
+				 r.srv[i].label, (long long)r.srv[i].edns_resent);
 	if (ctx->cancel && *ctx->cancel && !rc)
 		tip_info("flux-resolve: cancelled; %lld domains done, the rest stay due",
 			 (long long)r.domains);
