@@ -73,13 +73,14 @@ assert_match "$(q "SELECT DISTINCT status || ' ' || signal FROM run WHERE module
 # timers fire late (measured: 4 CPU hogs on 2 cores, ASan build: up to ~1 s) may stretch a few,
 # but none may live past 2 s, and none may end before timeout + grace (less a few ms: the run's
 # times are wall-clock stamps taken around the fork and the reap, the timers are monotonic;
-# 194ms was seen)
+# 194ms was seen, and 172ms once in an ASan build under load: the bound is 150ms, which a kill
+# that skipped the grace period (100ms) still fails)
 worst=$(q "SELECT max(ended - started) / 1000 FROM run WHERE module='hang' AND status='timeout'")
 least=$(q "SELECT min(ended - started) / 1000 FROM run WHERE module='hang' AND status='timeout'")
 n_hang=$(q "SELECT count(*) FROM run WHERE module='hang' AND status='timeout'")
 median=$(q "SELECT (ended - started) / 1000 FROM run WHERE module='hang' AND status='timeout' ORDER BY 1 LIMIT 1 OFFSET $((n_hang / 2))")
 echo "# hang: $n_hang runs killed, lived ${least}..${worst}ms, median ${median}ms (timeout 100 + grace 100)"
-assert_eq "$([ "$least" -ge 180 ] && [ "$median" -le 450 ] && echo yes)" yes "hang killed 200ms after its start, typically within 450ms (least ${least}ms, median ${median}ms)"
+assert_eq "$([ "$least" -ge 150 ] && [ "$median" -le 450 ] && echo yes)" yes "hang killed 200ms after its start, typically within 450ms (least ${least}ms, median ${median}ms)"
 assert_eq "$([ "$worst" -le 2000 ] && echo yes)" yes "no hang run lived past 2 s (longest ${worst}ms)"
 assert_eq "$([ "$n_hang" -ge 8 ] && echo yes)" yes "hang was run again after each kill ($n_hang runs; every 300ms ≈ 13 in 4 s)"
 # the service: restarted after each crash (200ms life + back-off 50, 100, 200, 400…)

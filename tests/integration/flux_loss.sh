@@ -92,7 +92,10 @@ assert_eq "$(q "SELECT count(*) FROM pdns")" "$N" "an A record each"
 line=$(echo "$ERR" | grep 'flux-resolve: .*queries/s' | tail -1)
 early=$(echo "$line" | sed -n 's/.*; \([0-9]*\) tries given up early.*/\1/p')
 secs=$(echo "$line" | sed -n 's/.* answers in \([0-9.]*\) s:.*/\1/p')
-assert_eq "$early" "$want_drops" "each dropped try was given up early (not waited out)"
+# at least the dropped ones: on a loaded machine a slow (not lost) try may also pass its RTO and
+# be given up early, which is the rule working, not a fault (the time bound below is the check)
+assert_eq "$(awk -v e="${early:-0}" -v w="$want_drops" 'BEGIN { print (e >= w) ? "yes" : "no" }')" "yes" \
+	"each dropped try was given up early, not waited out ($early given up, $want_drops dropped)"
 assert_eq "$(awk -v s="${secs:-99}" 'BEGIN { print (s < 10) ? "yes" : "no" }')" "yes" \
 	"the pass ($secs s) did not wait out timeout_ms (20 s) for any lost try"
 echo "# $line"
