@@ -82,6 +82,7 @@ static const char q_feed_ok[] =
 static const char q_listing_create[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
 	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
+	"DROP TABLE IF EXISTS temp.listing_sorted;"
 	"PRAGMA main.cache_size = -24576; PRAGMA temp.cache_size = -12288;"
 	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
 	"CREATE TEMP TABLE listing_more " LISTING_COLS ")";
@@ -91,13 +92,20 @@ static const char q_listing_put[] =
 static const char q_listing_put_more[] =
 	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 	" ?13)";
-static const char q_listing_merge[] =
-	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
-	LISTING_MERGE;
+/* A bulk pass (anything in the overflow; every entry of a first load): the written entries
+ * sorted once into a plain table, in key order, an entry listed twice as consecutive rows in
+ * the order written (the B-tree's rows are the earlier ones; the compound's merge puts its
+ * side first on equal keys, and the overflow's ties are ordered by rowid). */
+static const char q_listing_sort[] =
+	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing UNION ALL"
+	" SELECT * FROM temp.listing_more ORDER BY type, value";
+static const char q_listing_sort_more[] =
+	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing_more"
+	" ORDER BY type, value, rowid";
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
-	"DROP TABLE IF EXISTS temp.listing";
+	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_sorted";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
 static const char q_snap_put[] =
@@ -127,6 +135,34 @@ static const char q_settle_indicators[] =
 	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
 	" l.tags AS tags, l.listed_since AS listed_since"                                       \
 	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
+#define LISTING_IDS_SORTED                                                                     \
+	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
+	" l.tags AS tags, l.listed_since AS listed_since FROM temp.listing_sorted l"            \
+	" CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
+/* A bulk pass: the indicators in key order as above; tip_listing_count(h, k) counts the
+ * distinct keys (an entry listed twice is two consecutive rows). When every distinct key
+ * became a new indicator, their ids are consecutive in this same order (each new rowid is
+ * the largest plus one), and the sightings take them from tip_listing_id instead of a join of
+ * every entry with the (type, value) index. */
+static const char q_bulk_indicators[] =
+	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
+	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
+	" WHERE tip_listing_count(h, k) AND ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
+	" ON CONFLICT (type, value) DO NOTHING";
+static const char q_max_indicator[] = "SELECT coalesce(max(id), 0) FROM indicator";
+static const char q_settle_ids_sorted[] = "CREATE TEMP VIEW listing_ids AS " LISTING_IDS_SORTED;
+#define SETTLE_SIGHTING_UPSERT                                                                 \
+	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"    \
+	" last_mark = excluded.last_mark, removed = NULL,"                                       \
+	" category = coalesce(excluded.category, category),"                                     \
+	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"      \
+	" listed_since = coalesce(excluded.listed_since, listed_since)"
+/* every entry a new indicator: ids by tip_listing_id (the upsert: an entry listed twice) */
+static const char q_bulk_sightings_new[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
+	" category, threat, tags, listed_since)"
+	" SELECT ?1, tip_listing_id(h, k), ?3, ?3, ?2, category, threat, tags, listed_since"
+	" FROM temp.listing_sorted WHERE true ORDER BY rowid" SETTLE_SIGHTING_UPSERT;
 static const char q_settle_ids[] =
 	"CREATE TEMP TABLE listing_idt AS " LISTING_IDS_JOIN ";"
 	"CREATE TEMP VIEW listing_ids AS SELECT * FROM temp.listing_idt";
@@ -149,12 +185,7 @@ static const char q_settle_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since)"
 	" SELECT ?1, id, ?3, ?3, ?2, category, threat, tags, listed_since"
-	" FROM temp.listing_ids WHERE tip_listing_key(h, k, id)"
-	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
-	" last_mark = excluded.last_mark, removed = NULL,"
-	" category = coalesce(excluded.category, category),"
-	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"
-	" listed_since = coalesce(excluded.listed_since, listed_since)";
+	" FROM temp.listing_ids WHERE tip_listing_key(h, k, id)" SETTLE_SIGHTING_UPSERT;
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
@@ -369,9 +400,16 @@ struct sq_listing {
 	int dir_bits;
 	uint8_t *seen;        /* per old entry: 1 seen unchanged, 2 seen with other attributes */
 	bool stored;          /* the snapshot was read as stored (not rebuilt under a new key) */
-	int64_t n_changed;    /* entries written to the temporary table */
+	int64_t n_changed;    /* entries written to the temporary tables */
+	int64_t n_more;       /* of which to the overflow (plain) table */
 	struct snap_ent *got; /* the written entries' keys with their ids (tip_listing_key) */
 	size_t n_got;
+	/* a bulk pass's walk over its sorted entries (tip_listing_count, tip_listing_id): the key
+	 * before, the distinct keys counted, and the ids given from base + 1 on */
+	bool has_prev;
+	uint64_t prev_h;
+	uint32_t prev_h2;
+	int64_t n_distinct, base, n_ord;
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -715,6 +753,64 @@ static void listing_key_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(cx, 1);
 }
 
+/* A bulk pass's sorted entries one by one: true if this one's key differs from the one before
+ * (an entry listed twice is two consecutive rows with one key). */
+static bool key_next(struct sq_listing *l, uint64_t h, uint32_t h2)
+{
+	if (l->has_prev && l->prev_h == h && l->prev_h2 == h2)
+		return false;
+	l->has_prev = true;
+	l->prev_h = h;
+	l->prev_h2 = h2;
+	return true;
+}
+
+/* tip_listing_count(h, k): counts the distinct keys (q_bulk_indicators); true */
+static void listing_count_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l) {
+		sqlite3_result_error(cx, "tip_listing_count outside a listing settle", -1);
+		return;
+	}
+	if (key_next(l, (uint64_t)sqlite3_value_int64(argv[0]),
+		     (uint32_t)((uint64_t)sqlite3_value_int64(argv[1]) >> 32)))
+		l->n_distinct++;
+	sqlite3_result_int(cx, 1);
+}
+
+/* tip_listing_id(h, k): the indicator id of a bulk pass's entry when every distinct key became
+ * a new indicator (q_bulk_sightings_new): base + the key's place among the distinct keys; its
+ * key goes to the new snapshot (an entry listed twice: its later attributes' hash, as
+ * LISTING_MERGE keeps them) */
+static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	uint64_t h, k;
+
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_id outside a listing settle", -1);
+		return;
+	}
+	h = (uint64_t)sqlite3_value_int64(argv[0]);
+	k = (uint64_t)sqlite3_value_int64(argv[1]);
+	if (key_next(l, h, (uint32_t)(k >> 32))) {
+		struct snap_ent *e;
+		if (l->n_ord >= l->n_distinct || l->n_got >= (size_t)l->n_changed) {
+			sqlite3_result_error(cx, "tip_listing_id: more keys than counted", -1);
+			return;
+		}
+		e = &l->got[l->n_got++];
+		e->h = h;
+		e->h2 = (uint32_t)(k >> 32);
+		e->id = l->base + ++l->n_ord;
+	}
+	l->got[l->n_got - 1].ah = (uint32_t)k;
+	sqlite3_result_int64(cx, l->base + l->n_ord);
+}
+
 int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
@@ -725,6 +821,12 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	if (!s->listing_fn) {
 		if (sqlite3_create_function_v2(s->db, "tip_listing_key", 3,
 					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_key_fn, NULL,
+					       NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_count", 2,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_count_fn,
+					       NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_id", 2,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_id_fn, NULL,
 					       NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
 		s->listing_fn = true;
@@ -796,6 +898,7 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	struct sq_listing *l = s->listing;
 	struct snap_ent k, *e;
 	sqlite3_stmt *q;
+	bool more;
 
 	(void)now, (void)mark;
 	if (!l || l->source_id != source_id)
@@ -811,8 +914,9 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		}
 		l->seen[i] |= 2;
 	}
-	if (!(q = sq_prep(s, l->n_changed < LISTING_TREE_MAX ? q_listing_put : q_listing_put_more,
-			  err)))
+	/* a first load (nothing listed before) writes every entry: all to the plain table */
+	more = !l->n_old || l->n_changed >= LISTING_TREE_MAX;
+	if (!(q = sq_prep(s, more ? q_listing_put_more : q_listing_put, err)))
 		return TIP_ESTORE;
 	sq_bind_indicator(q, ind);
 	if (attrs) {
@@ -825,6 +929,7 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	sq_bind_int(q, 12, (int64_t)k.h);
 	sq_bind_int(q, 13, (int64_t)((uint64_t)k.h2 << 32 | k.ah));
 	l->n_changed++;
+	l->n_more += more;
 	return sq_done(s, q, err, "listing entry");
 }
 
@@ -861,6 +966,57 @@ static int exec_timed(struct sq_store *s, const char *sql, struct tip_error *err
 	int rc = sq_exec(s, sql, err);
 	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
 	return rc;
+}
+
+static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_max_indicator, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	rc = sqlite3_step(q);
+	*max = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 0 : sq_fail(s, err, "listing diff");
+}
+
+/* A bulk pass's indicators and sightings from its sorted table (q_bulk_indicators). */
+static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+		       int64_t *returned, struct tip_error *err)
+{
+	int64_t max0, max1, added, any_removed = 1;
+	int rc;
+
+	l->has_prev = false;
+	l->n_distinct = 0;
+	if ((rc = max_indicator(s, &max0, err)) < 0 ||
+	    (rc = settle_step(s, q_bulk_indicators, l->source_id, mark, now, &added, err)) < 0 ||
+	    (rc = max_indicator(s, &max1, err)) < 0)
+		return rc;
+	if (added == l->n_distinct && max1 - max0 == added) {
+		/* every key a new indicator, ids max0 + 1 .. max1 in key order: no sighting of
+		 * them can exist, nothing returns */
+		l->has_prev = false;
+		l->base = max0;
+		l->n_ord = 0;
+		if ((rc = settle_step(s, q_bulk_sightings_new, l->source_id, mark, now, NULL,
+				      err)) < 0)
+			return rc;
+		if (l->n_ord != l->n_distinct)
+			return tip_error_set(err, TIP_ESTORE,
+					     "listing diff: %lld ids given for %lld new indicators",
+					     (long long)l->n_ord, (long long)l->n_distinct);
+		return 0;
+	}
+	/* some were known (listed by another source, or before): the ids by the join */
+	if ((rc = exec_timed(s, q_settle_ids_sorted, err)) < 0 ||
+	    (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+		return rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
 }
 
 /* What the old snapshot has and the pass did not see: removed now; last_seen becomes the
@@ -925,19 +1081,26 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
-	/* the overflow into the key-ordered table (temp.listing goes with q_listing_drop) */
+	/* a bulk pass: everything written sorted into one plain table (the temporary tables go
+	 * with q_listing_drop) */
 	t0 = tip_monotonic();
-	if ((l->n_changed > LISTING_TREE_MAX && (rc = sq_exec(s, q_listing_merge, err)) < 0) ||
+	if ((l->n_more &&
+	     (rc = sq_exec(s, l->n_more < l->n_changed ? q_listing_sort : q_listing_sort_more,
+			   err)) < 0) ||
 	    (rc = sq_exec(s, q_listing_more_drop, err)) < 0)
 		return rc;
 	if (l->n_changed) {
 		/* big: more written than a quarter of what was listed before */
 		bool big = (size_t)l->n_changed > l->n_old / 4;
 		int64_t any_removed = 1;
-		tip_debug("listing settle: %.3f s: %lld written entries in key order",
-			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+		tip_debug("listing settle: %.3f s: %lld written entries in key order (%s)",
+			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed,
+			  l->n_more ? "sorted" : "kept");
 		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
-		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
+		if (l->n_more) {
+			if ((rc = settle_bulk(s, l, mark, now, &c->returned, err)) < 0)
+				return rc;
+		} else if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
 		    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
 		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
 					      err)) < 0) ||
