@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_sqlite.h"
@@ -62,7 +63,7 @@ static const char q_feed_ok[] =
 #define LISTING_COLS                                                                         \
 	"(type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT, registrable TEXT, family INTEGER," \
 	" addr BLOB, prefix INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"  \
-	" h INTEGER NOT NULL, k INTEGER NOT NULL"
+	" h INTEGER NOT NULL, k INTEGER NOT NULL, o INTEGER NOT NULL"
 #define LISTING_MERGE                                                                         \
 	" ON CONFLICT (type, value) DO UPDATE SET category = coalesce(excluded.category, category)," \
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"        \
@@ -82,30 +83,32 @@ static const char q_feed_ok[] =
 static const char q_listing_create[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
 	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
-	"DROP TABLE IF EXISTS temp.listing_sorted;"
+	"DROP TABLE IF EXISTS temp.listing_sorted; DROP TABLE IF EXISTS temp.listing_known;"
 	"PRAGMA main.cache_size = -24576; PRAGMA temp.cache_size = -12288;"
 	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
 	"CREATE TEMP TABLE listing_more " LISTING_COLS ")";
 static const char q_listing_put[] =
-	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	" ?14)"
 	LISTING_MERGE;
 static const char q_listing_put_more[] =
 	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	" ?13)";
+	" ?13, ?14)";
 /* A bulk pass (anything in the overflow; every entry of a first load): the written entries
  * sorted once into a plain table, in key order, an entry listed twice as consecutive rows in
  * the order written (the B-tree's rows are the earlier ones; the compound's merge puts its
  * side first on equal keys, and the overflow's ties are ordered by rowid). */
 static const char q_listing_sort[] =
 	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing UNION ALL"
-	" SELECT * FROM temp.listing_more ORDER BY type, value";
+	" SELECT * FROM temp.listing_more ORDER BY o, type, value";
 static const char q_listing_sort_more[] =
 	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing_more"
-	" ORDER BY type, value, rowid";
+	" ORDER BY o, type, value, rowid";
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
-	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_sorted";
+	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_sorted;"
+	"DROP TABLE IF EXISTS temp.listing_known; DROP TABLE IF EXISTS temp.listing_more";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
 static const char q_snap_put[] =
@@ -163,6 +166,33 @@ static const char q_bulk_sightings_new[] =
 	" category, threat, tags, listed_since)"
 	" SELECT ?1, tip_listing_id(h, k), ?3, ?3, ?2, category, threat, tags, listed_since"
 	" FROM temp.listing_sorted WHERE true ORDER BY rowid" SETTLE_SIGHTING_UPSERT;
+/* A bulk pass without attributes (a plain list, a hosts file: every sighting's category,
+ * threat, tags and listed_since NULL) keeps no sorted copy: the indicators are written from
+ * the sorter's output, an indicator known before hands its id to tip_listing_known through the
+ * upsert's WHERE (false: nothing is written to it), and the sightings are written from the
+ * indicators themselves: the new ones are the ids above the largest before (?4), the known
+ * ones those in temp.listing_known. */
+#define PLAIN_INDICATOR_COLS "type, value, host, registrable, family, addr, prefix"
+static const char q_plain_indicators[] =
+	"INSERT INTO indicator (" PLAIN_INDICATOR_COLS ", first_seen)"
+	" SELECT " PLAIN_INDICATOR_COLS ", ?3 FROM temp.listing_more"
+	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY o, type, value"
+	" ON CONFLICT (type, value) DO UPDATE SET first_seen = first_seen"
+	" WHERE tip_listing_known(indicator.id, indicator.type, indicator.value)";
+static const char q_plain_sightings_new[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
+	" SELECT ?1, id, ?3, ?3, ?2 FROM indicator WHERE id > ?4"
+	" AND tip_listing_hash(id, type, value)";
+static const char q_known_create[] =
+	"DROP TABLE IF EXISTS temp.listing_known;"
+	"CREATE TEMP TABLE listing_known (id INTEGER PRIMARY KEY);"
+	"CREATE TEMP VIEW listing_ids AS SELECT id FROM temp.listing_known";
+static const char q_known_put[] = "INSERT OR IGNORE INTO temp.listing_known VALUES (?1)";
+static const char q_plain_sightings_known[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
+	" SELECT ?1, id, ?3, ?3, ?2 FROM temp.listing_known WHERE true"
+	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
+	" last_mark = excluded.last_mark, removed = NULL";
 static const char q_settle_ids[] =
 	"CREATE TEMP TABLE listing_idt AS " LISTING_IDS_JOIN ";"
 	"CREATE TEMP VIEW listing_ids AS SELECT * FROM temp.listing_idt";
@@ -410,6 +440,8 @@ struct sq_listing {
 	uint64_t prev_h;
 	uint32_t prev_h2;
 	int64_t n_distinct, base, n_ord;
+	bool attrs;           /* some entry written had attributes */
+	size_t n_known;       /* a plain bulk pass: got[0, n_known) are indicators known before */
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -811,6 +843,53 @@ static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	sqlite3_result_int64(cx, l->base + l->n_ord);
 }
 
+/* A plain bulk pass's indicator and its key for the new snapshot (no attributes) */
+static bool got_indicator(sqlite3_context *cx, struct sq_listing *l, sqlite3_value **argv)
+{
+	struct snap_ent *e;
+	if (l->n_got >= (size_t)l->n_changed) {
+		sqlite3_result_error(cx, "listing: more indicators than entries written", -1);
+		return false;
+	}
+	e = &l->got[l->n_got++];
+	key_hash(&l->head, sqlite3_value_int(argv[1]), (const char *)sqlite3_value_text(argv[2]), e);
+	e->ah = attr_hash(NULL, NULL, NULL, 0);
+	e->id = sqlite3_value_int64(argv[0]);
+	return true;
+}
+
+/* tip_listing_known(id, type, value): an indicator known before the pass (q_plain_indicators'
+ * conflict); false, so that the upsert writes nothing */
+static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_known outside a listing settle", -1);
+		return;
+	}
+	/* an entry listed twice meets the indicator its first listing just made */
+	if (sqlite3_value_int64(argv[0]) <= l->base) {
+		if (!got_indicator(cx, l, argv))
+			return;
+		l->n_known++;
+	}
+	sqlite3_result_int(cx, 0);
+}
+
+/* tip_listing_hash(id, type, value): a new indicator of a plain bulk pass; true */
+static void listing_hash_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_hash outside a listing settle", -1);
+		return;
+	}
+	if (got_indicator(cx, l, argv))
+		sqlite3_result_int(cx, 1);
+}
+
 int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
@@ -827,6 +906,12 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 					       NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_create_function_v2(s->db, "tip_listing_id", 2,
 					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_id_fn, NULL,
+					       NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_known", 3,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_known_fn,
+					       NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_hash", 3,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_hash_fn, NULL,
 					       NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
 		s->listing_fn = true;
@@ -890,6 +975,18 @@ static void entry_key(struct sq_listing *l, const struct tip_indicator *ind, str
 	key_hash(&l->head, ind->type, ind->value, k);
 }
 
+/* The sort key's first column: the type and the first 7 bytes of the value as one integer,
+ * in the order of (type, value) (a shorter value's missing bytes are 0, below any byte of
+ * text). SQLite's sorter compares a leading integer without decoding the records; only the
+ * entries whose first 7 bytes are the same (URLs: "http://") go on to the (type, value) tail. */
+static int64_t sort_prefix(enum tip_ind_type type, const char *value)
+{
+	uint64_t o = (uint64_t)type << 56;
+	for (int i = 0; i < 7 && value[i]; i++)
+		o |= (uint64_t)(unsigned char)value[i] << (48 - 8 * i);
+	return (int64_t)o;
+}
+
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err)
@@ -928,9 +1025,20 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 	sq_bind_int(q, 12, (int64_t)k.h);
 	sq_bind_int(q, 13, (int64_t)((uint64_t)k.h2 << 32 | k.ah));
+	sq_bind_int(q, 14, sort_prefix(ind->type, ind->value));
 	l->n_changed++;
 	l->n_more += more;
+	if (attrs && (attrs->category || attrs->threat || attrs->tags || attrs->listed_since))
+		l->attrs = true;
 	return sq_done(s, q, err, "listing entry");
+}
+
+/* this thread's CPU time, for the debug log's steps (the machine is shared: wall times move) */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, int64_t mark,
@@ -938,14 +1046,18 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
 	tip_time_t t0 = tip_monotonic();
+	double c0 = thread_cpu();
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, source_id);
 	sq_bind_int(q, 2, mark);
 	sq_bind_int(q, 3, now);
+	if (sqlite3_bind_parameter_count(q) >= 4)
+		sq_bind_int(q, 4, s->listing ? s->listing->base : 0);
 	rc = sqlite3_step(q);
-	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
+	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, thread_cpu() - c0, sql);
 	if (rc == SQLITE_ROW && changes) {
 		*changes = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
@@ -1019,6 +1131,44 @@ static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, t
 	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
 }
 
+/* A bulk pass without attributes (q_plain_indicators): no sorted copy. */
+static int settle_plain(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+			int64_t *returned, struct tip_error *err)
+{
+	int64_t any_removed = 1;
+	sqlite3_stmt *q;
+	tip_time_t t0;
+	int rc;
+
+	l->n_known = 0;
+	if ((rc = max_indicator(s, &l->base, err)) < 0 ||
+	    (rc = settle_step(s, q_plain_indicators, l->source_id, mark, now, NULL, err)) < 0 ||
+	    (rc = settle_step(s, q_plain_sightings_new, l->source_id, mark, now, NULL, err)) < 0)
+		return rc;
+	if (!l->n_known)
+		return 0;
+	/* the known ones: their sightings may exist, removed ones return */
+	t0 = tip_monotonic();
+	if ((rc = sq_exec(s, q_known_create, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < l->n_known; i++) {
+		if (!(q = sq_prep(s, q_known_put, err)))
+			return TIP_ESTORE;
+		sq_bind_int(q, 1, l->got[i].id);
+		if ((rc = sq_done(s, q, err, "listing entry")) < 0)
+			return rc;
+	}
+	tip_debug("listing settle: %.3f s: %zu known indicators",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
+	if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+		return rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_plain_sightings_known, l->source_id, mark, now, NULL, err);
+}
+
 /* What the old snapshot has and the pass did not see: removed now; last_seen becomes the
  * previous successful pass (the last that listed it), as the read side showed it. */
 static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t now,
@@ -1076,6 +1226,7 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	size_t n = 0, cap, w;
 	int64_t n_kept = 0;
 	tip_time_t t0;
+	bool plain;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -1084,10 +1235,11 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	/* a bulk pass: everything written sorted into one plain table (the temporary tables go
 	 * with q_listing_drop) */
 	t0 = tip_monotonic();
-	if ((l->n_more &&
+	plain = l->n_more == l->n_changed && !l->attrs;
+	if ((l->n_more && !plain &&
 	     (rc = sq_exec(s, l->n_more < l->n_changed ? q_listing_sort : q_listing_sort_more,
 			   err)) < 0) ||
-	    (rc = sq_exec(s, q_listing_more_drop, err)) < 0)
+	    (!plain && (rc = sq_exec(s, q_listing_more_drop, err)) < 0))
 		return rc;
 	if (l->n_changed) {
 		/* big: more written than a quarter of what was listed before */
@@ -1095,9 +1247,12 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		int64_t any_removed = 1;
 		tip_debug("listing settle: %.3f s: %lld written entries in key order (%s)",
 			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed,
-			  l->n_more ? "sorted" : "kept");
+			  !l->n_more ? "kept" : !plain ? "sorted" : "to be sorted by the indicators' insert");
 		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
-		if (l->n_more) {
+		if (plain) {
+			if ((rc = settle_plain(s, l, mark, now, &c->returned, err)) < 0)
+				return rc;
+		} else if (l->n_more) {
 			if ((rc = settle_bulk(s, l, mark, now, &c->returned, err)) < 0)
 				return rc;
 		} else if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||

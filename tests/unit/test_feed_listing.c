@@ -248,10 +248,143 @@ static void test_listing_equals_per_row(void **state)
 	}
 }
 
+/* Plain lists (no attributes at all: category, threat, tags and listed_since NULL) take
+ * another bulk path when everything is written (a first load): no sorted copy, the sightings
+ * written from the new indicators' ids and the known ones' (store_sqlite_feeds.c,
+ * settle_plain). Two sources in one store, against the per-row API again:
+ *   1. source x lists P entries, all new (the store is empty); one entry listed twice;
+ *   2. source y lists P entries, the first half of them already x's: known indicators;
+ *   3. source x lists nothing: all of x's sightings removed;
+ *   4. source x lists its P entries again: a first load again (its snapshot is empty), every
+ *      indicator known and every sighting removed before: all return.
+ * Entries alternate between domains, IPv4 addresses and URLs (three types in one sort). */
+#define P 3000
+
+static void plain_entry(int64_t i, struct tip_indicator *ind)
+{
+	struct tip_error err = { 0 };
+	char text[96];
+	switch (i % 3) {
+	case 0:
+		snprintf(text, sizeof(text), "p%lld.example.org", (long long)i);
+		break;
+	case 1:
+		snprintf(text, sizeof(text), "10.%d.%d.%d", (int)(i >> 16) & 255, (int)(i >> 8) & 255,
+			 (int)i & 255);
+		break;
+	default:
+		snprintf(text, sizeof(text), "http://u%lld.example.net/x?%lld", (long long)i,
+			 (long long)i);
+	}
+	if (tip_indicator_parse(text, strlen(text), TIP_IND_ANY, ind, &err) < 0)
+		fail_msg("%s: %s", text, err.msg);
+}
+
+static void plain_pass(struct pass *p, int64_t from, int64_t to, int64_t twice,
+		       struct tip_listing_counts *c)
+{
+	struct tip_error err = { 0 };
+	struct tip_sighting_attrs attrs = { 0 };
+	int64_t removed = 0;
+	OK(tip_store_begin(p->st, &err));
+	if (!p->per_row)
+		OK(tip_store_listing_begin(p->st, p->source, &err));
+	for (int64_t n = from; n <= to; n++) {
+		int64_t i = n < to ? n : twice; /* the last entry: one listed before */
+		if (n == to && twice < 0)
+			break;
+		plain_entry(i, &p->e.ind);
+		if (p->per_row) {
+			int64_t id;
+			OK(tip_store_indicator_put(p->st, &p->e.ind, p->now, &id, &err));
+			OK(tip_store_sighting_seen(p->st, p->source, id, p->now, p->mark, &attrs, NULL,
+						   &err));
+		} else {
+			OK(tip_store_listing_seen(p->st, p->source, &p->e.ind, p->now, p->mark, &attrs,
+						  &err));
+		}
+	}
+	if (p->per_row)
+		OK(tip_store_sighting_sweep(p->st, p->source, p->mark, p->now, &removed, &err));
+	else
+		OK(tip_store_listing_settle(p->st, p->source, p->mark, p->now, c, &err));
+	OK(tip_store_commit(p->st, &err));
+}
+
+static void test_plain_first_loads(void **state)
+{
+	char pa[300], pb[300];
+	struct tip_error err = { 0 };
+	struct pass ax = { .per_row = false }, ay = { .per_row = false };
+	struct pass bx = { .per_row = true }, by = { .per_row = true };
+	struct tip_listing_counts c[5];
+	(void)state;
+
+	ax.st = ay.st = open_new("plain", pa, sizeof(pa));
+	bx.st = by.st = open_new("plain-per-row", pb, sizeof(pb));
+	OK(tip_store_source_id(ax.st, "feed:x", "feed", &ax.source, &err));
+	OK(tip_store_source_id(ax.st, "feed:y", "feed", &ay.source, &err));
+	OK(tip_store_source_id(bx.st, "feed:x", "feed", &bx.source, &err));
+	OK(tip_store_source_id(bx.st, "feed:y", "feed", &by.source, &err));
+	for (int s = 1; s <= 4; s++) {
+		struct pass *a = s == 2 ? &ay : &ax, *b = s == 2 ? &by : &bx;
+		a->now = b->now = (tip_time_t)s * 1000;
+		a->mark = b->mark = s;
+		switch (s) {
+		case 1: /* 0 .. P-1, and 5 again */
+		case 4:
+			plain_pass(a, 0, P, 5, &c[s]);
+			plain_pass(b, 0, P, 5, NULL);
+			break;
+		case 2: /* P/2 .. P/2+P-1: the first half known (x's) */
+			plain_pass(a, P / 2, P / 2 + P, -1, &c[s]);
+			plain_pass(b, P / 2, P / 2 + P, -1, NULL);
+			break;
+		case 3: /* nothing */
+			plain_pass(a, 0, 0, -1, &c[s]);
+			plain_pass(b, 0, 0, -1, NULL);
+			break;
+		}
+	}
+	tip_store_close(ax.st);
+	tip_store_close(bx.st);
+
+	/* the counts, from the passes above */
+	assert_int_equal(c[1].total, P);
+	assert_int_equal(c[1].added, P);
+	assert_int_equal(c[2].total, P);
+	assert_int_equal(c[2].added, P); /* new to y, though half of them x's */
+	assert_int_equal(c[3].total, 0);
+	assert_int_equal(c[3].removed, P);
+	assert_int_equal(c[4].total, P);
+	assert_int_equal(c[4].added, 0);
+	assert_int_equal(c[4].returned, P);
+	/* the same indicators (ids included: the per-row store gave them in the order listed, the
+	 * listing store in key order, so compared by value), sightings and history */
+	assert_int_equal(same_rows(pa, pb,
+				   "SELECT type, value, coalesce(host, '-'), coalesce(registrable, '-'),"
+				   " coalesce(family, 0), coalesce(hex(addr), '-'), coalesce(prefix, -1),"
+				   " first_seen FROM indicator ORDER BY type, value"),
+			 P + P / 2);
+	assert_int_equal(same_rows(pa, pb,
+				   "SELECT s.source_id, i.value, s.first_seen, s.last_seen,"
+				   " coalesce(s.removed, 0), s.last_mark, coalesce(s.category, '-'),"
+				   " coalesce(s.threat, '-'), coalesce(s.tags, '-'),"
+				   " coalesce(s.listed_since, 0) FROM sighting s JOIN indicator i"
+				   " ON i.id = s.indicator_id ORDER BY 1, 2"),
+			 2 * P);
+	assert_int_equal(same_rows(pa, pb,
+				   "SELECT h.source_id, i.value, h.at, h.event FROM sighting_history h"
+				   " JOIN indicator i ON i.id = h.indicator_id ORDER BY 1, 2, 3, 4"),
+			 /* y: 'listed'; x: 'listed', 'removed' at 3000, 'returned' at 4000 */
+			 P + 3 * P);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listing_equals_per_row),
+		cmocka_unit_test(test_plain_first_loads),
 	};
 	int rc;
 	tip_log_init("test", false, TIP_LOG_WARN);
