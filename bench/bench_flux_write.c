@@ -65,35 +65,50 @@ static void remove_db(const char *path)
 static bool skip_pdns, skip_watch;
 static int next_passes = 1; /* -p */
 
+#define FLUSH 512 /* answers per writer batch, as src/flux/resolve.c's FLUSH_ANSWERS */
+
 static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu, double *wall)
 {
+	static char name[FLUSH][64], v[FLUSH][3][32];
+	static struct tip_pdns_rec rec[FLUSH][3];
+	static bool is_new[FLUSH][3];
+	static struct tip_answer ans[FLUSH];
+	static struct tip_watch_done done[FLUSH];
 	struct tip_error err = { 0 };
-	char name[64], v[3][32];
 	double c0 = cpu_now(), w0 = wall_now();
+	size_t m = 0;
 
 	if (tip_store_bulk(st, true, &err) < 0)
 		die("bulk", &err);
 	for (long i = 0; i < n; i++) {
 		long b = (i / 256) % 256, c = i % 256;
-		struct tip_round rd = { .domain = name, .rrtype = "A", .at = at + i, .outcome = "ok",
-					.n_records = 3, .min_ttl = 60 };
 		if (i % TX == 0 && tip_store_begin(st, &err) < 0)
 			die("begin", &err);
-		snprintf(name, sizeof(name), "d%07ld.flux.test", i);
-		snprintf(v[0], sizeof(v[0]), "%ld.%ld.%ld.1", 11 + i % 40, b, c);
-		snprintf(v[1], sizeof(v[1]), "%ld.%ld.%ld.2", 61 + i * 7 % 40, c, b);
-		snprintf(v[2], sizeof(v[2]), "%ld.%ld.%ld.3", 131 + i * 13 % 40, (b + 77) % 256, c);
-		struct tip_pdns_rec rec[3];
-		bool is_new[3];
+		snprintf(name[m], sizeof(name[m]), "d%07ld.flux.test", i);
+		snprintf(v[m][0], sizeof(v[m][0]), "%ld.%ld.%ld.1", 11 + i % 40, b, c);
+		snprintf(v[m][1], sizeof(v[m][1]), "%ld.%ld.%ld.2", 61 + i * 7 % 40, c, b);
+		snprintf(v[m][2], sizeof(v[m][2]), "%ld.%ld.%ld.3", 131 + i * 13 % 40,
+			 (b + 77) % 256, c);
 		for (int k = 0; k < 3; k++)
-			rec[k] = (struct tip_pdns_rec){ .value = v[k], .ttl = 60 };
-		rd.set_hash = 12345 + i; /* the same set on both passes */
-		/* the answer and its round, as the pass's writer does */
-		if (!skip_pdns &&
-		    tip_store_pdns_answer(st, i + 1, &rd, rec, 3, is_new, &rd.n_new, &err) < 0)
-			die("pdns answer", &err);
-		if (!skip_watch && tip_store_watch_resolved(st, i + 1, name, rd.at, rd.at + 60000000, "ok", &err) < 0)
-			die("watch resolved", &err);
+			rec[m][k] = (struct tip_pdns_rec){ .value = v[m][k], .ttl = 60 };
+		ans[m] = (struct tip_answer){
+			.watch_id = i + 1, .rec = rec[m], .n = 3, .is_new = is_new[m],
+			.rd = { .domain = name[m], .rrtype = "A", .at = at + i, .outcome = "ok",
+				.n_records = 3, .min_ttl = 60,
+				.set_hash = 12345 + i /* the same set on both passes */ },
+		};
+		done[m] = (struct tip_watch_done){ .id = i + 1, .at = at + i,
+						   .next_due = at + i + 60000000, .outcome = "ok" };
+		m++;
+		/* per batch, as the pass's writer does: the answers with their rounds, then the
+		 * ended domains */
+		if (m == FLUSH || (i + 1) % TX == 0 || i + 1 == n) {
+			if (!skip_pdns && tip_store_pdns_answer_batch(st, ans, m, &err) < 0)
+				die("pdns answer", &err);
+			if (!skip_watch && tip_store_watch_resolved_batch(st, done, m, &err) < 0)
+				die("watch resolved", &err);
+			m = 0;
+		}
 		if (((i + 1) % TX == 0 || i + 1 == n) && tip_store_commit(st, &err) < 0)
 			die("commit", &err);
 	}

@@ -29,6 +29,7 @@ struct item {
 	long long min, max;
 	const char *doc;
 	int (*check)(const char *v, char *why, size_t whylen); /* optional, for strings */
+	bool or_off; /* IT_INT: 0 (off) is allowed too, outside min..max */
 };
 
 static int one_of(const char *v, const char *const *ok, char *why, size_t whylen)
@@ -121,6 +122,10 @@ static const struct item items[] = {
 	  "seconds: a domain is resolved again no sooner than this, even when its TTL is shorter" },
 	{ "dns", "rcvbuf", IT_INT, OFF(dns.rcvbuf), "4194304", 0, 1 << 30,
 	  "socket receive buffer in bytes asked for the resolver's sockets" },
+	/* 4096: c-ares 1.18 reads UDP answers into a buffer of 4096 + 1 bytes (MAXENDSSZ) */
+	{ "dns", "edns_size", IT_INT, OFF(dns.edns_size), "1232", 512, 4096,
+	  "EDNS(0) UDP payload size advertised in queries, bytes (512 to 4096; 0: no EDNS, answers "
+	  "over 512 bytes come over TCP)", NULL, true },
 
 	{ "enrich", "locdb", IT_PATH, OFF(enrich.locdb), "/var/lib/location/database.db", 0, 0,
 	  "libloc database (Debian libloc-database); empty disables" },
@@ -249,9 +254,13 @@ static int set_item(struct tip_config *cfg, const struct item *it, const char *v
 		*str_at(cfg, it) = tip_xstrdup(v);
 		return 0;
 	case IT_INT:
+		if (it->or_off && tip_parse_int(v, 0, 0, &n) == 0) {
+			*int_at(cfg, it) = 0;
+			return 0;
+		}
 		if (tip_parse_int(v, it->min, it->max, &n) < 0) {
-			snprintf(why, whylen, "'%s' is not a whole number from %lld to %lld", v, it->min,
-				 it->max);
+			snprintf(why, whylen, "'%s' is not %sa whole number from %lld to %lld", v,
+				 it->or_off ? "0 (off) or " : "", it->min, it->max);
 			return TIP_EINVAL;
 		}
 		*int_at(cfg, it) = n;

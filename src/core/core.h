@@ -221,6 +221,7 @@ struct tip_config {
 		long long concurrency, timeout_ms, retries, qps;
 		long long min_interval_s; /* a domain is due no sooner than this after its last round */
 		long long rcvbuf;
+		long long edns_size; /* EDNS(0) UDP payload size advertised, 0: no EDNS */
 	} dns;
 
 	struct {

@@ -28,6 +28,12 @@
  * sent again. Its late answer, if one comes, is dropped. The last try always waits the full
  * timeout_ms (c-ares's own timer), so a slow server — a recursive resolver's cache miss — is
  * never recorded as a timeout sooner than configured.
+ *
+ * EDNS(0): queries advertise [dns] edns_size bytes of UDP payload (c-ares's ARES_FLAG_EDNS and
+ * ARES_OPT_EDNSPSZ), so answers up to that size need no TCP round trip; larger ones come back
+ * truncated and c-ares asks again over TCP. A server that answers FORMERR without an OPT record
+ * makes c-ares 1.18 drop EDNS for that channel and resend that query; the queries already in
+ * flight on the channel come back to us as FORMERR, and we send them again (on_answer).
  */
 #include <ares.h>
 #include <ares_dns.h>
@@ -90,6 +96,9 @@ struct sent;
 struct rs_chan {
 	struct rs_server *srv;
 	ares_channel ch;
+	/* c-ares has dropped EDNS on this channel: a FORMERR without an OPT record came back to
+	 * us from it (see on_answer) */
+	bool edns_off;
 };
 
 struct rs_server {
@@ -106,6 +115,7 @@ struct rs_server {
 	struct sent *early_head[MAX_TRIES], *early_tail[MAX_TRIES];
 	double tokens;
 	int64_t sent, timeouts, gave_up;
+	int64_t edns_resent; /* queries sent again without EDNS after a FORMERR */
 };
 
 /* A domain in flight: freed when its last query ends. */
@@ -182,6 +192,10 @@ struct writer {
 	int64_t new_records, enriched, commits;
 	double cpu_s; /* the writer thread's CPU time */
 	struct tip_pdns_rec *recs; /* one answer's records, grown as needed */
+	struct tip_watch_done *done; /* a batch's ended watched domains, written at its end */
+	size_t n_done, cap_done;
+	struct tip_answer *ans; /* a batch's answers (their records in recs, is_new) */
+	size_t cap_ans;
 	bool *is_new;
 	size_t cap_recs;
 };
@@ -332,58 +346,55 @@ static int w_fail(struct writer *w, int rc)
 	return rc;
 }
 
+/* A batch as the store wants it: its answers (records and round) in one call, then the new
+ * addresses enriched, then its ended watched domains in one call. */
 static int w_apply(struct writer *w, const struct wbatch *b)
 {
 	const char *p = b->buf, *end = b->buf + b->len;
+	size_t n_ans = 0, n_recs = 0;
 	int rc;
 	while (p < end) {
 		uint8_t kind = (uint8_t)p[0];
 		int64_t at;
 		if (kind == W_ROUND) {
 			const struct rs_type *t = &known_types[(uint8_t)p[1]];
-			struct tip_round rd = { .rrtype = t->name, .outcome = outcomes[(uint8_t)p[2]],
-						.min_ttl = -1 };
+			struct tip_answer *x;
 			uint32_t n;
 			uint64_t h = 0;
 			int64_t wid;
+			if (n_ans == w->cap_ans) {
+				w->cap_ans = w->cap_ans ? 2 * w->cap_ans : FLUSH_ANSWERS;
+				w->ans = tip_xrealloc(w->ans, w->cap_ans * sizeof(*w->ans));
+			}
+			x = &w->ans[n_ans++];
 			memcpy(&at, p + 3, 8);
 			memcpy(&n, p + 11, 4);
 			memcpy(&wid, p + 15, 8);
-			rd.domain = p + ROUND_HDR;
-			rd.at = at;
-			rd.n_records = n;
-			p = rd.domain + strlen(rd.domain) + 1;
-			if (n > w->cap_recs) {
-				w->cap_recs = n > 64 ? n : 64;
+			*x = (struct tip_answer){
+				.watch_id = wid, .n = n,
+				.rd = { .domain = p + ROUND_HDR, .rrtype = t->name,
+					.outcome = outcomes[(uint8_t)p[2]], .at = at, .n_records = n,
+					.min_ttl = -1 },
+			};
+			p = x->rd.domain + strlen(x->rd.domain) + 1;
+			if (n_recs + n > w->cap_recs) {
+				w->cap_recs = 2 * (n_recs + n) > 1024 ? 2 * (n_recs + n) : 1024;
 				w->recs = tip_xrealloc(w->recs, w->cap_recs * sizeof(*w->recs));
 				w->is_new = tip_xrealloc(w->is_new, w->cap_recs * sizeof(*w->is_new));
 			}
+			x->rec = (const struct tip_pdns_rec *)(uintptr_t)n_recs; /* an offset until the end */
 			for (uint32_t i = 0; i < n; i++) {
 				int64_t ttl;
 				const char *v = p + 8;
 				memcpy(&ttl, p, 8);
 				p = v + strlen(v) + 1;
-				w->recs[i] = (struct tip_pdns_rec){ .value = v, .ttl = ttl };
+				w->recs[n_recs + i] = (struct tip_pdns_rec){ .value = v, .ttl = ttl };
 				h += fnv1a(v);
-				if (rd.min_ttl < 0 || ttl < rd.min_ttl)
-					rd.min_ttl = ttl;
+				if (x->rd.min_ttl < 0 || ttl < x->rd.min_ttl)
+					x->rd.min_ttl = ttl;
 			}
-			rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
-			/* the records and the round; an answer with the same set as last time
-			 * rewrites no pdns row and adds no round row (one UPDATE of its set row) */
-			if ((rc = tip_store_pdns_answer(w->st, wid, &rd, w->recs, n, w->is_new,
-							&rd.n_new, &w->err)) < 0)
-				return rc;
-			for (uint32_t i = 0; i < n && rd.n_new && w->enrich && t->type != 2; i++) {
-				bool looked = false;
-				if (!w->is_new[i])
-					continue;
-				if ((rc = tip_enrich_cached(w->enrich, w->st, w->recs[i].value, at,
-							    &looked, &w->err)) < 0)
-					return rc;
-				w->enriched += looked;
-			}
-			w->new_records += rd.n_new;
+			n_recs += n;
+			x->rd.set_hash = n ? (int64_t)(h ? h : 1) : 0;
 		} else {
 			int64_t next_due, id;
 			const char *outcome = outcomes[(uint8_t)p[1]], *domain = p + DONE_HDR;
@@ -391,12 +402,48 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 			memcpy(&next_due, p + 10, 8);
 			memcpy(&id, p + 18, 8);
 			p = domain + strlen(domain) + 1;
-			if ((rc = tip_store_watch_resolved(w->st, id, domain, at, next_due, outcome,
-							   &w->err)) < 0)
-				return rc;
+			if (id <= 0) { /* not from the watch list (tip resolve NAME): by name */
+				if ((rc = tip_store_watch_resolved(w->st, id, domain, at, next_due,
+								   outcome, &w->err)) < 0)
+					return rc;
+				continue;
+			}
+			if (w->n_done == w->cap_done) {
+				w->cap_done = w->cap_done ? 2 * w->cap_done : FLUSH_ANSWERS;
+				w->done = tip_xrealloc(w->done, w->cap_done * sizeof(*w->done));
+			}
+			w->done[w->n_done++] = (struct tip_watch_done){
+				.id = id, .at = at, .next_due = next_due, .outcome = outcome
+			};
 		}
 	}
-	return 0;
+	/* the records and rounds: an answer with the same set as last time rewrites no pdns row
+	 * and adds no round row (its set row counts it) */
+	for (size_t i = 0; i < n_ans; i++) {
+		size_t off = (size_t)(uintptr_t)w->ans[i].rec;
+		w->ans[i].rec = w->recs + off;
+		w->ans[i].is_new = w->is_new + off;
+	}
+	if ((rc = tip_store_pdns_answer_batch(w->st, w->ans, n_ans, &w->err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n_ans; i++) {
+		const struct tip_answer *x = &w->ans[i];
+		for (size_t k = 0; k < x->n && x->rd.n_new && w->enrich && strcmp(x->rd.rrtype, "NS");
+		     k++) {
+			bool looked = false;
+			if (!x->is_new[k])
+				continue;
+			if ((rc = tip_enrich_cached(w->enrich, w->st, x->rec[k].value, x->rd.at,
+						    &looked, &w->err)) < 0)
+				return rc;
+			w->enriched += looked;
+		}
+		w->new_records += x->rd.n_new;
+	}
+	/* the batch's watch rows in one statement */
+	rc = tip_store_watch_resolved_batch(w->st, w->done, w->n_done, &w->err);
+	w->n_done = 0;
+	return rc < 0 ? rc : 0;
 }
 
 static void *w_main(void *arg)
@@ -480,6 +527,10 @@ static void *w_main(void *arg)
 	w->cpu_s = thread_cpu();
 	free(w->recs);
 	free(w->is_new);
+	free(w->done);
+	w->done = NULL;
+	free(w->ans);
+	w->ans = NULL;
 	w->recs = NULL;
 	w->is_new = NULL;
 	w->cap_recs = 0;
@@ -606,13 +657,13 @@ static void add_record(struct answer *a, const char *value, int64_t ttl)
 
 /* The TTLs c-ares 1.18 has no parser for: the NS records' (ares_parse_ns_reply gives the names
  * but no TTL) and a negative answer's (ares_parse_soa_reply reads only the answer section, and a
- * NXDOMAIN or NODATA answer has its SOA in the authority section). After c-ares has validated
- * the packet (or found its rcode), rr_min_ttl walks the answer and authority sections with c-ares's
- * own name expander (ares_expand_name, which handles compression) and its public wire macros
- * (ares_dns.h: DNS_HEADER_*, DNS_RR_*), reading only each record's fixed header, and for SOA the
- * last 32 bits of its RDATA (MINIMUM, RFC 1035 §3.3.13). c-ares >= 1.22 replaces this with
- * ares_dns_parse. */
-enum { SEC_ANSWER = 1, SEC_AUTHORITY = 2 };
+ * NXDOMAIN or NODATA answer has its SOA in the authority section); and whether a FORMERR has an
+ * OPT record (the additional section). After c-ares has validated the packet (or found its
+ * rcode), rr_scan walks the sections with c-ares's own name expander (ares_expand_name, which
+ * handles compression) and its public wire macros (ares_dns.h: DNS_HEADER_*, DNS_RR_*), reading
+ * only each record's fixed header, and for SOA the last 32 bits of its RDATA (MINIMUM, RFC 1035
+ * §3.3.13). c-ares >= 1.22 replaces this with ares_dns_parse. */
+enum { SEC_ANSWER = 1, SEC_AUTHORITY = 2, SEC_ADDITIONAL = 3 };
 
 static int64_t rr_ttl_of(const unsigned char *rr)
 {
@@ -620,50 +671,52 @@ static int64_t rr_ttl_of(const unsigned char *rr)
 	return ttl > INT32_MAX ? 0 : ttl; /* RFC 2181 §8 */
 }
 
-/* The smallest TTL of the records of `type` (class IN) in `section`, or -1 (for SOA: of
- * min(TTL, MINIMUM), RFC 2308 §5). */
-static int64_t rr_min_ttl(const unsigned char *abuf, int alen, int section, int type)
+/* The records of `type` in `section` (class IN; for OPT any class: its class is a payload
+ * size): how many there are, and in *min their smallest TTL, or -1 (for SOA: of min(TTL,
+ * MINIMUM), RFC 2308 §5). A malformed record ends the walk: what came before it counts. */
+static int rr_scan(const unsigned char *abuf, int alen, int section, int type, int64_t *min)
 {
 	const unsigned char *p = abuf + HFIXEDSZ, *end = abuf + alen;
-	int qd, counts[2];
-	int64_t min = -1;
+	int qd, counts[3], n = 0;
 	long len;
 	char *name;
 
+	*min = -1;
 	if (alen < HFIXEDSZ)
-		return -1;
+		return 0;
 	qd = DNS_HEADER_QDCOUNT(abuf);
 	counts[0] = DNS_HEADER_ANCOUNT(abuf);
 	counts[1] = DNS_HEADER_NSCOUNT(abuf);
+	counts[2] = DNS_HEADER_ARCOUNT(abuf);
 	for (int i = 0; i < qd; i++) {
 		if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-			return -1;
+			return 0;
 		ares_free_string(name);
 		if (len + QFIXEDSZ > end - p)
-			return -1;
+			return 0;
 		p += len + QFIXEDSZ;
 	}
-	for (int sec = SEC_ANSWER; sec <= SEC_AUTHORITY && sec <= section; sec++) {
+	for (int sec = SEC_ANSWER; sec <= section; sec++) {
 		for (int i = 0; i < counts[sec - 1]; i++) {
 			int64_t ttl;
 			long rdlen;
 			if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
-				return min;
+				return n;
 			ares_free_string(name);
 			p += len;
 			if (end - p < RRFIXEDSZ)
-				return min;
+				return n;
 			rdlen = DNS_RR_LEN(p);
 			if (rdlen > end - p - RRFIXEDSZ) /* lengths, not a pointer past the end */
-				return min;
+				return n;
 			if (sec == section && DNS_RR_TYPE(p) == type &&
-			    DNS_RR_CLASS(p) == 1) {
+			    (type == T_OPT || DNS_RR_CLASS(p) == 1)) {
 				ttl = rr_ttl_of(p);
 				if (type == 6) { /* SOA: min(TTL, MINIMUM) */
 					const unsigned char *m = p + RRFIXEDSZ + rdlen - 4;
 					int64_t minimum;
 					if (rdlen < 22)
-						return min;
+						return n;
 					minimum = (int64_t)(((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
 							    ((uint32_t)m[2] << 8) | (uint32_t)m[3]);
 					if (minimum > INT32_MAX)
@@ -671,25 +724,37 @@ static int64_t rr_min_ttl(const unsigned char *abuf, int alen, int section, int 
 					if (minimum < ttl)
 						ttl = minimum;
 				}
-				if (min < 0 || ttl < min)
-					min = ttl;
+				if (*min < 0 || ttl < *min)
+					*min = ttl;
+				n++;
 			}
 			p += RRFIXEDSZ + rdlen;
 		}
 	}
-	return min;
+	return n;
 }
 
 /* The smallest NS TTL in the answer section, or -1. */
 static int64_t ns_ttl(const unsigned char *abuf, int alen)
 {
-	return rr_min_ttl(abuf, alen, SEC_ANSWER, 2);
+	int64_t min;
+	rr_scan(abuf, alen, SEC_ANSWER, 2, &min);
+	return min;
 }
 
 /* A negative answer's TTL (NXDOMAIN, NODATA): its authority SOA's min(TTL, MINIMUM), or -1. */
 static int64_t negative_ttl(const unsigned char *abuf, int alen)
 {
-	return rr_min_ttl(abuf, alen, SEC_AUTHORITY, 6);
+	int64_t min;
+	rr_scan(abuf, alen, SEC_AUTHORITY, 6, &min);
+	return min;
+}
+
+/* Has the answer an OPT record (does its server speak EDNS, RFC 6891 §7)? */
+static bool has_opt(const unsigned char *abuf, int alen)
+{
+	int64_t min;
+	return rr_scan(abuf, alen, SEC_ADDITIONAL, T_OPT, &min) > 0;
 }
 
 static int parse_answer(struct resolver *r, const struct rs_type *t, struct answer *a,
@@ -849,6 +914,8 @@ static void retry_push(struct resolver *r, struct rs_query *q)
 /* One try of a query, c-ares's callback argument. */
 struct sent {
 	struct rs_server *srv;
+	struct rs_chan *chan;
+	bool edns;          /* sent on a channel that still had EDNS, as far as we know */
 	struct rs_query *q; /* NULL: given up early (its late answer is dropped) */
 	tip_time_t at;      /* sent (monotonic) */
 	int try_no;         /* q->attempt when sent */
@@ -940,6 +1007,20 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 		if (--q->d->pending == 0)
 			free(q->d);
 		free(q);
+		return;
+	}
+	if (status == ARES_EFORMERR && s->edns && abuf && !has_opt(abuf, alen)) {
+		/* A server that does not speak EDNS (FORMERR without an OPT record). c-ares 1.18
+		 * then turns EDNS off for the whole channel and sends that one query again without
+		 * it; but the queries already sent with EDNS on the channel, when their FORMERR
+		 * comes, find EDNS off and end here as FORMERR. Send them again (without EDNS: the
+		 * channel has dropped it; on a channel that has not, c-ares drops it as above). Not
+		 * a loss, and not one of [dns] retries, as c-ares's own resend is not. Each channel
+		 * gives this at most once per query in flight on it: after it, s->edns is false. */
+		s->chan->edns_off = true;
+		srv->edns_resent++;
+		free(s);
+		retry_push(r, q);
 		return;
 	}
 	now = tip_monotonic();
@@ -1068,6 +1149,8 @@ static void pump(struct resolver *r)
 			break;
 		s = tip_xcalloc(1, sizeof(*s));
 		s->srv = srv;
+		s->chan = &srv->chans[srv->next_chan];
+		s->edns = r->cfg->dns.edns_size > 0 && !s->chan->edns_off;
 		s->q = q;
 		s->at = tip_monotonic();
 		s->try_no = q->attempt;
@@ -1081,8 +1164,7 @@ static void pump(struct resolver *r)
 			srv->tokens -= 1;
 		if (r->inflight > r->max_inflight)
 			r->max_inflight = r->inflight;
-		ares_query(srv->chans[srv->next_chan].ch, q->d->name, 1 /* IN */, q->t->type,
-			   on_answer, s);
+		ares_query(s->chan->ch, q->d->name, 1 /* IN */, q->t->type, on_answer, s);
 		srv->next_chan = (srv->next_chan + 1) % CHANNELS_PER_SERVER;
 	}
 	if (r->failed || (r->inflight == 0 && !r->retry_head && !r->cur &&
@@ -1206,6 +1288,11 @@ static int server_open(struct resolver *r, struct rs_server *s, const struct tip
 	o.timeout = (int)(r->timeout / TIP_MSEC);
 	o.tries = 1;
 	o.sock_state_cb = on_sock_state;
+	if (r->cfg->dns.edns_size > 0) {
+		o.flags |= ARES_FLAG_EDNS;
+		o.ednspsz = (int)r->cfg->dns.edns_size;
+		mask |= ARES_OPT_EDNSPSZ;
+	}
 	if (r->cfg->dns.rcvbuf > 0) {
 		o.socket_receive_buffer_size = (int)r->cfg->dns.rcvbuf;
 		mask |= ARES_OPT_SOCK_RCVBUF;
@@ -1448,6 +1535,11 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 r.w.cpu_s, (double)(t1 - fin) / TIP_SEC, fin_cpu, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
 			 ru.ru_maxrss, (long long)gave_up);
 	}
+	for (int i = 0; i < r.n_srv; i++)
+		if (r.srv[i].edns_resent)
+			tip_info("flux-resolve: %s answered FORMERR to EDNS queries: %lld queries sent "
+				 "again without EDNS ([dns] edns_size = 0 avoids the round trip)",
+				 r.srv[i].label, (long long)r.srv[i].edns_resent);
 	if (ctx->cancel && *ctx->cancel && !rc)
 		tip_info("flux-resolve: cancelled; %lld domains done, the rest stay due",
 			 (long long)r.domains);

@@ -249,6 +249,11 @@ int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domai
 	return st->ops->watch_resolved(st, id, domain, at, next_due, outcome, err);
 }
 
+int tip_store_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n, struct tip_error *err)
+{
+	return st->ops->watch_resolved_batch(st, v, n, err);
+}
+
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype, const char *value, int64_t ttl, tip_time_t now, bool *is_new, struct tip_error *err)
 {
 	return st->ops->pdns_observe(st, domain, rrtype, value, ttl, now, is_new, err);
@@ -257,6 +262,11 @@ int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char 
 int tip_store_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd, const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new, struct tip_error *err)
 {
 	return st->ops->pdns_answer(st, watch_id, rd, rec, n, is_new, n_new, err);
+}
+
+int tip_store_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n, struct tip_error *err)
+{
+	return st->ops->pdns_answer_batch(st, a, n, err);
 }
 
 int tip_store_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err)

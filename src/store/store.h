@@ -256,6 +256,29 @@ int tip_store_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, 
  * 0 to find it by domain. */
 int tip_store_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 			     tip_time_t next_due, const char *outcome, struct tip_error *err);
+/* The same for many watched domains at once, by id (> 0), in one statement: the writer of a
+ * pass hands its ended domains over per batch (one row write each, no statement each). v is
+ * sorted by id in place; a domain listed twice counts both rounds and keeps the later one's
+ * time, due time and outcome (outcome: a string that outlives the call). */
+struct tip_watch_done {
+	int64_t id;
+	tip_time_t at, next_due;
+	const char *outcome;
+};
+int tip_store_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n,
+				   struct tip_error *err);
+/* Many answers at once (the pass's writer, per batch): the same as tip_store_pdns_answer on
+ * each in order, rd.n_new (and is_new, when not NULL) set for each. The answers of watched
+ * domains (watch_id > 0) whose set is unchanged are counted in one statement. */
+struct tip_answer {
+	int64_t watch_id;
+	struct tip_round rd;
+	const struct tip_pdns_rec *rec;
+	size_t n;
+	bool *is_new;
+};
+int tip_store_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
+				struct tip_error *err);
 /* As tip_store_pdns_record; *is_new (may be NULL) says whether (domain, rrtype, value) was
  * never seen before. */
 int tip_store_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,

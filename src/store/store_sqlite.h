@@ -22,6 +22,14 @@ struct sq_store {
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
 	bool listing_fn;            /* its SQL function tip_listing_key is registered */
+	/* sq_pdns_answer_batch: its SQL function tip_answer_same_mark is registered, and the marks
+	 * of the statement in progress (one per answer of the batch) */
+	bool answer_mark_fn;
+	bool *answer_marks;
+	size_t n_answer_marks;
+	/* the row tables (sq_rows_use) registered on this connection */
+	const struct sq_rows_def *rows_defs[4];
+	size_t n_rows_defs;
 	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
 	bool pdns_known;
 	/* sq_bulk: the pdns_value index was dropped for a first pass into an empty pdns table */
@@ -68,6 +76,27 @@ void sq_bind_int(sqlite3_stmt *st, int i, int64_t v);
 void sq_bind_indicator(sqlite3_stmt *st, const struct tip_indicator *ind);
 /* Column text, NULL for SQL NULL. */
 const char *sq_col_text(sqlite3_stmt *st, int i);
+
+/* A C array as a table for one statement (store_sqlite_rows.c): the table-valued function
+ * def->name(?) over rows of cells, one per character of def->types ('i' int64, 't' text that
+ * outlives the statement, NULL for SQL NULL). def->decl declares the columns in that order plus
+ * a last HIDDEN one, e.g. "CREATE TABLE x (id INTEGER, name TEXT, rows HIDDEN)". sq_rows_use
+ * registers it on the connection (before a statement that names it is prepared); sq_rows_bind
+ * binds the array to parameter `param` (unbind it, e.g. bind NULL, before the array goes). */
+union sq_cell {
+	int64_t i;
+	const char *s;
+};
+struct sq_rows_def {
+	const char *name, *decl, *types;
+};
+struct sq_rows {
+	const union sq_cell *cell; /* n rows of strlen(types) cells */
+	size_t n;
+};
+int sq_rows_use(struct sq_store *s, const struct sq_rows_def *def, struct tip_error *err);
+int sq_rows_bind(struct sq_store *s, sqlite3_stmt *q, int param, const struct sq_rows_def *def,
+		 const struct sq_rows *rows, struct tip_error *err);
 
 /* Frees the state of a listing pass (store_sqlite_feeds.c); NULL is fine. */
 void sq_listing_free(struct sq_listing *l);
@@ -179,9 +208,13 @@ int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int lim
 		 tip_watch_due_cb cb, void *arg, struct tip_error *err);
 int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
 		      tip_time_t next_due, const char *outcome, struct tip_error *err);
+int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n,
+			    struct tip_error *err);
 int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_round *rd,
 		   const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
 		   struct tip_error *err);
+int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
+			 struct tip_error *err);
 /* The record types an answer_set row can hold: 1 A, 2 AAAA, 3 NS; 0 for any other. */
 int sq_rrtype_code(const char *rrtype);
 const char *sq_rrtype_name(int code);

@@ -7,7 +7,9 @@
 #                                ZONE whose file is missing is configured but not loaded: knotd
 #                                answers SERVFAIL for it (useful for SERVFAIL tests).
 #                                Sets KNOT_PORT, KNOT_PID, KNOT_DIR, KNOT_CONF, KNOT_SOCK.
-#                                Env: KNOT_UDP_WORKERS (default 1), KNOT_TCP_WORKERS (default 1).
+#                                Env: KNOT_UDP_WORKERS (default 1), KNOT_TCP_WORKERS (default 1),
+#                                KNOT_STATS=1 (load knotd's mod-stats on every zone: counters
+#                                per request protocol, EDNS presence and TC flag; see knot_stat).
 #   knot_begin ZONE              open a zone transaction (knotc zone-begin)
 #   knot_set ZONE OWNER TTL TYPE RDATA...    add a record in the open transaction
 #   knot_unset ZONE OWNER [TYPE [RDATA...]]  remove records in the open transaction
@@ -15,13 +17,23 @@
 #   knot_update ZONE CMDS        the same, in one call: CMDS are lines "set OWNER TTL TYPE RDATA"
 #                                or "unset OWNER [TYPE [RDATA]]"
 #   knot_dig NAME TYPE           kdig +short against the server
+#   knot_stat ZONE COUNTER       a mod-stats counter of ZONE (KNOT_STATS=1), e.g.
+#                                request-protocol[tcp4], edns-presence[request], flag-presence[TC];
+#                                0 when knotd has not counted any (it lists only non-zero ones)
 #   knot_stop                    stop knotd by its PID (also done at exit)
 #   silent_udp_start             a UDP socket on 127.0.0.1:<free port> that reads and never
 #                                answers (a dead server); sets SILENT_PORT and SILENT_PID
+#   noedns_udp_start LOG         a pre-EDNS server on 127.0.0.1:<free port>, UDP: a query with an
+#                                OPT record gets FORMERR without one (RFC 6891 §7: what servers
+#                                that predate EDNS answer), a plain A query the answer
+#                                192.0.2.1 (TTL 60), any other type NOERROR without records.
+#                                Appends "edns NAME" or "plain NAME" per query to LOG. Sets
+#                                NOEDNS_PORT and NOEDNS_PID.
 # knotd logs go to $KNOT_DIR/knotd.log.
 
 KNOT_PID=""
 SILENT_PID=""
+NOEDNS_PID=""
 
 _knot_die() { echo "knot.sh: $*" >&2; [ -n "${KNOT_DIR:-}" ] && [ -f "$KNOT_DIR/knotd.log" ] && tail -20 "$KNOT_DIR/knotd.log" >&2; exit 1; }
 
@@ -58,8 +70,13 @@ template:
     zonefile-load: whole
     journal-content: none
     semantic-checks: off
-zone:
 CONF
+	if [ "${KNOT_STATS:-0}" = 1 ]; then
+		# a module's section comes before the template that loads it
+		sed -i 's/^template:$/mod-stats:\n  - id: default\n    request-protocol: on\n    edns-presence: on\n    flag-presence: on\ntemplate:/' "$KNOT_CONF"
+		echo "    module: mod-stats/default" >> "$KNOT_CONF"
+	fi
+	echo "zone:" >> "$KNOT_CONF"
 	for z in "$@"; do echo "  - domain: $z." >> "$KNOT_CONF"; done
 	knotc -c "$KNOT_CONF" conf-check >/dev/null 2>&1 || _knot_die "bad config: $(knotc -c "$KNOT_CONF" conf-check 2>&1)"
 	knotd -c "$KNOT_CONF" > "$KNOT_DIR/knotd.log" 2>&1 &
@@ -97,9 +114,16 @@ knot_update() {
 	knot_commit "$z"
 }
 knot_dig() { kdig @127.0.0.1 -p "$KNOT_PORT" +short +time=2 +retry=1 "$1" "$2"; }
+knot_stat() {
+	local v
+	v=$(knotc -c "$KNOT_CONF" -s "$KNOT_SOCK" zone-stats "$1." mod-stats 2>&1) || _knot_die "knotc zone-stats $1: $v"
+	v=$(awk -v c="mod-stats.$2" '$2 == c { print $4 }' <<< "$v")
+	echo "${v:-0}"
+}
 knot_stop() {
 	if [ -n "$KNOT_PID" ]; then stop_pid "$KNOT_PID"; wait "$KNOT_PID" 2>/dev/null; KNOT_PID=""; fi
 	if [ -n "$SILENT_PID" ]; then stop_pid "$SILENT_PID"; wait "$SILENT_PID" 2>/dev/null; SILENT_PID=""; fi
+	if [ -n "$NOEDNS_PID" ]; then stop_pid "$NOEDNS_PID"; wait "$NOEDNS_PID" 2>/dev/null; NOEDNS_PID=""; fi
 	return 0
 }
 
@@ -116,4 +140,40 @@ while True:
 	at_exit knot_stop
 	for _ in $(seq 1 50); do ss -Hlnu "sport = :$SILENT_PORT" | grep -q . && return 0; sleep 0.1; done
 	_knot_die "silent UDP server did not start"
+}
+
+noedns_udp_start() {
+	NOEDNS_PORT=$(free_port) || _knot_die "no free port"
+	python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+log = open(sys.argv[2], "a", buffering=1)
+while True:
+    q, peer = s.recvfrom(65535)
+    if len(q) < 12:
+        continue
+    qid, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", q[:12])
+    if qd != 1:
+        continue
+    i, labels = 12, []
+    while i < len(q) and q[i]:  # the question name (a query has no compression)
+        labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+        i += 1 + q[i]
+    question = q[12:i + 5]  # name, root label, type, class
+    qtype = struct.unpack(">H", q[i + 1:i + 3])[0]
+    log.write("%s %s\n" % ("edns" if ar else "plain", ".".join(labels)))
+    rd = flags & 0x0100
+    if ar:  # FORMERR (rcode 1), the question echoed, no OPT record
+        s.sendto(struct.pack(">HHHHHH", qid, 0x8400 | rd | 1, 1, 0, 0, 0) + question, peer)
+    elif qtype == 1:
+        rr = struct.pack(">HHHIH4s", 0xC00C, 1, 1, 60, 4, bytes([192, 0, 2, 1]))
+        s.sendto(struct.pack(">HHHHHH", qid, 0x8400 | rd, 1, 1, 0, 0) + question + rr, peer)
+    else:
+        s.sendto(struct.pack(">HHHHHH", qid, 0x8400 | rd, 1, 0, 0, 0) + question, peer)
+' "$NOEDNS_PORT" "$1" &
+	NOEDNS_PID=$!
+	at_exit knot_stop
+	for _ in $(seq 1 50); do ss -Hlnu "sport = :$NOEDNS_PORT" | grep -q . && return 0; sleep 0.1; done
+	_knot_die "pre-EDNS UDP server did not start"
 }

@@ -146,6 +146,7 @@ static void test_defaults(void **state)
 	assert_null(cfg.path);
 	assert_int_equal(cfg.dns.n_servers, 0);
 	assert_string_equal(cfg.dns.rrtypes, "A, AAAA, NS");
+	assert_int_equal(cfg.dns.edns_size, 1232); /* DNS Flag Day 2020's size */
 	assert_int_equal(cfg.n_sections, 0);
 	f = open_memstream(&buf, &len);
 	tip_config_dump(&cfg, f);
@@ -246,6 +247,39 @@ static void test_roundtrip(void **state)
 	free(t2);
 	tip_config_free(&a);
 	tip_config_free(&b);
+}
+
+/* [dns] edns_size: 0 (off) or 512..4096, the bounds themselves included; anything else names
+ * file, line and key, and the range. */
+static void test_edns_size(void **state)
+{
+	static const struct {
+		const char *v;
+		long long want;
+	} ok[] = { { "0", 0 }, { "512", 512 }, { "1232", 1232 }, { "4096", 4096 } };
+	static const char *const bad[] = { "1", "511", "4097", "65535", "-1", "1232B", " ", "off" };
+	char text[128], want[128];
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct tip_config cfg;
+		struct tip_error err = { 0 };
+		snprintf(text, sizeof(text), "[dns]\nedns_size = %s\n", ok[i].v);
+		write_file(path, text);
+		if (tip_config_load(&cfg, path, &err) != 0)
+			fail_msg("edns_size = %s refused: %s", ok[i].v, err.msg);
+		assert_int_equal(cfg.dns.edns_size, ok[i].want);
+		tip_config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[dns]\nretries = 1\nedns_size = %s\n", bad[i]);
+		/* inih strips the value: " " is the empty string */
+		snprintf(want, sizeof(want),
+			 "3: [dns] edns_size: '%s' is not 0 (off) or a whole number from 512 to 4096",
+			 strcmp(bad[i], " ") ? bad[i] : "");
+		load_fails(text, want);
+	}
+	/* a key without the exception keeps its plain range message */
+	load_fails("[dns]\nrcvbuf = -1\n", "2: [dns] rcvbuf: '-1' is not a whole number from 0 to");
 }
 
 /* A 3,000-character URL in a [feed X] section, and the key after it still on its own line. */
@@ -443,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_section_check),
 		cmocka_unit_test(test_duration),     cmocka_unit_test(test_time),
+		cmocka_unit_test(test_edns_size),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

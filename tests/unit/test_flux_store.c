@@ -117,6 +117,44 @@ static void test_resolved(void **state)
 	tip_store_close(st);
 }
 
+/* The batch form (the pass's writer): the same rows as one call per domain would give, by
+ * hand: b.example listed twice counts two rounds and keeps the later one; an id that is not
+ * in the list changes nothing; an entry without an id is refused and changes nothing. */
+static int64_t watch_id_of(struct tip_store *st, const char *domain);
+
+static void test_resolved_batch(void **state)
+{
+	struct tip_store *st = open_new("resolved_batch");
+	struct wrow r = { 0 };
+	int64_t a, b;
+	(void)state;
+	OK(tip_store_watch_add(st, "a.example", "cli", 1, NULL, E));
+	OK(tip_store_watch_add(st, "b.example", "cli", 1, NULL, E));
+	a = watch_id_of(st, "a.example");
+	b = watch_id_of(st, "b.example");
+	struct tip_watch_done v[] = {
+		{ b, 900, 1500, "timeout" }, { a, 100, 700, "ok" }, { b + 1000, 1, 2, "ok" },
+		{ b, 800, 1400, "ok" },
+	};
+	OK(tip_store_watch_resolved_batch(st, v, 4, E));
+	OK(tip_store_watch_get(st, "a.example", watch_row, &r, E));
+	assert_int_equal(r.rounds, 1);
+	assert_int_equal(r.last_round, 100);
+	assert_int_equal(r.next_due, 700);
+	OK(tip_store_watch_get(st, "b.example", watch_row, &r, E));
+	assert_int_equal(r.rounds, 2);
+	assert_int_equal(r.last_round, 900);
+	assert_int_equal(r.next_due, 1500);
+	struct tip_watch_done bad[] = { { a, 2000, 2600, "ok" }, { 0, 2000, 2600, "ok" } };
+	struct tip_error e = { 0 };
+	assert_true(tip_store_watch_resolved_batch(st, bad, 2, &e) < 0);
+	assert_non_null(strstr(e.msg, "entry 1"));
+	OK(tip_store_watch_get(st, "a.example", watch_row, &r, E));
+	assert_int_equal(r.rounds, 1);
+	OK(tip_store_watch_resolved_batch(st, NULL, 0, E));
+	tip_store_close(st);
+}
+
 static int res_row(void *arg, const struct tip_resolution *res)
 {
 	struct tip_resolution *out = arg;
@@ -668,6 +706,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_due_chunks),
 		cmocka_unit_test(test_resolved),
+		cmocka_unit_test(test_resolved_batch),
 		cmocka_unit_test(test_pdns_observe),
 		cmocka_unit_test(test_pdns_bulk_first_pass),
 		cmocka_unit_test(test_pdns_answer_sets),
