@@ -47,7 +47,7 @@ static const char q_feed_ok[] =
  * indicator id and a hash of the attributes (table listing_snapshot, one BLOB per source).
  * listing_seen looks each entry up in it in memory: an entry that is there with the same
  * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed)
- * goes into a temporary table, which settle sorts into key order and writes set-based
+ * goes into a temporary table, which is kept or sorted in key order and written set-based
  * (indicators in (type, value) order, sightings, 'returned' events; a 'listed' event is the
  * sighting's first_seen, view sighting_history). What the old snapshot has and the pass did not
  * see is marked removed, set-based in indicator-id order. Then the new snapshot replaces the
@@ -70,9 +70,16 @@ static const char q_feed_ok[] =
 	" listed_since = coalesce(excluded.listed_since, listed_since), k = excluded.k"
 /* The written entries are kept in key order as they come (a B-tree, no sort afterwards); an
  * entry listed twice is one row, its later attributes winning. Random inserts into a B-tree
- * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a first load,
- * a feed that changed whole) the rest goes to a plain table, sorted once and merged in key
- * order by settle. */
+ * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a feed that
+ * changed whole), and from the first entry of a first load (nothing listed before: every
+ * entry is written), they go to a plain table instead, sorted once by settle (a bulk pass):
+ *  - without attributes, everything in the plain table (a plain list's first load): the
+ *    sorter's output goes straight into the indicators, and the sightings are written from
+ *    the indicators' ids (q_plain_indicators, settle_plain); no sorted copy;
+ *  - otherwise the sorted entries are copied into one plain table (q_listing_sort), read in
+ *    order by the indicators and the sightings (q_bulk_indicators, settle_bulk).
+ * Merging the plain table into the B-tree instead (before 2026-11-26) cost 4 s at 1M
+ * entries, the sort and the copy 3.9 s, the sort alone 2-3 s (docs/performance.md). */
 #define LISTING_TREE_MAX 150000
 /* The main database's page cache during a listing pass: 24 MiB instead of the connection's
  * 32. The pass's peak memory is the two snapshots (24 bytes an entry each) plus the caches: at
@@ -96,11 +103,11 @@ static const char q_listing_put_more[] =
 	" ?13, ?14)";
 /* A bulk pass (anything in the overflow; every entry of a first load): the written entries
  * sorted once into a plain table, in key order, an entry listed twice as consecutive rows in
- * the order written (the B-tree's rows are the earlier ones; the compound's merge puts its
- * side first on equal keys, and the overflow's ties are ordered by rowid). */
+ * the order written (seq: the B-tree's rows, 0, are the earlier ones, then the overflow's by
+ * rowid; said rather than left to the order in which SQLite's merge and sorter keep ties). */
 static const char q_listing_sort[] =
-	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing UNION ALL"
-	" SELECT * FROM temp.listing_more ORDER BY o, type, value";
+	"CREATE TEMP TABLE listing_sorted AS SELECT *, 0 AS seq FROM temp.listing UNION ALL"
+	" SELECT *, rowid FROM temp.listing_more ORDER BY o, type, value, seq";
 static const char q_listing_sort_more[] =
 	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing_more"
 	" ORDER BY o, type, value, rowid";
