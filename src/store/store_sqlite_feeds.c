@@ -197,7 +197,8 @@ static const char q_known_create[] =
 static const char q_known_put[] = "INSERT OR IGNORE INTO temp.listing_known VALUES (?1)";
 static const char q_plain_sightings_known[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
-	" SELECT ?1, id, ?3, ?3, ?2 FROM temp.listing_known WHERE true"
+	" SELECT ?1, i.id, ?3, ?3, ?2 FROM temp.listing_known k CROSS JOIN indicator i"
+	" ON i.id = k.id WHERE tip_listing_hash(i.id, i.type, i.value)"
 	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
 	" last_mark = excluded.last_mark, removed = NULL";
 static const char q_settle_ids[] =
@@ -448,7 +449,8 @@ struct sq_listing {
 	uint32_t prev_h2;
 	int64_t n_distinct, base, n_ord;
 	bool attrs;           /* some entry written had attributes */
-	size_t n_known;       /* a plain bulk pass: got[0, n_known) are indicators known before */
+	int64_t *known;       /* a plain bulk pass: the ids of the indicators known before */
+	size_t n_known, cap_known;
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -594,6 +596,7 @@ void sq_listing_free(struct sq_listing *l)
 	free(l->dir);
 	free(l->seen);
 	free(l->got);
+	free(l->known);
 	free(l);
 }
 
@@ -875,11 +878,19 @@ static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv
 		sqlite3_result_error(cx, "tip_listing_known outside a listing settle", -1);
 		return;
 	}
-	/* an entry listed twice meets the indicator its first listing just made */
+	/* an entry listed twice meets the indicator its first listing just made. Only the id is
+	 * kept here (the key is hashed when the sighting is written): this runs while the sorter
+	 * still holds its memory, and a key for the snapshot is three times the size */
 	if (sqlite3_value_int64(argv[0]) <= l->base) {
-		if (!got_indicator(cx, l, argv))
+		if (l->n_known >= (size_t)l->n_changed) {
+			sqlite3_result_error(cx, "listing: more indicators than entries written", -1);
 			return;
-		l->n_known++;
+		}
+		if (l->n_known == l->cap_known) {
+			l->cap_known = l->cap_known ? 2 * l->cap_known : 1024;
+			l->known = tip_xrealloc(l->known, l->cap_known * sizeof(*l->known));
+		}
+		l->known[l->n_known++] = sqlite3_value_int64(argv[0]);
 	}
 	sqlite3_result_int(cx, 0);
 }
@@ -1161,12 +1172,14 @@ static int settle_plain(struct sq_store *s, struct sq_listing *l, int64_t mark, 
 	for (size_t i = 0; i < l->n_known; i++) {
 		if (!(q = sq_prep(s, q_known_put, err)))
 			return TIP_ESTORE;
-		sq_bind_int(q, 1, l->got[i].id);
+		sq_bind_int(q, 1, l->known[i]);
 		if ((rc = sq_done(s, q, err, "listing entry")) < 0)
 			return rc;
 	}
 	tip_debug("listing settle: %.3f s: %zu known indicators",
 		  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
+	free(l->known);
+	l->known = NULL;
 	if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
 		return rc;
 	if (any_removed &&
