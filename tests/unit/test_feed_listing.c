@@ -278,8 +278,8 @@ static void plain_entry(int64_t i, struct tip_indicator *ind)
 	struct tip_error err = { 0 };
 	char text[96];
 	switch (i % 3) {
-	case 0:
-		snprintf(text, sizeof(text), "p%lld.example.org", (long long)i);
+	case 0: /* every other one its own registrable domain */
+		snprintf(text, sizeof(text), i % 2 ? "p%lld.example.org" : "p%lld.org", (long long)i);
 		break;
 	case 1:
 		snprintf(text, sizeof(text), "10.%d.%d.%d", (int)(i >> 16) & 255, (int)(i >> 8) & 255,
