@@ -25,6 +25,7 @@ struct sq_store {
 	/* sq_pdns_answer_batch: its SQL function tip_answer_same_mark is registered, and the marks
 	 * of the statement in progress (one per answer of the batch) */
 	bool answer_mark_fn;
+	int answer_same_skip; /* batches to go one by one (few unchanged sets lately) */
 	bool *answer_marks;
 	size_t n_answer_marks;
 	/* the row tables (sq_rows_use) registered on this connection */

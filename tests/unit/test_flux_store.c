@@ -509,6 +509,138 @@ static void test_pdns_answer_sets(void **state)
 /* A store at schema 6 with pending rounds in pdns_set migrates with its data: the set of a
  * watched domain moves to answer_set (and keeps counting), the one of a domain that is not
  * watched is folded into its pdns rows. Expected values by hand from the rows written here. */
+/* The batch form (tip_store_pdns_answer_batch, the pass's writer) against the one-by-one form
+ * on the same answers: 60 watched domains, 40 rounds of A and NS answers in batches of 1 to 97
+ * answers. The sets change now and then, some rounds have two TTLs or time out, a domain
+ * answers twice in one batch, and a first round of new sets makes the batch go one by one for
+ * a while (the store's own heuristic). Every answer's new records and the stores' passive DNS,
+ * rounds and answer-set rows must be the same: the one-by-one store is the reference. */
+static const char *dump_sql(const char *name, const char *sql)
+{
+	static char out[2][1 << 20];
+	static int k;
+	char path[400];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	size_t o = 0;
+	char *buf = out[k++ & 1];
+	snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	buf[0] = '\0';
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		for (int c = 0; c < sqlite3_column_count(q); c++) {
+			const unsigned char *t = sqlite3_column_text(q, c);
+			int w = snprintf(buf + o, sizeof(out[0]) - o, "%s|", t ? (const char *)t : "-");
+			assert_true(w > 0 && o + (size_t)w < sizeof(out[0]));
+			o += (size_t)w;
+		}
+		buf[o++] = '\n';
+		buf[o] = '\0';
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return buf;
+}
+
+/* any order-independent sum of value hashes will do for a set_hash (FNV-1a, as the pass) */
+static uint32_t fnv1a_test(const char *v)
+{
+	uint32_t h = 2166136261u;
+	for (; *v; v++)
+		h = (h ^ (uint8_t)*v) * 16777619u;
+	return h;
+}
+
+#define BATCH_DOMAINS 60
+static void test_pdns_answer_batch(void **state)
+{
+	struct tip_store *a = open_new("batch_a"), *b = open_new("batch_b");
+	static char names[BATCH_DOMAINS][32], vals[2 * BATCH_DOMAINS + 2][3][32];
+	static struct tip_pdns_rec recs[2 * BATCH_DOMAINS + 2][3];
+	static bool new_a[2 * BATCH_DOMAINS + 2][3], new_b[3];
+	struct tip_answer ans[2 * BATCH_DOMAINS + 2];
+	int64_t wid[BATCH_DOMAINS];
+	unsigned seed = 7;
+	(void)state;
+	for (int d = 0; d < BATCH_DOMAINS; d++) {
+		snprintf(names[d], sizeof(names[d]), "d%02d.example", d);
+		OK(tip_store_watch_add(a, names[d], "test", 1, NULL, E));
+		OK(tip_store_watch_add(b, names[d], "test", 1, NULL, E));
+		wid[d] = watch_id_of(a, names[d]);
+		assert_int_equal(wid[d], watch_id_of(b, names[d]));
+	}
+	for (int r = 0; r < 40; r++) {
+		size_t n = 0;
+		OK(tip_store_begin(a, E));
+		OK(tip_store_begin(b, E));
+		for (int d = 0; d < BATCH_DOMAINS; d++) {
+			for (int t = 0; t < 2 + (d == 5); t++) { /* A, NS; d05's A twice */
+				bool ns = t == 1;
+				int gen = (r + d) / (ns ? 13 : 5); /* the set changes every 5 (13) rounds */
+				int k = 1 + (d + gen) % 3, h = 0;
+				for (int i = 0; i < k; i++) {
+					if (ns)
+						snprintf(vals[n][i], 32, "ns%d-%d.example", i, gen % 4);
+					else
+						snprintf(vals[n][i], 32, "198.51.%d.%d", d, (gen % 4) * 10 + i);
+					recs[n][i] = (struct tip_pdns_rec){
+						.value = vals[n][i],
+						.ttl = 60 + (r % 11 == d % 5 && i == 1 ? 5 : 0) };
+					h += (int)fnv1a_test(vals[n][i]);
+				}
+				if (!ns && (r * 7 + d) % 23 == 0)
+					k = 0; /* a timeout */
+				ans[n] = (struct tip_answer){
+					.watch_id = wid[d], .rec = recs[n], .n = (size_t)k,
+					.is_new = new_a[n],
+					.rd = { .domain = names[d], .rrtype = ns ? "NS" : "A",
+						.at = 1000000 * (r + 1) + 10 * d + t + (t == 2),
+						.outcome = k ? "ok" : "timeout", .n_records = k,
+						.min_ttl = k ? 60 : -1, .set_hash = k ? h : 0 },
+				};
+				if (t == 2) /* the same answer again, later, in the same batch */
+					ans[n].rd.rrtype = "A";
+				n++;
+			}
+		}
+		for (size_t i = 0; i < n;) {
+			size_t m = 1 + (size_t)(rand_r(&seed) % 97);
+			if (m > n - i)
+				m = n - i;
+			OK(tip_store_pdns_answer_batch(a, ans + i, m, E));
+			for (size_t j = i; j < i + m; j++) {
+				struct tip_round rd = ans[j].rd;
+				int64_t nn = -1;
+				OK(tip_store_pdns_answer(b, ans[j].watch_id, &rd, ans[j].rec, ans[j].n,
+							 new_b, &nn, E));
+				assert_int_equal(ans[j].rd.n_new, nn);
+				for (size_t x = 0; x < ans[j].n; x++)
+					assert_int_equal(new_a[j][x], new_b[x]);
+			}
+			i += m;
+		}
+		OK(tip_store_commit(a, E));
+		OK(tip_store_commit(b, E));
+	}
+	tip_store_close(a);
+	tip_store_close(b);
+	static const char *const sql[] = {
+		"SELECT * FROM pdns ORDER BY domain, rrtype, value",
+		"SELECT * FROM round_all ORDER BY domain, rrtype, at",
+		"SELECT * FROM round ORDER BY domain, rrtype, at",
+		"SELECT * FROM answer_set ORDER BY id",
+	};
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		const char *x = dump_sql("batch_a", sql[i]), *y = dump_sql("batch_b", sql[i]);
+		assert_true(strlen(x) > 100);
+		assert_string_equal(x, y);
+	}
+	/* and the sets did count rounds: more rounds than round rows */
+	assert_true(count_sql("batch_a", "SELECT count(*) FROM round_all") >
+		    count_sql("batch_a", "SELECT count(*) FROM round"));
+}
+
 static void test_migrate_v6_sets(void **state)
 {
 	char url[400], path[400];
@@ -711,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_pdns_bulk_first_pass),
 		cmocka_unit_test(test_pdns_answer_sets),
 		cmocka_unit_test(test_pdns_answer_collision),
+		cmocka_unit_test(test_pdns_answer_batch),
 		cmocka_unit_test(test_migrate_v6_sets),
 		cmocka_unit_test(test_enrich_mmdb_and_refresh),
 	};
