@@ -1110,6 +1110,27 @@ static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err
 	return rc == SQLITE_ROW ? 0 : sq_fail(s, err, "listing diff");
 }
 
+/* A small pass (a churn pass): its entries kept in key order by the temporary B-tree. */
+static int settle_kept(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+		       int64_t *returned, struct tip_error *err)
+{
+	/* big: more written than a quarter of what was listed before */
+	bool big = (size_t)l->n_changed > l->n_old / 4;
+	int64_t any_removed = 1;
+	int rc;
+
+	if ((rc = settle_step(s, q_settle_indicators, l->source_id, mark, now, NULL, err)) < 0 ||
+	    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
+	    (big && (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
+				      err)) < 0))
+		return rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
+}
+
 /* A bulk pass's indicators and sightings from its sorted table (q_bulk_indicators). */
 static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
 		       int64_t *returned, struct tip_error *err)
@@ -1262,28 +1283,17 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	    (!plain && (rc = sq_exec(s, q_listing_more_drop, err)) < 0))
 		return rc;
 	if (l->n_changed) {
-		/* big: more written than a quarter of what was listed before */
-		bool big = (size_t)l->n_changed > l->n_old / 4;
-		int64_t any_removed = 1;
 		tip_debug("listing settle: %.3f s: %lld written entries in key order (%s)",
 			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed,
-			  !l->n_more ? "kept" : !plain ? "sorted" : "to be sorted by the indicators' insert");
+			  !l->n_more ? "kept" : !plain ? "sorted" : "sorted by the indicators' insert");
 		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
-		if (plain) {
-			if ((rc = settle_plain(s, l, mark, now, &c->returned, err)) < 0)
-				return rc;
-		} else if (l->n_more) {
-			if ((rc = settle_bulk(s, l, mark, now, &c->returned, err)) < 0)
-				return rc;
-		} else if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
-		    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
-		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
-					      err)) < 0) ||
-		    (any_removed &&
-		     ((rc = settle_step(s, q_settle_unremoved, source_id, mark, now, NULL, err)) < 0 ||
-		      (rc = settle_step(s, q_settle_returned, source_id, mark, now, &c->returned,
-					err)) < 0)) ||
-		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0)
+		if (plain)
+			rc = settle_plain(s, l, mark, now, &c->returned, err);
+		else if (l->n_more)
+			rc = settle_bulk(s, l, mark, now, &c->returned, err);
+		else
+			rc = settle_kept(s, l, mark, now, &c->returned, err);
+		if (rc < 0)
 			return rc;
 	}
 	t0 = tip_monotonic();
