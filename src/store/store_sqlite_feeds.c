@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_sqlite.h"
@@ -46,7 +47,7 @@ static const char q_feed_ok[] =
  * indicator id and a hash of the attributes (table listing_snapshot, one BLOB per source).
  * listing_seen looks each entry up in it in memory: an entry that is there with the same
  * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed)
- * goes into a temporary table, which settle sorts into key order and writes set-based
+ * goes into a temporary table, which is kept or sorted in key order and written set-based
  * (indicators in (type, value) order, sightings, 'returned' events; a 'listed' event is the
  * sighting's first_seen, view sighting_history). What the old snapshot has and the pass did not
  * see is marked removed, set-based in indicator-id order. Then the new snapshot replaces the
@@ -62,16 +63,23 @@ static const char q_feed_ok[] =
 #define LISTING_COLS                                                                         \
 	"(type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT, registrable TEXT, family INTEGER," \
 	" addr BLOB, prefix INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"  \
-	" h INTEGER NOT NULL, k INTEGER NOT NULL"
+	" h INTEGER NOT NULL, k INTEGER NOT NULL, o INTEGER NOT NULL"
 #define LISTING_MERGE                                                                         \
 	" ON CONFLICT (type, value) DO UPDATE SET category = coalesce(excluded.category, category)," \
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"        \
 	" listed_since = coalesce(excluded.listed_since, listed_since), k = excluded.k"
 /* The written entries are kept in key order as they come (a B-tree, no sort afterwards); an
  * entry listed twice is one row, its later attributes winning. Random inserts into a B-tree
- * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a first load,
- * a feed that changed whole) the rest goes to a plain table, sorted once and merged in key
- * order by settle. */
+ * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a feed that
+ * changed whole), and from the first entry of a first load (nothing listed before: every
+ * entry is written), they go to a plain table instead, sorted once by settle (a bulk pass):
+ *  - without attributes, everything in the plain table (a plain list's first load): the
+ *    sorter's output goes straight into the indicators, and the sightings are written from
+ *    the indicators' ids (q_plain_indicators, settle_plain); no sorted copy;
+ *  - otherwise the sorted entries are copied into one plain table (q_listing_sort), read in
+ *    order by the indicators and the sightings (q_bulk_indicators, settle_bulk).
+ * Merging the plain table into the B-tree instead (before 2026-11-26) cost 4 s at 1M
+ * entries, the sort and the copy 3.9 s, the sort alone 2-3 s (docs/performance.md). */
 #define LISTING_TREE_MAX 150000
 /* The main database's page cache during a listing pass: 24 MiB instead of the connection's
  * 32. The pass's peak memory is the two snapshots (24 bytes an entry each) plus the caches: at
@@ -82,22 +90,32 @@ static const char q_feed_ok[] =
 static const char q_listing_create[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
 	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
+	"DROP TABLE IF EXISTS temp.listing_sorted; DROP TABLE IF EXISTS temp.listing_known;"
 	"PRAGMA main.cache_size = -24576; PRAGMA temp.cache_size = -12288;"
 	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
 	"CREATE TEMP TABLE listing_more " LISTING_COLS ")";
 static const char q_listing_put[] =
-	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	" ?14)"
 	LISTING_MERGE;
 static const char q_listing_put_more[] =
 	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	" ?13)";
-static const char q_listing_merge[] =
-	"INSERT INTO temp.listing SELECT * FROM temp.listing_more WHERE true ORDER BY type, value"
-	LISTING_MERGE;
+	" ?13, ?14)";
+/* A bulk pass (anything in the overflow; every entry of a first load): the written entries
+ * sorted once into a plain table, in key order, an entry listed twice as consecutive rows in
+ * the order written (seq: the B-tree's rows, 0, are the earlier ones, then the overflow's by
+ * rowid; said rather than left to the order in which SQLite's merge and sorter keep ties). */
+static const char q_listing_sort[] =
+	"CREATE TEMP TABLE listing_sorted AS SELECT *, 0 AS seq FROM temp.listing UNION ALL"
+	" SELECT *, rowid FROM temp.listing_more ORDER BY o, type, value, seq";
+static const char q_listing_sort_more[] =
+	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing_more"
+	" ORDER BY o, type, value, rowid";
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
-	"DROP TABLE IF EXISTS temp.listing";
+	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_sorted;"
+	"DROP TABLE IF EXISTS temp.listing_known; DROP TABLE IF EXISTS temp.listing_more";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
 static const char q_snap_put[] =
@@ -127,6 +145,62 @@ static const char q_settle_indicators[] =
 	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
 	" l.tags AS tags, l.listed_since AS listed_since"                                       \
 	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
+#define LISTING_IDS_SORTED                                                                     \
+	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
+	" l.tags AS tags, l.listed_since AS listed_since FROM temp.listing_sorted l"            \
+	" CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
+/* A bulk pass: the indicators in key order as above; tip_listing_count(h, k) counts the
+ * distinct keys (an entry listed twice is two consecutive rows). When every distinct key
+ * became a new indicator, their ids are consecutive in this same order (each new rowid is
+ * the largest plus one), and the sightings take them from tip_listing_id instead of a join of
+ * every entry with the (type, value) index. */
+static const char q_bulk_indicators[] =
+	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
+	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
+	" WHERE tip_listing_count(h, k) AND ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
+	" ON CONFLICT (type, value) DO NOTHING";
+static const char q_max_indicator[] = "SELECT coalesce(max(id), 0) FROM indicator";
+static const char q_settle_ids_sorted[] = "CREATE TEMP VIEW listing_ids AS " LISTING_IDS_SORTED;
+#define SETTLE_SIGHTING_UPSERT                                                                 \
+	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"    \
+	" last_mark = excluded.last_mark, removed = NULL,"                                       \
+	" category = coalesce(excluded.category, category),"                                     \
+	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"      \
+	" listed_since = coalesce(excluded.listed_since, listed_since)"
+/* every entry a new indicator: ids by tip_listing_id (the upsert: an entry listed twice) */
+static const char q_bulk_sightings_new[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
+	" category, threat, tags, listed_since)"
+	" SELECT ?1, tip_listing_id(h, k), ?3, ?3, ?2, category, threat, tags, listed_since"
+	" FROM temp.listing_sorted WHERE true ORDER BY rowid" SETTLE_SIGHTING_UPSERT;
+/* A bulk pass without attributes (a plain list, a hosts file: every sighting's category,
+ * threat, tags and listed_since NULL) keeps no sorted copy: the indicators are written from
+ * the sorter's output, an indicator known before hands its id to tip_listing_known through the
+ * upsert's WHERE (false: nothing is written to it), and the sightings are written from the
+ * indicators themselves: the new ones are the ids above the largest before (?4), the known
+ * ones those in temp.listing_known. */
+#define PLAIN_INDICATOR_COLS "type, value, host, registrable, family, addr, prefix"
+static const char q_plain_indicators[] =
+	"INSERT INTO indicator (" PLAIN_INDICATOR_COLS ", first_seen)"
+	" SELECT " PLAIN_INDICATOR_COLS ", ?3 FROM temp.listing_more"
+	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY o, type, value"
+	" ON CONFLICT (type, value) DO UPDATE SET first_seen = first_seen"
+	" WHERE tip_listing_known(indicator.id, indicator.type, indicator.value)";
+static const char q_plain_sightings_new[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
+	" SELECT ?1, id, ?3, ?3, ?2 FROM indicator WHERE id > ?4"
+	" AND tip_listing_hash(id, type, value)";
+static const char q_known_create[] =
+	"DROP TABLE IF EXISTS temp.listing_known;"
+	"CREATE TEMP TABLE listing_known (id INTEGER PRIMARY KEY);"
+	"CREATE TEMP VIEW listing_ids AS SELECT id FROM temp.listing_known";
+static const char q_known_put[] = "INSERT OR IGNORE INTO temp.listing_known VALUES (?1)";
+static const char q_plain_sightings_known[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
+	" SELECT ?1, i.id, ?3, ?3, ?2 FROM temp.listing_known k CROSS JOIN indicator i"
+	" ON i.id = k.id WHERE tip_listing_hash(i.id, i.type, i.value)"
+	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
+	" last_mark = excluded.last_mark, removed = NULL";
 static const char q_settle_ids[] =
 	"CREATE TEMP TABLE listing_idt AS " LISTING_IDS_JOIN ";"
 	"CREATE TEMP VIEW listing_ids AS SELECT * FROM temp.listing_idt";
@@ -149,12 +223,7 @@ static const char q_settle_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since)"
 	" SELECT ?1, id, ?3, ?3, ?2, category, threat, tags, listed_since"
-	" FROM temp.listing_ids WHERE tip_listing_key(h, k, id)"
-	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
-	" last_mark = excluded.last_mark, removed = NULL,"
-	" category = coalesce(excluded.category, category),"
-	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"
-	" listed_since = coalesce(excluded.listed_since, listed_since)";
+	" FROM temp.listing_ids WHERE tip_listing_key(h, k, id)" SETTLE_SIGHTING_UPSERT;
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
@@ -369,9 +438,19 @@ struct sq_listing {
 	int dir_bits;
 	uint8_t *seen;        /* per old entry: 1 seen unchanged, 2 seen with other attributes */
 	bool stored;          /* the snapshot was read as stored (not rebuilt under a new key) */
-	int64_t n_changed;    /* entries written to the temporary table */
+	int64_t n_changed;    /* entries written to the temporary tables */
+	int64_t n_more;       /* of which to the overflow (plain) table */
 	struct snap_ent *got; /* the written entries' keys with their ids (tip_listing_key) */
 	size_t n_got;
+	/* a bulk pass's walk over its sorted entries (tip_listing_count, tip_listing_id): the key
+	 * before, the distinct keys counted, and the ids given from base + 1 on */
+	bool has_prev;
+	uint64_t prev_h;
+	uint32_t prev_h2;
+	int64_t n_distinct, base, n_ord;
+	bool attrs;           /* some entry written had attributes */
+	int64_t *known;       /* a plain bulk pass: the ids of the indicators known before */
+	size_t n_known, cap_known;
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -517,6 +596,7 @@ void sq_listing_free(struct sq_listing *l)
 	free(l->dir);
 	free(l->seen);
 	free(l->got);
+	free(l->known);
 	free(l);
 }
 
@@ -715,6 +795,119 @@ static void listing_key_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(cx, 1);
 }
 
+/* A bulk pass's sorted entries one by one: true if this one's key differs from the one before
+ * (an entry listed twice is two consecutive rows with one key). */
+static bool key_next(struct sq_listing *l, uint64_t h, uint32_t h2)
+{
+	if (l->has_prev && l->prev_h == h && l->prev_h2 == h2)
+		return false;
+	l->has_prev = true;
+	l->prev_h = h;
+	l->prev_h2 = h2;
+	return true;
+}
+
+/* tip_listing_count(h, k): counts the distinct keys (q_bulk_indicators); true */
+static void listing_count_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l) {
+		sqlite3_result_error(cx, "tip_listing_count outside a listing settle", -1);
+		return;
+	}
+	if (key_next(l, (uint64_t)sqlite3_value_int64(argv[0]),
+		     (uint32_t)((uint64_t)sqlite3_value_int64(argv[1]) >> 32)))
+		l->n_distinct++;
+	sqlite3_result_int(cx, 1);
+}
+
+/* tip_listing_id(h, k): the indicator id of a bulk pass's entry when every distinct key became
+ * a new indicator (q_bulk_sightings_new): base + the key's place among the distinct keys; its
+ * key goes to the new snapshot (an entry listed twice: its later attributes' hash, as
+ * LISTING_MERGE keeps them) */
+static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	uint64_t h, k;
+
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_id outside a listing settle", -1);
+		return;
+	}
+	h = (uint64_t)sqlite3_value_int64(argv[0]);
+	k = (uint64_t)sqlite3_value_int64(argv[1]);
+	if (key_next(l, h, (uint32_t)(k >> 32))) {
+		struct snap_ent *e;
+		if (l->n_ord >= l->n_distinct || l->n_got >= (size_t)l->n_changed) {
+			sqlite3_result_error(cx, "tip_listing_id: more keys than counted", -1);
+			return;
+		}
+		e = &l->got[l->n_got++];
+		e->h = h;
+		e->h2 = (uint32_t)(k >> 32);
+		e->id = l->base + ++l->n_ord;
+	}
+	l->got[l->n_got - 1].ah = (uint32_t)k;
+	sqlite3_result_int64(cx, l->base + l->n_ord);
+}
+
+/* A plain bulk pass's indicator and its key for the new snapshot (no attributes) */
+static bool got_indicator(sqlite3_context *cx, struct sq_listing *l, sqlite3_value **argv)
+{
+	struct snap_ent *e;
+	if (l->n_got >= (size_t)l->n_changed) {
+		sqlite3_result_error(cx, "listing: more indicators than entries written", -1);
+		return false;
+	}
+	e = &l->got[l->n_got++];
+	key_hash(&l->head, sqlite3_value_int(argv[1]), (const char *)sqlite3_value_text(argv[2]), e);
+	e->ah = attr_hash(NULL, NULL, NULL, 0);
+	e->id = sqlite3_value_int64(argv[0]);
+	return true;
+}
+
+/* tip_listing_known(id, type, value): an indicator known before the pass (q_plain_indicators'
+ * conflict); false, so that the upsert writes nothing */
+static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_known outside a listing settle", -1);
+		return;
+	}
+	/* an entry listed twice meets the indicator its first listing just made. Only the id is
+	 * kept here (the key is hashed when the sighting is written): this runs while the sorter
+	 * still holds its memory, and a key for the snapshot is three times the size */
+	if (sqlite3_value_int64(argv[0]) <= l->base) {
+		if (l->n_known >= (size_t)l->n_changed) {
+			sqlite3_result_error(cx, "listing: more indicators than entries written", -1);
+			return;
+		}
+		if (l->n_known == l->cap_known) {
+			l->cap_known = l->cap_known ? 2 * l->cap_known : 1024;
+			l->known = tip_xrealloc(l->known, l->cap_known * sizeof(*l->known));
+		}
+		l->known[l->n_known++] = sqlite3_value_int64(argv[0]);
+	}
+	sqlite3_result_int(cx, 0);
+}
+
+/* tip_listing_hash(id, type, value): a new indicator of a plain bulk pass; true */
+static void listing_hash_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_hash outside a listing settle", -1);
+		return;
+	}
+	if (got_indicator(cx, l, argv))
+		sqlite3_result_int(cx, 1);
+}
+
 int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
@@ -725,6 +918,18 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	if (!s->listing_fn) {
 		if (sqlite3_create_function_v2(s->db, "tip_listing_key", 3,
 					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_key_fn, NULL,
+					       NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_count", 2,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_count_fn,
+					       NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_id", 2,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_id_fn, NULL,
+					       NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_known", 3,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_known_fn,
+					       NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_hash", 3,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_hash_fn, NULL,
 					       NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
 		s->listing_fn = true;
@@ -788,6 +993,18 @@ static void entry_key(struct sq_listing *l, const struct tip_indicator *ind, str
 	key_hash(&l->head, ind->type, ind->value, k);
 }
 
+/* The sort key's first column: the type and the first 7 bytes of the value as one integer,
+ * in the order of (type, value) (a shorter value's missing bytes are 0, below any byte of
+ * text). SQLite's sorter compares a leading integer without decoding the records; only the
+ * entries whose first 7 bytes are the same (URLs: "http://") go on to the (type, value) tail. */
+static int64_t sort_prefix(enum tip_ind_type type, const char *value)
+{
+	uint64_t o = (uint64_t)type << 56;
+	for (int i = 0; i < 7 && value[i]; i++)
+		o |= (uint64_t)(unsigned char)value[i] << (48 - 8 * i);
+	return (int64_t)o;
+}
+
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err)
@@ -796,6 +1013,7 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	struct sq_listing *l = s->listing;
 	struct snap_ent k, *e;
 	sqlite3_stmt *q;
+	bool more;
 
 	(void)now, (void)mark;
 	if (!l || l->source_id != source_id)
@@ -811,8 +1029,9 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		}
 		l->seen[i] |= 2;
 	}
-	if (!(q = sq_prep(s, l->n_changed < LISTING_TREE_MAX ? q_listing_put : q_listing_put_more,
-			  err)))
+	/* a first load (nothing listed before) writes every entry: all to the plain table */
+	more = !l->n_old || l->n_changed >= LISTING_TREE_MAX;
+	if (!(q = sq_prep(s, more ? q_listing_put_more : q_listing_put, err)))
 		return TIP_ESTORE;
 	sq_bind_indicator(q, ind);
 	if (attrs) {
@@ -824,8 +1043,20 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 	sq_bind_int(q, 12, (int64_t)k.h);
 	sq_bind_int(q, 13, (int64_t)((uint64_t)k.h2 << 32 | k.ah));
+	sq_bind_int(q, 14, sort_prefix(ind->type, ind->value));
 	l->n_changed++;
+	l->n_more += more;
+	if (attrs && (attrs->category || attrs->threat || attrs->tags || attrs->listed_since))
+		l->attrs = true;
 	return sq_done(s, q, err, "listing entry");
+}
+
+/* this thread's CPU time, for the debug log's steps (the machine is shared: wall times move) */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, int64_t mark,
@@ -833,14 +1064,18 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
 	tip_time_t t0 = tip_monotonic();
+	double c0 = thread_cpu();
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, source_id);
 	sq_bind_int(q, 2, mark);
 	sq_bind_int(q, 3, now);
+	if (sqlite3_bind_parameter_count(q) >= 4)
+		sq_bind_int(q, 4, s->listing ? s->listing->base : 0);
 	rc = sqlite3_step(q);
-	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
+	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, thread_cpu() - c0, sql);
 	if (rc == SQLITE_ROW && changes) {
 		*changes = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
@@ -861,6 +1096,118 @@ static int exec_timed(struct sq_store *s, const char *sql, struct tip_error *err
 	int rc = sq_exec(s, sql, err);
 	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
 	return rc;
+}
+
+static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_max_indicator, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	rc = sqlite3_step(q);
+	*max = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 0 : sq_fail(s, err, "listing diff");
+}
+
+/* A small pass (a churn pass): its entries kept in key order by the temporary B-tree. */
+static int settle_kept(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+		       int64_t *returned, struct tip_error *err)
+{
+	/* big: more written than a quarter of what was listed before */
+	bool big = (size_t)l->n_changed > l->n_old / 4;
+	int64_t any_removed = 1;
+	int rc;
+
+	if ((rc = settle_step(s, q_settle_indicators, l->source_id, mark, now, NULL, err)) < 0 ||
+	    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
+	    (big && (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
+				      err)) < 0))
+		return rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
+}
+
+/* A bulk pass's indicators and sightings from its sorted table (q_bulk_indicators). */
+static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+		       int64_t *returned, struct tip_error *err)
+{
+	int64_t max0, max1, added, any_removed = 1;
+	int rc;
+
+	l->has_prev = false;
+	l->n_distinct = 0;
+	if ((rc = max_indicator(s, &max0, err)) < 0 ||
+	    (rc = settle_step(s, q_bulk_indicators, l->source_id, mark, now, &added, err)) < 0 ||
+	    (rc = max_indicator(s, &max1, err)) < 0)
+		return rc;
+	if (added == l->n_distinct && max1 - max0 == added) {
+		/* every key a new indicator, ids max0 + 1 .. max1 in key order: no sighting of
+		 * them can exist, nothing returns */
+		l->has_prev = false;
+		l->base = max0;
+		l->n_ord = 0;
+		if ((rc = settle_step(s, q_bulk_sightings_new, l->source_id, mark, now, NULL,
+				      err)) < 0)
+			return rc;
+		if (l->n_ord != l->n_distinct)
+			return tip_error_set(err, TIP_ESTORE,
+					     "listing diff: %lld ids given for %lld new indicators",
+					     (long long)l->n_ord, (long long)l->n_distinct);
+		return 0;
+	}
+	/* some were known (listed by another source, or before): the ids by the join */
+	if ((rc = exec_timed(s, q_settle_ids_sorted, err)) < 0 ||
+	    (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+		return rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
+}
+
+/* A bulk pass without attributes (q_plain_indicators): no sorted copy. */
+static int settle_plain(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+			int64_t *returned, struct tip_error *err)
+{
+	int64_t any_removed = 1;
+	sqlite3_stmt *q;
+	tip_time_t t0;
+	int rc;
+
+	l->n_known = 0;
+	if ((rc = max_indicator(s, &l->base, err)) < 0 ||
+	    (rc = settle_step(s, q_plain_indicators, l->source_id, mark, now, NULL, err)) < 0 ||
+	    (rc = settle_step(s, q_plain_sightings_new, l->source_id, mark, now, NULL, err)) < 0)
+		return rc;
+	if (!l->n_known)
+		return 0;
+	/* the known ones: their sightings may exist, removed ones return */
+	t0 = tip_monotonic();
+	if ((rc = sq_exec(s, q_known_create, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < l->n_known; i++) {
+		if (!(q = sq_prep(s, q_known_put, err)))
+			return TIP_ESTORE;
+		sq_bind_int(q, 1, l->known[i]);
+		if ((rc = sq_done(s, q, err, "listing entry")) < 0)
+			return rc;
+	}
+	tip_debug("listing settle: %.3f s: %zu known indicators",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
+	free(l->known);
+	l->known = NULL;
+	if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+		return rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_plain_sightings_known, l->source_id, mark, now, NULL, err);
 }
 
 /* What the old snapshot has and the pass did not see: removed now; last_seen becomes the
@@ -920,32 +1267,33 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	size_t n = 0, cap, w;
 	int64_t n_kept = 0;
 	tip_time_t t0;
+	bool plain;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
-	/* the overflow into the key-ordered table (temp.listing goes with q_listing_drop) */
+	/* a bulk pass: everything written sorted into one plain table (the temporary tables go
+	 * with q_listing_drop) */
 	t0 = tip_monotonic();
-	if ((l->n_changed > LISTING_TREE_MAX && (rc = sq_exec(s, q_listing_merge, err)) < 0) ||
-	    (rc = sq_exec(s, q_listing_more_drop, err)) < 0)
+	plain = l->n_more == l->n_changed && !l->attrs;
+	if ((l->n_more && !plain &&
+	     (rc = sq_exec(s, l->n_more < l->n_changed ? q_listing_sort : q_listing_sort_more,
+			   err)) < 0) ||
+	    (!plain && (rc = sq_exec(s, q_listing_more_drop, err)) < 0))
 		return rc;
 	if (l->n_changed) {
-		/* big: more written than a quarter of what was listed before */
-		bool big = (size_t)l->n_changed > l->n_old / 4;
-		int64_t any_removed = 1;
-		tip_debug("listing settle: %.3f s: %lld written entries in key order",
-			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed);
+		tip_debug("listing settle: %.3f s: %lld written entries in key order (%s)",
+			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed,
+			  !l->n_more ? "kept" : !plain ? "sorted" : "sorted by the indicators' insert");
 		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
-		if ((rc = settle_step(s, q_settle_indicators, source_id, mark, now, NULL, err)) < 0 ||
-		    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
-		    (big && (rc = settle_step(s, q_any_removed, source_id, mark, now, &any_removed,
-					      err)) < 0) ||
-		    (any_removed &&
-		     ((rc = settle_step(s, q_settle_unremoved, source_id, mark, now, NULL, err)) < 0 ||
-		      (rc = settle_step(s, q_settle_returned, source_id, mark, now, &c->returned,
-					err)) < 0)) ||
-		    (rc = settle_step(s, q_settle_sightings, source_id, mark, now, NULL, err)) < 0)
+		if (plain)
+			rc = settle_plain(s, l, mark, now, &c->returned, err);
+		else if (l->n_more)
+			rc = settle_bulk(s, l, mark, now, &c->returned, err);
+		else
+			rc = settle_kept(s, l, mark, now, &c->returned, err);
+		if (rc < 0)
 			return rc;
 	}
 	t0 = tip_monotonic();
