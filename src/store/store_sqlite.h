@@ -73,7 +73,8 @@ int sq_exec(struct sq_store *s, const char *sql, struct tip_error *err);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 void sq_bind_int(sqlite3_stmt *st, int i, int64_t v);
 /* An indicator's columns as parameters 1-7: type, value, host, registrable, family, addr,
- * prefix (NULL where they do not apply), in the order of the indicator table. */
+ * prefix (NULL where they do not apply, and host and registrable NULL where they are the value
+ * itself: schema 9), in the order of the indicator table. */
 void sq_bind_indicator(sqlite3_stmt *st, const struct tip_indicator *ind);
 /* Column text, NULL for SQL NULL. */
 const char *sq_col_text(sqlite3_stmt *st, int i);

@@ -262,6 +262,15 @@ static const char v8[] =
 	" e.at, 'ok', s.n, CASE WHEN e.at = s.base_at THEN s.base_new ELSE 0 END, e.ttl, s.set_hash"
 	" FROM e JOIN answer_set s ON s.id = e.id JOIN watch w ON w.id = s.id >> 2 WHERE e.k > 0;";
 
+/* Version 9: an indicator's host and registrable domain are NULL where they equal its value
+ * (most listed domains: each was stored three times). Nothing read them in that case: the host
+ * and registrable indexes already left such rows out (schema 7), and a query for the
+ * indicators under a host or registrable domain R asks for R itself by its (type, value). The
+ * indexes' conditions stay as they are (a NULL is left out too). */
+static const char v9[] =
+	"UPDATE indicator SET host = NULL WHERE host = value;"
+	"UPDATE indicator SET registrable = NULL WHERE registrable = value;";
+
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
 	{ 2, "sighting history events", v2, NULL },
@@ -271,6 +280,7 @@ static const struct migration migrations[] = {
 	{ 6, "passive DNS of unchanged answer sets", v6, NULL },
 	{ 7, "leaner feed writes: history from the sighting rows, smaller host and registrable indexes", v7, NULL },
 	{ 8, "answer sets by integer key with their rounds; no watch_due index", v8, NULL },
+	{ 9, "indicator host and registrable domain left NULL where they are the value", v9, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -57,8 +57,13 @@ assert_eq "$(tip watch list --json | jq -r '[.[] | "\(.domain)=\(.source)"] | jo
 # stored column must still hold it, as the PSL says (co.uk is a public suffix)
 assert_eq "$(sqlite3 "$T/tip.db" "SELECT group_concat(registrable, ' ') FROM (SELECT coalesce(registrable, '-') AS registrable FROM indicator WHERE type = 5 ORDER BY value)")" \
 	"example.co.uk" "the URL's registrable domain stored"
-assert_eq "$(sqlite3 "$T/tip.db" "SELECT coalesce(registrable, '-') FROM indicator WHERE value = 'a.example'")" \
-	"a.example" "a domain's registrable domain stored (example is not a public suffix: a.example is)"
+# a domain that is its own host and registrable domain (example is not a public suffix:
+# a.example is registrable) stores neither (schema 9: NULL where equal to the value); the URL
+# stores its host
+assert_eq "$(sqlite3 "$T/tip.db" "SELECT coalesce(host, '-') || ' ' || coalesce(registrable, '-') FROM indicator WHERE value = 'a.example'")" \
+	"- -" "a domain that is its own host and registrable domain stores neither"
+assert_eq "$(sqlite3 "$T/tip.db" "SELECT host FROM indicator WHERE type = 5")" \
+	"www.shop.example.co.uk" "the URL's host stored"
 
 # policy by category and none
 cat > "$T/cat.csv" <<EOF

@@ -885,6 +885,10 @@ static void test_migration(void **state)
 		 " (2, 'feed:b', 'feed', 5);"
 		 "INSERT INTO indicator (id, type, value, host, first_seen) VALUES"
 		 " (10, 1, 'one.example', 'one.example', 100), (11, 1, 'two.example', 'two.example', 200);"
+		 "INSERT INTO indicator (id, type, value, host, registrable, first_seen) VALUES"
+		 " (12, 5, 'http://www.x.example/p', 'www.x.example', 'x.example', 300),"
+		 " (13, 1, 'sub.x.example', 'sub.x.example', 'x.example', 300),"
+		 " (14, 1, 'x.example', 'x.example', 'x.example', 300);"
 		 "INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, removed, last_mark)"
 		 " VALUES (1, 10, 100, 400, NULL, 4), (1, 11, 200, 300, 350, 3),"
 		 " (2, 10, 150, 150, 160, 1);");
@@ -916,6 +920,18 @@ static void test_migration(void **state)
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sighting_event WHERE source_id = 1"
 				       " AND indicator_id = 10 AND event = 'removed'"),
 			 0);
+
+	/* migration 9, by hand: host and registrable NULL where they equal the value, kept where
+	 * not (the URL's host and registrable domain, the subdomain's registrable domain) */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM indicator WHERE id IN (10, 11, 14)"
+				       " AND host IS NULL AND registrable IS NULL"),
+			 3);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM indicator WHERE id = 12"
+				       " AND host = 'www.x.example' AND registrable = 'x.example'"),
+			 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM indicator WHERE id = 13"
+				       " AND host IS NULL AND registrable = 'x.example'"),
+			 1);
 
 	/* the data survived, through the API */
 	memset(&w, 0, sizeof(w));
