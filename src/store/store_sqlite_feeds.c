@@ -1110,6 +1110,21 @@ static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err
 	return rc == SQLITE_ROW ? 0 : sq_fail(s, err, "listing diff");
 }
 
+/* The written entries' sightings, through the view listing_ids: removed ones that come back
+ * first get their removal and return as events (when any sighting of the source is removed),
+ * then every sighting is written. */
+static int settle_sightings(struct sq_store *s, struct sq_listing *l, int64_t mark,
+			    tip_time_t now, int64_t any_removed, int64_t *returned,
+			    struct tip_error *err)
+{
+	int rc;
+	if (any_removed &&
+	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
+	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
+		return rc;
+	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
+}
+
 /* A small pass (a churn pass): its entries kept in key order by the temporary B-tree. */
 static int settle_kept(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
 		       int64_t *returned, struct tip_error *err)
@@ -1124,11 +1139,7 @@ static int settle_kept(struct sq_store *s, struct sq_listing *l, int64_t mark, t
 	    (big && (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
 				      err)) < 0))
 		return rc;
-	if (any_removed &&
-	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
-	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
-		return rc;
-	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
+	return settle_sightings(s, l, mark, now, any_removed, returned, err);
 }
 
 /* A bulk pass's indicators and sightings from its sorted table (q_bulk_indicators). */
@@ -1163,11 +1174,7 @@ static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, t
 	if ((rc = exec_timed(s, q_settle_ids_sorted, err)) < 0 ||
 	    (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
 		return rc;
-	if (any_removed &&
-	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
-	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
-		return rc;
-	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
+	return settle_sightings(s, l, mark, now, any_removed, returned, err);
 }
 
 /* A bulk pass without attributes (q_plain_indicators): no sorted copy. */
