@@ -1023,9 +1023,11 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		     : attr_hash(NULL, NULL, NULL, 0);
 	if ((e = snap_find(l, &k))) {
 		size_t i = (size_t)(e - l->old);
-		if (e->ah == k.ah) {
+		/* listed before, unchanged: nothing to write; unless this pass already wrote it
+		 * with other attributes (listed twice): then this later listing must win */
+		if (e->ah == k.ah && !(l->seen[i] & 2)) {
 			l->seen[i] |= 1;
-			return 0; /* listed before, unchanged: nothing to write */
+			return 0;
 		}
 		l->seen[i] |= 2;
 	}
