@@ -309,7 +309,7 @@ static void lower_priority(void)
 	errno = 0;
 	p = getpriority(PRIO_PROCESS, tid);
 	if (errno == 0 && setpriority(PRIO_PROCESS, tid, p + WRITER_NICE > 19 ? 19 : p + WRITER_NICE) < 0)
-		tip_debug("flux-resolve: cannot lower the writer's priority: %s", strerror(errno));
+		tip_debug("cannot lower the writer's priority: %s", strerror(errno));
 }
 
 static void *ck_main(void *arg)
@@ -328,7 +328,7 @@ static void *ck_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		/* a failure costs only the overlap: the closing checkpoint does the work */
 		if (tip_store_checkpoint(w->ck, &err) < 0 && !warned) {
-			tip_warnx("flux-resolve: checkpoint during the pass: %s", err.msg);
+			tip_warnx("checkpoint during the pass: %s", err.msg);
 			warned = true;
 		}
 		pthread_mutex_lock(&w->mu);
@@ -555,7 +555,7 @@ static int writer_start(struct writer *w, struct tip_store *st, struct tip_store
 	if (ck && (rc = pthread_create(&w->ck_th, NULL, ck_main, w)) == 0)
 		w->ck_started = true;
 	else if (ck)
-		tip_warnx("flux-resolve: no checkpointer thread (%s): one checkpoint at the end",
+		tip_warnx("no checkpointer thread (%s): one checkpoint at the end",
 			  strerror(rc));
 	return 0;
 }
@@ -1209,7 +1209,7 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 						  (writable ? EV_WRITE : 0)),
 					  on_fd, c);
 		if (!r->fds[fd].ev || event_add(r->fds[fd].ev, NULL) < 0)
-			tip_warnx("flux-resolve: cannot watch socket %d", fd);
+			tip_warnx("cannot watch socket %d", fd);
 	}
 }
 
@@ -1428,7 +1428,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			r.nostore = true;
 			args++;
 			n_args--;
-			tip_info("flux-resolve: --no-store: answers are parsed and counted, nothing "
+			tip_info("--no-store: answers are parsed and counted, nothing "
 				 "is written");
 		}
 		if (n_args == 1 && !strcmp(args[0], TIP_FLUX_RESOLVE_ALL)) {
@@ -1470,7 +1470,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	    (rc = tip_enrich_refresh(r.enrich, ctx->store, tip_now(), &refreshed, err)) < 0)
 		goto out;
 	if (refreshed)
-		tip_info("flux-resolve: %lld cached addresses enriched again (now %s: %s)",
+		tip_info("%lld cached addresses enriched again (now %s: %s)",
 			 (long long)refreshed, tip_enrich_db(r.enrich), tip_enrich_version(r.enrich));
 
 	if (!r.args &&
@@ -1480,7 +1480,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		struct tip_store *ck = NULL;
 		struct tip_error ckerr = { 0 };
 		if (tip_store_open(cfg->store.url, TIP_STORE_NOMIGRATE, &ck, &ckerr) < 0)
-			tip_warnx("flux-resolve: no checkpointer connection (%s): one checkpoint at "
+			tip_warnx("no checkpointer connection (%s): one checkpoint at "
 				  "the end", ckerr.msg);
 		if ((rc = tip_store_bulk(ctx->store, true, err)) < 0 ||
 		    (rc = writer_start(&r.w, ctx->store, ck, r.enrich, err)) < 0) {
@@ -1519,7 +1519,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			gave_up += r.srv[i].gave_up;
 		for (int i = O_CONNREFUSED; i < O_MAX; i++)
 			other += r.n_out[i];
-		tip_info("flux-resolve: %lld domains, %lld queries sent (%lld of them retries), "
+		tip_info("%lld domains, %lld queries sent (%lld of them retries), "
 			 "%lld answers in %.3f s: %.0f queries/s; ok %lld, nodata %lld, nxdomain %lld, "
 			 "servfail %lld, refused %lld, timeout %lld, other %lld; %lld records (%lld "
 			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, end of pass "
@@ -1537,11 +1537,11 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	}
 	for (int i = 0; i < r.n_srv; i++)
 		if (r.srv[i].edns_resent)
-			tip_info("flux-resolve: %s answered FORMERR to EDNS queries: %lld queries sent "
+			tip_info("%s answered FORMERR to EDNS queries: %lld queries sent "
 				 "again without EDNS ([dns] edns_size = 0 avoids the round trip)",
 				 r.srv[i].label, (long long)r.srv[i].edns_resent);
 	if (ctx->cancel && *ctx->cancel && !rc)
-		tip_info("flux-resolve: cancelled; %lld domains done, the rest stay due",
+		tip_info("cancelled; %lld domains done, the rest stay due",
 			 (long long)r.domains);
 out:
 	writer_stop(&r.w);
