@@ -768,30 +768,45 @@ static int snap_store(struct sq_store *s, struct sq_listing *l, struct snap_ent 
 	return rc == SQLITE_OK ? 0 : sq_fail(s, err, "listing snapshot write");
 }
 
+/* The listing pass a settle's SQL function `fn` works on; NULL, with the function's error
+ * set, outside a settle (or, with need_got, before the written keys' array exists). */
+static struct sq_listing *settle_of(sqlite3_context *cx, const char *fn, bool need_got)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	char msg[80];
+	if (l && (!need_got || l->got))
+		return l;
+	snprintf(msg, sizeof(msg), "%s outside a listing settle", fn);
+	sqlite3_result_error(cx, msg, -1);
+	return NULL;
+}
+
+/* The next of the written keys (l->got, one per entry written at most); NULL, with the
+ * function's error `overflow` set, past them. */
+static struct snap_ent *got_next(sqlite3_context *cx, struct sq_listing *l, const char *overflow)
+{
+	if (l->n_got >= (size_t)l->n_changed) {
+		sqlite3_result_error(cx, overflow, -1);
+		return NULL;
+	}
+	return &l->got[l->n_got++];
+}
+
 /* tip_listing_key(h, k, id): see q_settle_sightings; true */
 static void listing_key_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-	struct sq_store *s = sqlite3_user_data(cx);
-	struct sq_listing *l = s->listing;
-	struct snap_ent e;
+	struct sq_listing *l = settle_of(cx, "tip_listing_key", true);
+	struct snap_ent *e;
 	uint64_t k;
 
 	(void)argc;
-	if (!l || !l->got) {
-		sqlite3_result_error(cx, "tip_listing_key outside a listing settle", -1);
+	if (!l || !(e = got_next(cx, l, "tip_listing_key: more entries than written")))
 		return;
-	}
 	k = (uint64_t)sqlite3_value_int64(argv[1]);
-	e.h = (uint64_t)sqlite3_value_int64(argv[0]);
-	e.h2 = (uint32_t)(k >> 32);
-	e.ah = (uint32_t)k;
-	e.id = sqlite3_value_int64(argv[2]);
-	if (l->n_got < (size_t)l->n_changed) {
-		l->got[l->n_got++] = e;
-	} else {
-		sqlite3_result_error(cx, "tip_listing_key: more entries than written", -1);
-		return;
-	}
+	e->h = (uint64_t)sqlite3_value_int64(argv[0]);
+	e->h2 = (uint32_t)(k >> 32);
+	e->ah = (uint32_t)k;
+	e->id = sqlite3_value_int64(argv[2]);
 	sqlite3_result_int(cx, 1);
 }
 
@@ -810,12 +825,10 @@ static bool key_next(struct sq_listing *l, uint64_t h, uint32_t h2)
 /* tip_listing_count(h, k): counts the distinct keys (q_bulk_indicators); true */
 static void listing_count_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	struct sq_listing *l = settle_of(cx, "tip_listing_count", false);
 	(void)argc;
-	if (!l) {
-		sqlite3_result_error(cx, "tip_listing_count outside a listing settle", -1);
+	if (!l)
 		return;
-	}
 	if (key_next(l, (uint64_t)sqlite3_value_int64(argv[0]),
 		     (uint32_t)((uint64_t)sqlite3_value_int64(argv[1]) >> 32)))
 		l->n_distinct++;
@@ -828,23 +841,22 @@ static void listing_count_fn(sqlite3_context *cx, int argc, sqlite3_value **argv
  * LISTING_MERGE keeps them) */
 static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	struct sq_listing *l = settle_of(cx, "tip_listing_id", true);
 	uint64_t h, k;
 
 	(void)argc;
-	if (!l || !l->got) {
-		sqlite3_result_error(cx, "tip_listing_id outside a listing settle", -1);
+	if (!l)
 		return;
-	}
 	h = (uint64_t)sqlite3_value_int64(argv[0]);
 	k = (uint64_t)sqlite3_value_int64(argv[1]);
 	if (key_next(l, h, (uint32_t)(k >> 32))) {
 		struct snap_ent *e;
-		if (l->n_ord >= l->n_distinct || l->n_got >= (size_t)l->n_changed) {
+		if (l->n_ord >= l->n_distinct) {
 			sqlite3_result_error(cx, "tip_listing_id: more keys than counted", -1);
 			return;
 		}
-		e = &l->got[l->n_got++];
+		if (!(e = got_next(cx, l, "tip_listing_id: more keys than counted")))
+			return;
 		e->h = h;
 		e->h2 = (uint32_t)(k >> 32);
 		e->id = l->base + ++l->n_ord;
@@ -856,12 +868,9 @@ static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 /* A plain bulk pass's indicator and its key for the new snapshot (no attributes) */
 static bool got_indicator(sqlite3_context *cx, struct sq_listing *l, sqlite3_value **argv)
 {
-	struct snap_ent *e;
-	if (l->n_got >= (size_t)l->n_changed) {
-		sqlite3_result_error(cx, "listing: more indicators than entries written", -1);
+	struct snap_ent *e = got_next(cx, l, "listing: more indicators than entries written");
+	if (!e)
 		return false;
-	}
-	e = &l->got[l->n_got++];
 	key_hash(&l->head, sqlite3_value_int(argv[1]), (const char *)sqlite3_value_text(argv[2]), e);
 	e->ah = attr_hash(NULL, NULL, NULL, 0);
 	e->id = sqlite3_value_int64(argv[0]);
@@ -872,12 +881,10 @@ static bool got_indicator(sqlite3_context *cx, struct sq_listing *l, sqlite3_val
  * conflict); false, so that the upsert writes nothing */
 static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	struct sq_listing *l = settle_of(cx, "tip_listing_known", true);
 	(void)argc;
-	if (!l || !l->got) {
-		sqlite3_result_error(cx, "tip_listing_known outside a listing settle", -1);
+	if (!l)
 		return;
-	}
 	/* an entry listed twice meets the indicator its first listing just made. Only the id is
 	 * kept here (the key is hashed when the sighting is written): this runs while the sorter
 	 * still holds its memory, and a key for the snapshot is three times the size */
@@ -898,12 +905,10 @@ static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv
 /* tip_listing_hash(id, type, value): a new indicator of a plain bulk pass; true */
 static void listing_hash_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	struct sq_listing *l = settle_of(cx, "tip_listing_hash", true);
 	(void)argc;
-	if (!l || !l->got) {
-		sqlite3_result_error(cx, "tip_listing_hash outside a listing settle", -1);
+	if (!l)
 		return;
-	}
 	if (got_indicator(cx, l, argv))
 		sqlite3_result_int(cx, 1);
 }
