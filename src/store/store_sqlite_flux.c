@@ -593,6 +593,21 @@ static char *set_text(const struct tip_pdns_rec *rec, size_t n)
 	return out;
 }
 
+/* Only a complete, successful answer can be counted in a set row */
+static bool set_answer(const struct tip_round *rd, size_t n)
+{
+	return !strcmp(rd->outcome, "ok") && rd->n_records == (int64_t)n && rd->set_hash != 0;
+}
+
+/* All the records have one TTL (an unchanged set's round keeps one) */
+static bool one_ttl(const struct tip_pdns_rec *rec, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (rec[i].ttl != rec[0].ttl)
+			return false;
+	return true;
+}
+
 static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 		  const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
 		  const char *vals, struct tip_error *err);
@@ -615,8 +630,7 @@ int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_roun
 		r.n_new = 0;
 		return sq_round_put(st, &r, err);
 	}
-	/* only a complete, successful answer can be counted in a set row */
-	if (!strcmp(rd->outcome, "ok") && rd->n_records == (int64_t)n && rd->set_hash != 0 &&
+	if (set_answer(rd, n) &&
 	    (rc = set_id(s, watch_id, rd->domain, rd->rrtype, &id, err)) < 0)
 		return rc;
 	if (!id) {
@@ -642,16 +656,14 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 		  const char *vals, struct tip_error *err)
 {
 	struct pset p = { 0 };
-	bool one_ttl = true;
+	bool same_ttl = one_ttl(rec, n);
 	int rc;
 
-	for (size_t i = 1; i < n; i++)
-		one_ttl &= rec[i].ttl == rec[0].ttl;
 	/* the same set as last time (the same values, not only the same hash), one TTL, time not
 	 * going backwards: count the round only. Tried first when the previous answer was such a
 	 * one (answers come in long runs of one kind), which spares the SELECT; otherwise decided
 	 * from the row. */
-	if (one_ttl && s->pdns_set_same) {
+	if (same_ttl && s->pdns_set_same) {
 		if ((rc = set_same(s, id, rd, n, rec[0].ttl, vals, err)) != 0)
 			return rc < 0 ? rc : 0;
 	}
@@ -676,7 +688,7 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 	}
 	if ((rc = set_get(s, id, &p, err)) < 0)
 		return rc;
-	if (p.found && one_ttl && p.hash == rd->set_hash && p.n == (int64_t)n &&
+	if (p.found && same_ttl && p.hash == rd->set_hash && p.n == (int64_t)n &&
 	    rd->at > p.last_seen) {
 		/* a full round list is written out first */
 		if (p.n_rounds >= SET_ROUNDS_MAX &&
@@ -759,14 +771,9 @@ static size_t same_candidates(const struct tip_answer *a, size_t n, union sq_cel
 	for (size_t i = 0; i < n; i++) {
 		const struct tip_round *rd = &a[i].rd;
 		int code = sq_rrtype_code(rd->rrtype);
-		bool one_ttl = true;
 		union sq_cell *r = &c[m * AS_COLS];
-		if (a[i].watch_id <= 0 || !code || !a[i].n || strcmp(rd->outcome, "ok") ||
-		    rd->n_records != (int64_t)a[i].n || rd->set_hash == 0)
-			continue;
-		for (size_t k = 1; k < a[i].n; k++)
-			one_ttl &= a[i].rec[k].ttl == a[i].rec[0].ttl;
-		if (!one_ttl)
+		if (a[i].watch_id <= 0 || !code || !a[i].n || !set_answer(rd, a[i].n) ||
+		    !one_ttl(a[i].rec, a[i].n))
 			continue;
 		r[AS_ID].i = a[i].watch_id * 4 + code;
 		r[AS_I].i = (int64_t)i;
