@@ -382,7 +382,6 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 				w->recs = tip_xrealloc(w->recs, w->cap_recs * sizeof(*w->recs));
 				w->is_new = tip_xrealloc(w->is_new, w->cap_recs * sizeof(*w->is_new));
 			}
-			x->rec = (const struct tip_pdns_rec *)(uintptr_t)n_recs; /* an offset until the end */
 			for (uint32_t i = 0; i < n; i++) {
 				int64_t ttl;
 				const char *v = p + 8;
@@ -419,8 +418,8 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 	}
 	/* the records and rounds: an answer with the same set as last time rewrites no pdns row
 	 * and adds no round row (its set row counts it) */
-	for (size_t i = 0; i < n_ans; i++) {
-		size_t off = (size_t)(uintptr_t)w->ans[i].rec;
+	/* each answer's records follow the previous one's in recs (which may have moved) */
+	for (size_t i = 0, off = 0; i < n_ans; off += w->ans[i++].n) {
 		w->ans[i].rec = w->recs + off;
 		w->ans[i].is_new = w->is_new + off;
 	}
@@ -428,8 +427,10 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 		return rc;
 	for (size_t i = 0; i < n_ans; i++) {
 		const struct tip_answer *x = &w->ans[i];
-		for (size_t k = 0; k < x->n && x->rd.n_new && w->enrich && strcmp(x->rd.rrtype, "NS");
-		     k++) {
+		w->new_records += x->rd.n_new;
+		if (!x->rd.n_new || !w->enrich || !strcmp(x->rd.rrtype, "NS"))
+			continue;
+		for (size_t k = 0; k < x->n; k++) {
 			bool looked = false;
 			if (!x->is_new[k])
 				continue;
@@ -438,7 +439,6 @@ static int w_apply(struct writer *w, const struct wbatch *b)
 				return rc;
 			w->enriched += looked;
 		}
-		w->new_records += x->rd.n_new;
 	}
 	/* the batch's watch rows in one statement */
 	rc = tip_store_watch_resolved_batch(w->st, w->done, w->n_done, &w->err);
