@@ -13,9 +13,12 @@
 # Env:   TIP=build/tip  RRTYPES="A" (dnsperf's query mix; "A, AAAA, NS" for the full pass)
 #        CONCURRENCY=2000 TIMEOUT_MS=800 RETRIES=3  DNSPERF_ARGS="-T 2 -c 2 -q 300"
 #        KNOT_UDP_WORKERS=2  ENRICH=0 (1: enrich with the default libloc database)
+#        EDNS_SIZE=1232 ([dns] edns_size; 0: queries without EDNS, as dnsperf sends them)
+#        STORE=1 (0: skip the stored passes: with NOSTORE=1, the loop alone, quickly)
 #        NOSTORE=1 (0: skip the second pass, which stores nothing: c-ares and the loop alone)
 #        NEXT=1 (0: skip the next stored pass over the same store, every record then known)
 #        PERF=1 record each pass with perf(1) (kept with KEEP_TMP=1)
+#        SYSCALLS=1 count the pass's socket system calls per answer (perf stat tracepoints)
 #        KEEP_TMP=1 keep the scratch dir
 # Needs knotd, knotc, kdig, dnsperf, sqlite3 (scripts/deps.sh test). Loopback only.
 set -u
@@ -78,13 +81,22 @@ LAST=$(printf 'd%07d.flux.test' $((N - 1)))
 for _ in $(seq 1 300); do [ -n "$(knot_dig "$LAST" A)" ] && break; sleep 0.2; done
 echo "knot_version=$(knotd --version | awk '{print $NF}') zone_names=$N port=$KNOT_PORT udp_workers=$KNOT_UDP_WORKERS"
 
+# CPU seconds so far: of knotd (utime + stime), and of the whole machine (all cores, not idle)
+HZ=$(getconf CLK_TCK)
+knot_cpu() { awk -v hz="$HZ" '{ printf "%.2f", ($14 + $15) / hz }' /proc/"$KNOT_PID"/stat; }
+machine_cpu() { awk -v hz="$HZ" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat; }
+
 # --- dnsperf: the server's ceiling (run_dnsperf LABEL: sets dq)
 run_dnsperf() {
+	local k0 k1 nq
+	k0=$(knot_cpu)
 	# shellcheck disable=SC2086
 	dnsperf -s 127.0.0.1 -p "$KNOT_PORT" -d "$T/queries.txt" -l "$DURATION" $DNSPERF_ARGS > "$T/dnsperf.out" 2>&1 ||
 		{ cat "$T/dnsperf.out" >&2; die "dnsperf failed"; }
+	k1=$(knot_cpu)
 	dq=$(awk '/Queries per second/ { printf "%d", $4 }' "$T/dnsperf.out")
-	echo "${1}dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION"
+	nq=$(awk '/Queries completed/ { print $3 }' "$T/dnsperf.out")
+	echo "${1}dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION knotd_us_per_query=$(awk -v a="$k0" -v b="$k1" -v n="${nq:-0}" 'BEGIN { printf "%.1f", n ? (b - a) * 1e6 / n : 0 }')"
 }
 run_dnsperf ""
 dq_before=$dq
@@ -100,6 +112,7 @@ rrtypes = $RRTYPES
 concurrency = ${CONCURRENCY:-2000}
 timeout_ms = ${TIMEOUT_MS:-800}
 retries = ${RETRIES:-3}
+edns_size = ${EDNS_SIZE:-1232}
 C
 [ "${ENRICH:-0}" = 1 ] || printf '[enrich]\nlocdb =\n' >> "$T/tip.conf"
 export TIP_CONFIG=$T/tip.conf
@@ -109,10 +122,6 @@ s0=$(date +%s.%N)
 s1=$(date +%s.%N)
 echo "watch_add_seconds=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }') names=$N"
 
-# CPU seconds so far: of knotd (utime + stime), and of the whole machine (all cores, not idle)
-HZ=$(getconf CLK_TCK)
-knot_cpu() { awk -v hz="$HZ" '{ printf "%.2f", ($14 + $15) / hz }' /proc/"$KNOT_PID"/stat; }
-machine_cpu() { awk -v hz="$HZ" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat; }
 
 # run_pass LABEL [ENV=VALUE...]: one `tip resolve` of every watched domain; prints its figures
 run_pass() {
@@ -120,7 +129,12 @@ run_pass() {
 	shift
 	k0=$(knot_cpu)
 	m0=$(machine_cpu)
-	env "$@" ${PERF:+perf record -g -o $T/perf-$label.data --} /usr/bin/time -f '%M %e %U %S' -o "$T/time.out" \
+	local perf=()
+	[ -n "${PERF:-}" ] && perf=(perf record -g -o "$T/perf-$label.data" --)
+	[ -n "${SYSCALLS:-}" ] && perf=(perf stat -x, -o "$T/syscalls-$label.txt"
+		-e syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait
+		-e syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmmsg --)
+	env "$@" "${perf[@]}" /usr/bin/time -f '%M %e %U %S' -o "$T/time.out" \
 		"$TIP" resolve ${RESOLVE_ARGS:-} > "$T/resolve.out" 2> "$T/resolve-$label.err" &
 	TPID=$!
 	# peak descriptors of the pass's process (the newest tip: the module's child), counted with
@@ -144,6 +158,7 @@ run_pass() {
 	read -r rss wall usr sys < "$T/time.out"
 	echo "[$label] resolve_qps=$rq ratio=$(awk -v a="$rq" -v b="$dq" 'BEGIN { printf "%.2f", b ? a / b : 0 }') peak_rss_kib=$rss peak_fds=$peak_fds wall_s=$wall user_s=$usr sys_s=$sys rrtypes=\"$RRTYPES\""
 	echo "[$label] pass: ${line#*flux-resolve: }"
+	[ -n "${SYSCALLS:-}" ] && awk -F, -v n="$N" '$3 ~ /sys_enter/ { sub(/.*sys_enter_/, "", $3); printf "%s=%.2f ", $3, $1 / n } END { print "" }' "$T/syscalls-$label.txt" | sed "s/^/[$label] syscalls_per_answer: /"
 	passes+=("$label=$rq")
 	# CPU per answer by component: the writer thread, the rest of tip (the DNS loop), knotd,
 	# and everything else the machine ran meanwhile (other jobs, the kernel's own threads)
@@ -156,11 +171,10 @@ run_pass() {
 }
 
 # storage on: the figure that counts
-run_pass store
-echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round_all') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round_all WHERE outcome = 'timeout'")"
+[ "${STORE:-1}" = 1 ] && run_pass store && echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round_all') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round_all WHERE outcome = 'timeout'")"
 
 # the next pass over the same store (every record known: the steady state of a watch list)
-[ "${NEXT:-1}" = 1 ] && run_pass store-next
+[ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" = 1 ] && run_pass store-next
 
 # the same pass with nothing stored: c-ares and the loop alone, to see what storage costs
 [ "${NOSTORE:-1}" = 1 ] && RESOLVE_ARGS=--no-store run_pass nostore

@@ -29,6 +29,10 @@
  * timeout_ms (c-ares's own timer), so a slow server — a recursive resolver's cache miss — is
  * never recorded as a timeout sooner than configured.
  *
+ * The channels' sockets are rs_io's (resolve_io.c, flux_int.h): c-ares's one send(2) per query
+ * and one recvfrom(2) per answer become a sendmmsg(2) per socket each time the loop is about to
+ * wait (pump ends with the flush) and a recvmmsg(2) per batch of answers.
+ *
  * EDNS(0): queries advertise [dns] edns_size bytes of UDP payload (c-ares's ARES_FLAG_EDNS and
  * ARES_OPT_EDNSPSZ), so answers up to that size need no TCP round trip; larger ones come back
  * truncated and c-ares asks again over TCP. A server that answers FORMERR without an OPT record
@@ -51,6 +55,7 @@
 
 #include "enrich/enrich.h"
 #include "flux.h"
+#include "flux_int.h"
 
 #define MAX_TYPES 3
 #define CHUNK 8192          /* due domains read from the store at a time */
@@ -212,6 +217,7 @@ struct resolver {
 
 	struct rs_fd *fds;
 	int n_fds;
+	struct rs_io *io; /* every channel's sockets (batched UDP) */
 
 	const struct rs_type *types[MAX_TYPES];
 	int n_types;
@@ -1167,6 +1173,7 @@ static void pump(struct resolver *r)
 		ares_query(s->chan->ch, q->d->name, 1 /* IN */, q->t->type, on_answer, s);
 		srv->next_chan = (srv->next_chan + 1) % CHANNELS_PER_SERVER;
 	}
+	rs_io_flush(r->io); /* what c-ares sent since the loop woke up: before it waits again */
 	if (r->failed || (r->inflight == 0 && !r->retry_head && !r->cur &&
 			  (r->args ? r->next_arg >= r->n_args
 				   : (r->source_done && r->chunk_pos >= r->chunk.n))) ||
@@ -1180,6 +1187,8 @@ static void pump(struct resolver *r)
 static void on_fd(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_chan *c = arg;
+	if (what & EV_READ)
+		rs_io_readable(c->srv->r->io, fd);
 	ares_process_fd(c->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
 			(what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
 	pump(c->srv->r);
@@ -1293,16 +1302,14 @@ static int server_open(struct resolver *r, struct rs_server *s, const struct tip
 		o.ednspsz = (int)r->cfg->dns.edns_size;
 		mask |= ARES_OPT_EDNSPSZ;
 	}
-	if (r->cfg->dns.rcvbuf > 0) {
-		o.socket_receive_buffer_size = (int)r->cfg->dns.rcvbuf;
-		mask |= ARES_OPT_SOCK_RCVBUF;
-	}
 	for (int i = 0; i < CHANNELS_PER_SERVER; i++) {
 		struct rs_chan *c = &s->chans[i];
 		c->srv = s;
 		o.sock_state_cb_data = c;
 		if ((rc = ares_init_options(&c->ch, &o, mask)) != ARES_SUCCESS)
 			return tip_error_set(err, TIP_EIO, "c-ares: %s", ares_strerror(rc));
+		/* its sockets, their receive buffer ([dns] rcvbuf) included, are rs_io's */
+		ares_set_socket_functions(c->ch, rs_io_funcs(), r->io);
 		if (ds) {
 			char csv[96];
 			bool v6 = strchr(ds->host, ':') != NULL;
@@ -1384,6 +1391,7 @@ static void resolver_free(struct resolver *r)
 		if (r->fds[i].ev)
 			event_free(r->fds[i].ev);
 	free(r->fds);
+	rs_io_free(r->io); /* after ares_destroy, which closes the sockets through it */
 	free(r->srv);
 	if (r->tick)
 		event_free(r->tick);
@@ -1454,6 +1462,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		rc = tip_error_set(err, TIP_EIO, "c-ares: %s", ares_strerror(rc));
 		goto out;
 	}
+	r.io = rs_io_new(cfg->dns.rcvbuf > 0 ? (int)cfg->dns.rcvbuf : 0);
 	nsrv = cfg->dns.n_servers > 0 ? cfg->dns.n_servers : 1;
 	r.srv = tip_xcalloc((size_t)nsrv, sizeof(*r.srv));
 	for (int i = 0; i < nsrv; i++) {
@@ -1515,6 +1524,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		int64_t other = 0, gave_up = 0;
+		struct rs_io_stats io;
+		rs_io_stats(r.io, &io);
 		for (int i = 0; i < r.n_srv; i++)
 			gave_up += r.srv[i].gave_up;
 		for (int i = O_CONNREFUSED; i < O_MAX; i++)
@@ -1524,7 +1535,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 "servfail %lld, refused %lld, timeout %lld, other %lld; %lld records (%lld "
 			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, end of pass "
 			 "(index, checkpoint) %.2f s, CPU %.2f s; behind %lld of %lld ticks; peak in flight "
-			 "%d; max RSS %ld KiB; %lld tries given up early",
+			 "%d; max RSS %ld KiB; %lld tries given up early; UDP: %lld datagrams sent in "
+			 "%lld sendmmsg calls (%lld dropped), %lld read in %lld recvmmsg calls",
 			 (long long)r.domains, (long long)r.queries, (long long)r.retried,
 			 (long long)r.answers, s, s > 0 ? (double)r.answers / s : 0.0,
 			 (long long)r.n_out[O_OK], (long long)r.n_out[O_NODATA],
@@ -1533,7 +1545,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 (long long)r.records, (long long)r.w.new_records, (long long)r.w.enriched,
 			 r.enrich ? tip_enrich_db(r.enrich) : "none", (long long)r.w.commits,
 			 r.w.cpu_s, (double)(t1 - fin) / TIP_SEC, fin_cpu, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
-			 ru.ru_maxrss, (long long)gave_up);
+			 ru.ru_maxrss, (long long)gave_up, (long long)io.sent, (long long)io.send_calls,
+			 (long long)io.dropped, (long long)io.received, (long long)io.recv_calls);
 	}
 	for (int i = 0; i < r.n_srv; i++)
 		if (r.srv[i].edns_resent)
