@@ -5,6 +5,7 @@
 #define TIP_FLUX_INT_H
 
 #include <ares.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Batched UDP for c-ares (resolve_io.c): the socket functions a channel is given with
@@ -39,5 +40,9 @@ const struct ares_socket_functions *rs_io_funcs(void);
 void rs_io_readable(struct rs_io *io, int fd);
 void rs_io_flush(struct rs_io *io);
 void rs_io_stats(const struct rs_io *io, struct rs_io_stats *out);
+
+/* A table indexed by descriptor (*n entries of elem bytes) grown, new entries zeroed, until fd
+ * is in it; returns the table (moved, perhaps). */
+void *rs_fd_table_grow(void *table, int *n, int fd, size_t elem);
 
 #endif

@@ -1200,14 +1200,7 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 	struct resolver *r = c->srv->r;
 	if (fd < 0)
 		return;
-	if (fd >= r->n_fds) {
-		int n = r->n_fds ? r->n_fds : 64;
-		while (n <= fd)
-			n *= 2;
-		r->fds = tip_xrealloc(r->fds, (size_t)n * sizeof(*r->fds));
-		memset(r->fds + r->n_fds, 0, (size_t)(n - r->n_fds) * sizeof(*r->fds));
-		r->n_fds = n;
-	}
+	r->fds = rs_fd_table_grow(r->fds, &r->n_fds, fd, sizeof(*r->fds));
 	if (r->fds[fd].ev) {
 		event_free(r->fds[fd].ev);
 		r->fds[fd].ev = NULL;

@@ -51,6 +51,19 @@ struct rs_io {
 	struct rs_io_stats st;
 };
 
+void *rs_fd_table_grow(void *table, int *n, int fd, size_t elem)
+{
+	int m = *n ? *n : 64;
+	if (fd < *n)
+		return table;
+	while (m <= fd)
+		m *= 2;
+	table = tip_xrealloc(table, (size_t)m * elem);
+	memset((char *)table + (size_t)*n * elem, 0, (size_t)(m - *n) * elem);
+	*n = m;
+	return table;
+}
+
 struct rs_io *rs_io_new(int rcvbuf)
 {
 	struct rs_io *io = tip_xcalloc(1, sizeof(*io));
@@ -159,14 +172,7 @@ static ares_socket_t io_socket(int domain, int type, int protocol, void *arg)
 		int one = 1;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	if (fd >= io->n_socks) {
-		int n = io->n_socks ? io->n_socks : 64;
-		while (n <= fd)
-			n *= 2;
-		io->socks = tip_xrealloc(io->socks, (size_t)n * sizeof(*io->socks));
-		memset(io->socks + io->n_socks, 0, (size_t)(n - io->n_socks) * sizeof(*io->socks));
-		io->n_socks = n;
-	}
+	io->socks = rs_fd_table_grow(io->socks, &io->n_socks, fd, sizeof(*io->socks));
 	sock_forget(io, fd); /* a descriptor closed behind our back (cannot happen; be safe) */
 	s = tip_xcalloc(1, sizeof(*s));
 	s->udp = type == SOCK_DGRAM;
