@@ -5,9 +5,10 @@
 #   dnsperf_qps; then per pass ([store]: the real pass; [store-next]: the next pass over the
 #   same store; [nostore]: the same without writing anything) resolve_qps (answers per
 #   second), ratio to that dnsperf run, peak_rss_kib, peak_fds, and the pass's own summary
-#   line; then dnsperf again after the passes, and [summary] each pass's ratio to the higher
-#   of the two dnsperf runs (dnsperf alone varies by ±20 % from run to run on 2 shared cores;
-#   the higher is the ceiling, and the stricter reference).
+#   line; dnsperf again between the stored passes and after the passes, and [summary] each
+#   pass's ratio to the median of the dnsperf runs (the issue's "use medians and ratios")
+#   and to the highest (dnsperf alone varies by ±20 % from run to run on 2 shared cores; the
+#   highest is the stricter reference).
 #
 # Usage: bench/flux-resolve.sh [N=100000] [DNSPERF_SECONDS=15]
 # Env:   TIP=build/tip  RRTYPES="A" (dnsperf's query mix; "A, AAAA, NS" for the full pass)
@@ -99,7 +100,7 @@ run_dnsperf() {
 	echo "${1}dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION knotd_us_per_query=$(awk -v a="$k0" -v b="$k1" -v n="${nq:-0}" 'BEGIN { printf "%.1f", n ? (b - a) * 1e6 / n : 0 }')"
 }
 run_dnsperf ""
-dq_before=$dq
+dq_all=("$dq")
 passes=()
 
 # --- the pass, storage on
@@ -173,17 +174,25 @@ run_pass() {
 # storage on: the figure that counts
 [ "${STORE:-1}" = 1 ] && run_pass store && echo "stored: rounds=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM round_all') pdns=$(sqlite3 "$T/tip.db" 'SELECT count(*) FROM pdns') timeouts=$(sqlite3 "$T/tip.db" "SELECT count(*) FROM round_all WHERE outcome = 'timeout'")"
 
-# the next pass over the same store (every record known: the steady state of a watch list)
-[ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" = 1 ] && run_pass store-next
+# the next pass over the same store (every record known: the steady state of a watch list),
+# after dnsperf once more (the reference is then sampled before, between and after the passes)
+if [ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" = 1 ]; then
+	run_dnsperf "between_passes_"
+	dq_all+=("$dq")
+	run_pass store-next
+fi
 
 # the same pass with nothing stored: c-ares and the loop alone, to see what storage costs
 [ "${NOSTORE:-1}" = 1 ] && RESOLVE_ARGS=--no-store run_pass nostore
 
-# --- dnsperf again, and each pass against the higher of the two
+# --- dnsperf again, and each pass against the median and the highest of the dnsperf runs
 run_dnsperf "after_passes_"
-ceiling=$(( dq > dq_before ? dq : dq_before ))
-summary="[summary] dnsperf_ceiling=$ceiling (before $dq_before, after $dq)"
+dq_all+=("$dq")
+read -r median ceiling < <(printf '%s\n' "${dq_all[@]}" | sort -n | awk '{ v[NR] = $1 }
+	END { printf "%d %d\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[NR] }')
+summary="[summary] dnsperf_median=$median dnsperf_ceiling=$ceiling (runs ${dq_all[*]})"
 for p in "${passes[@]}"; do
-	summary+=" ${p%%=*}_ratio=$(awk -v a="${p#*=}" -v b="$ceiling" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+	summary+=" ${p%%=*}_ratio=$(awk -v a="${p#*=}" -v b="$median" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+	summary+=" ${p%%=*}_ratio_to_ceiling=$(awk -v a="${p#*=}" -v b="$ceiling" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 done
 echo "$summary"
