@@ -259,6 +259,7 @@ struct resolver {
 	int64_t n_out[O_MAX];
 	int max_inflight;
 	int64_t ticks, full_ticks; /* ticks, and those that found the writer behind */
+	int64_t sum_inflight, sum_window; /* summed at each tick: their means over the pass */
 	bool cancelled;
 };
 
@@ -1268,6 +1269,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	r->last_tick = now;
 	r->ticks++;
+	r->sum_inflight += r->inflight;
+	for (int i = 0; i < r->n_srv; i++)
+		r->sum_window += (int64_t)r->srv[i].window;
 	if (writer_poll(r) >= MAX_QUEUED)
 		r->full_ticks++;
 	wb_flush(r); /* a partial batch waits no longer than a tick */
@@ -1528,7 +1532,7 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 "servfail %lld, refused %lld, timeout %lld, other %lld; %lld records (%lld "
 			 "new), %lld addresses enriched (%s); %lld commits, writer CPU %.2f s, end of pass "
 			 "(index, checkpoint) %.2f s, CPU %.2f s; behind %lld of %lld ticks; peak in flight "
-			 "%d; max RSS %ld KiB; %lld tries given up early; UDP: %lld datagrams sent in "
+			 "%d, mean %lld (window %lld); max RSS %ld KiB; %lld tries given up early; UDP: %lld datagrams sent in "
 			 "%lld sendmmsg calls (%lld dropped), %lld read in %lld recvmmsg calls",
 			 (long long)r.domains, (long long)r.queries, (long long)r.retried,
 			 (long long)r.answers, s, s > 0 ? (double)r.answers / s : 0.0,
@@ -1538,6 +1542,8 @@ static int resolve_run(struct tip_module_ctx *ctx)
 			 (long long)r.records, (long long)r.w.new_records, (long long)r.w.enriched,
 			 r.enrich ? tip_enrich_db(r.enrich) : "none", (long long)r.w.commits,
 			 r.w.cpu_s, (double)(t1 - fin) / TIP_SEC, fin_cpu, (long long)r.full_ticks, (long long)r.ticks, r.max_inflight,
+			 (long long)(r.ticks ? r.sum_inflight / r.ticks : 0),
+			 (long long)(r.ticks ? r.sum_window / r.ticks : 0),
 			 ru.ru_maxrss, (long long)gave_up, (long long)io.sent, (long long)io.send_calls,
 			 (long long)io.dropped, (long long)io.received, (long long)io.recv_calls);
 	}
