@@ -39,7 +39,8 @@ Z
 	# the OPT record: more than the default [dns] edns_size (1232), so still TC over UDP -> TCP
 	for i in $(seq 1 100); do echo "big 60 A 10.9.$((i / 256)).$((i % 256))"; done
 } > "$T/zones/t.test.zone"
-KNOT_STATS=1 knot_start "$T/zones" t.test broken.test   # broken.test has no zone file: SERVFAIL
+# broken.test has no zone file: SERVFAIL; [::1] too, for the IPv6 server below
+KNOT_STATS=1 KNOT_LISTEN6=1 knot_start "$T/zones" t.test broken.test
 
 cat >> "$T/tip.conf" <<C
 [dns]
@@ -145,6 +146,25 @@ echo "$OUT" | jq -e . >/dev/null && pass "--json output" || fail "--json output 
 sed -i 's/^min_interval = 0/min_interval = 600/' "$T/tip.conf"
 assert_rc 0 "resolve short.t.test with min_interval 600" -- tip resolve short.t.test
 assert_eq "$(q "SELECT (next_due - last_round) / 1000000 FROM watch WHERE domain = 'short.t.test'")" "600" "min_interval wins over a 1 s TTL"
+
+# --- the same server over IPv6 ([::1]:port): c-ares's sockets are ours (batched UDP, TCP for
+# the truncated answer), for AF_INET6 as for AF_INET; knotd's own counters say which protocol
+# each query came over
+sed "s/^servers = .*/servers = [::1]:$KNOT_PORT/" "$T/tip.conf" > "$T/v6.conf"
+u6=$(knot_stat t.test "request-protocol[udp6]")
+t6=$(knot_stat t.test "request-protocol[tcp6]")
+assert_rc 0 "resolve over IPv6" -- tip -c "$T/v6.conf" resolve a.t.test big.t.test
+assert_eq "$(q "SELECT group_concat(outcome || ':' || n_records, ' ') FROM (SELECT outcome, n_records FROM round_all WHERE domain = 'big.t.test' AND rrtype = 'A' ORDER BY at DESC LIMIT 1)")" "ok:100" \
+	"over IPv6 the truncated answer comes whole (TCP over [::1])"
+sent6=$(echo "$ERR" | sed -n 's/.*UDP: \([0-9]*\) datagrams sent in \([0-9]*\) sendmmsg calls.*/\1 \2/p')
+assert_match "$sent6" "^[0-9]+ [0-9]+$" "the pass reports its UDP datagrams and sendmmsg calls"
+read -r n6 calls6 <<< "${sent6:-0 0}"
+assert_eq "$(( n6 >= 6 && calls6 >= 1 && calls6 <= n6 ))" "1" \
+	"at least 6 datagrams (2 domains x A, AAAA, NS) in no more calls than datagrams ($n6 in $calls6)"
+assert_eq "$(( $(knot_stat t.test "request-protocol[udp6]") - u6 ))" "$n6" \
+	"knotd counts over UDP6 every datagram the pass says it sent"
+assert_eq "$(( $(knot_stat t.test "request-protocol[tcp6]") - t6 >= 1 ))" "1" \
+	"and big.t.test's truncated answer asked again over TCP6"
 
 # --- a server that never answers, and a port nobody listens on
 silent_udp_start

@@ -9,7 +9,8 @@
 #                                Sets KNOT_PORT, KNOT_PID, KNOT_DIR, KNOT_CONF, KNOT_SOCK.
 #                                Env: KNOT_UDP_WORKERS (default 1), KNOT_TCP_WORKERS (default 1),
 #                                KNOT_STATS=1 (load knotd's mod-stats on every zone: counters
-#                                per request protocol, EDNS presence and TC flag; see knot_stat).
+#                                per request protocol, EDNS presence and TC flag; see knot_stat),
+#                                KNOT_LISTEN6=1 (also listen on [::1] at the same port).
 #   knot_begin ZONE              open a zone transaction (knotc zone-begin)
 #   knot_set ZONE OWNER TTL TYPE RDATA...    add a record in the open transaction
 #   knot_unset ZONE OWNER [TYPE [RDATA...]]  remove records in the open transaction
@@ -51,7 +52,7 @@ knot_start() {
 server:
     rundir: "$KNOT_DIR/run"
     pidfile: "$KNOT_DIR/run/knot.pid"
-    listen: 127.0.0.1@$KNOT_PORT
+    listen: [ 127.0.0.1@$KNOT_PORT$([ "${KNOT_LISTEN6:-0}" = 1 ] && echo ", ::1@$KNOT_PORT") ]
     udp-workers: ${KNOT_UDP_WORKERS:-1}
     tcp-workers: ${KNOT_TCP_WORKERS:-1}
     background-workers: 1
