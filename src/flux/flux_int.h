@@ -15,8 +15,8 @@
  * wake-up of the loop finds ~100 answers to read and sends as many queries. So:
  * - a UDP datagram c-ares sends is queued and reported sent; rs_io_flush sends the queue with
  *   one sendmmsg(2) per socket (and so does a full queue). The loop flushes before it waits.
- *   A datagram the kernel refuses for lack of buffer is dropped (the query is then lost, as on
- *   the wire); any other error is kept and returned by that socket's next send, so c-ares sees
+ *   A datagram the kernel refuses for lack of buffer is dropped with the rest of its socket's
+ *   batch (the queries are lost, as on the wire); any other error is kept and returned by that socket's next send, so c-ares sees
  *   it as it would have;
  * - a UDP read takes up to a batch of datagrams with one recvmmsg(2) and hands them to c-ares
  *   one by one, with their source addresses (c-ares checks them against the server's); a batch

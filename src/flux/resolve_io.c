@@ -3,7 +3,8 @@
  *
  * Measured on the development machine (2 cores, loopback): one send(2) of a 40-byte datagram
  * 3.3–4.0 µs, the same in a sendmmsg(2) of 64 0.5 µs less; one recvfrom(2) 1.0–1.15 µs, in a
- * recvmmsg(2) of 64 0.6–0.77 µs. A pass makes one of each per answer.
+ * recvmmsg(2) of 64 0.6–0.77 µs. Left to itself, c-ares makes one of each per answer; through
+ * these functions a 1M pass makes ~0.12 sendmmsg and ~0.08 recvmmsg calls per answer.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -138,11 +139,15 @@ static void flush_fd(struct rs_io *io, int fd, int first)
 			done += k;
 			continue;
 		}
-		/* the datagram at `done` was refused: no buffer (lost, as on the wire), or an error
-		 * the socket's next send reports to c-ares; either way it is not sent */
-		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && s &&
-		    !s->err)
-			s->err = errno ? errno : EIO;
+		/* the datagram at `done` was refused. No buffer: it and the rest are lost, as on the
+		 * wire (sending them at once would only be refused again). Any other error is the
+		 * socket's next send's to report to c-ares; the rest are tried. */
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			io->st.dropped += n - done;
+			break;
+		}
+		if (s && !s->err)
+			s->err = k < 0 && errno ? errno : EIO;
 		io->st.dropped++;
 		done++;
 	}
