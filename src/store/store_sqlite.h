@@ -22,14 +22,18 @@ struct sq_store {
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
 	bool listing_fn;            /* its SQL function tip_listing_key is registered */
-	/* sq_pdns_answer_batch: its SQL function tip_answer_same_mark is registered, and the marks
-	 * of the statement in progress (one per answer of the batch) */
+	/* sq_pdns_answer_batch (store_sqlite_batch.c): its SQL function tip_answer_same_mark is
+	 * registered, and the marks of the statement in progress (one per answer of the batch) */
 	bool answer_mark_fn;
 	int answer_same_skip; /* batches to go one by one (few unchanged sets lately) */
 	bool *answer_marks;
 	size_t n_answer_marks;
+	/* its new sets' statements: their SQL functions are registered, and the rows in progress
+	 * (store_sqlite_batch.c) */
+	bool answer_new_fn;
+	struct sq_new_batch *answer_new;
 	/* the row tables (sq_rows_use) registered on this connection */
-	const struct sq_rows_def *rows_defs[4];
+	const struct sq_rows_def *rows_defs[8];
 	size_t n_rows_defs;
 	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
 	bool pdns_known;
@@ -205,7 +209,7 @@ void sq_release_memory(struct tip_store *st);
 int sq_runs(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg,
 	    struct tip_error *err);
 
-/* store_sqlite_flux.c: fast-flux pass 1 */
+/* store_sqlite_flux.c, store_sqlite_batch.c: fast-flux pass 1 */
 int sq_watch_due(struct tip_store *st, tip_time_t now, int64_t after_id, int limit,
 		 tip_watch_due_cb cb, void *arg, struct tip_error *err);
 int sq_watch_resolved(struct tip_store *st, int64_t id, const char *domain, tip_time_t at,
@@ -241,6 +245,19 @@ int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err);
  * other than by sq_pdns_answer. */
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err);
+/* What the one-by-one answer path (store_sqlite_flux.c) and the batches (store_sqlite_batch.c)
+ * share. An answer_set row lists at most SQ_SET_ROUNDS_MAX rounds. sq_set_answer: the round is
+ * a complete, successful answer with a set hash, so a set row can count it; sq_one_ttl: all
+ * its records have one TTL; sq_set_text: its values sorted and joined with '\n' (malloc'd), the
+ * set's identity beside its hash; sq_set_base_new: a set row's count of new records in its base
+ * round. */
+#define SQ_SET_ROUNDS_MAX 32
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
+bool sq_set_answer(const struct tip_round *rd, size_t n);
+bool sq_one_ttl(const struct tip_pdns_rec *rec, size_t n);
+char *sq_set_text(const struct tip_pdns_rec *rec, size_t n);
+int sq_set_base_new(struct sq_store *s, int64_t id, int64_t base_new, struct tip_error *err);
 int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 		    struct tip_error *err);

@@ -16,13 +16,6 @@ static const char q_watch_resolved[] =
 static const char q_watch_resolved_id[] =
 	"UPDATE watch SET last_round = ?2, next_due = ?3, rounds = rounds + 1, last_outcome = ?4"
 	" WHERE id = ?5";
-/* The ended domains of a batch as one statement: tip_watch_done(?1) is a table-valued function
- * over the caller's array (bound with sqlite3_bind_pointer), sorted by id, so that the update
- * walks the watch table in rowid order with one cursor (SQLite's next-row fast path) instead
- * of a statement per domain. ~3.5 µs a domain as single UPDATEs in a real pass. */
-static const char q_watch_resolved_batch[] =
-	"UPDATE watch SET last_round = d.at, next_due = d.next_due, rounds = rounds + d.k,"
-	" last_outcome = d.outcome FROM tip_watch_done(?1) AS d WHERE watch.id = d.id";
 /* A record is either new (one INSERT) or known (one UPDATE); sq_pdns_observe tries first the
  * statement that fitted the previous record, since records come in long runs of one kind (a
  * first pass: all new; the next passes: nearly all known), and falls back to the other. No
@@ -116,68 +109,6 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 	return 0;
 }
 
-/* the rows of q_watch_resolved_batch: k is the rounds an entry stands for (a domain listed
- * twice is merged) */
-static const struct sq_rows_def watch_done_rows = {
-	"tip_watch_done",
-	"CREATE TABLE x (id INTEGER, at INTEGER, next_due INTEGER, outcome TEXT, k INTEGER,"
-	" rows HIDDEN)",
-	"iiiti",
-};
-
-static int done_cmp(const void *a, const void *b)
-{
-	const struct tip_watch_done *x = a, *y = b;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return (x->at > y->at) - (x->at < y->at);
-}
-
-int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n,
-			    struct tip_error *err)
-{
-	struct sq_store *s = sq_of(st);
-	union sq_cell *c;
-	struct sq_rows rows;
-	size_t w = 0;
-	sqlite3_stmt *q;
-	int rc;
-
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (v[i].id <= 0 || !v[i].outcome)
-			return tip_error_set(err, TIP_EINVAL, "watch batch: entry %zu has no id or outcome",
-					     i);
-	if ((rc = sq_rows_use(s, &watch_done_rows, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, q_watch_resolved_batch, err)))
-		return TIP_ESTORE;
-	/* id order (the table's); a domain listed twice is merged into its later round */
-	qsort(v, n, sizeof(*v), done_cmp);
-	c = tip_xmalloc(n * 5 * sizeof(*c));
-	for (size_t i = 0; i < n; i++) {
-		union sq_cell *r;
-		if (w && c[(w - 1) * 5].i == v[i].id) {
-			r = &c[(w - 1) * 5];
-			r[4].i++;
-		} else {
-			r = &c[w++ * 5];
-			r[0].i = v[i].id;
-			r[4].i = 1;
-		}
-		r[1].i = v[i].at;
-		r[2].i = v[i].next_due;
-		r[3].s = v[i].outcome;
-	}
-	rows = (struct sq_rows){ c, w };
-	if ((rc = sq_rows_bind(s, q, 1, &watch_done_rows, &rows, err)) == 0)
-		rc = sq_done(s, q, err, "watch resolved");
-	sqlite3_bind_null(q, 1); /* no pointer to this frame left behind */
-	free(c);
-	return rc;
-}
-
 /* Unchanged answer sets (answer_set, schema 8). An answer whose set (set_hash and size, and the
  * same values) is the previous answer's for this watched domain and rrtype, with one TTL, costs
  * one UPDATE of its answer_set row by integer key (the watch row's id * 4 + the type's code),
@@ -185,14 +116,11 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
  * last written into pdns; those records are exactly the pdns rows of (domain, rrtype) with
  * last_seen = base_at (one round per domain, rrtype and time). The rounds themselves (the base
  * round and the unchanged ones) are listed in the row's `rounds` text until they are written
- * into `round` (SET_ROUNDS_MAX of them, or when the set changes). A changed set first writes
+ * into `round` (SQ_SET_ROUNDS_MAX of them, or when the set changes). A changed set first writes
  * out the listed rounds and folds the pending ones into the base records, then is written in
  * full and becomes the new base. Readers add the pending part (PDNS_SET_JOIN in
  * store_sqlite.h) and the listed rounds (sq_set_rounds_decode). Domains that are not watched
  * (tip resolve of any name) have no set row: their answers are written in full. */
-#define SET_ROUNDS_MAX 32
-#define STR_(x) #x
-#define STR(x) STR_(x)
 static const char q_set_get[] =
 	"SELECT set_hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds,"
 	" rounds FROM answer_set WHERE id = ?1";
@@ -204,7 +132,7 @@ static const char q_set_same[] =
 	"  ELSE (?3 - last_seen) || CASE WHEN last_ttl IS ?8 THEN '' ELSE '/' || ?8 END END || ';',"
 	" n_rounds = n_rounds + 1, last_ttl = ?8"
 	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"
-	" AND n_rounds < " STR(SET_ROUNDS_MAX);
+	" AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX);
 static const char q_set_fold[] =
 	"UPDATE pdns SET count = count + ?4, last_seen = max(last_seen, ?5),"
 	" min_ttl = min(min_ttl, ?6), max_ttl = max(max_ttl, ?7)"
@@ -427,6 +355,16 @@ static int rounds_flush(struct sq_store *s, const char *domain, const char *rrty
 	return rc;
 }
 
+int sq_set_base_new(struct sq_store *s, int64_t id, int64_t base_new, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_set_base_new, err);
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 1, id);
+	sq_bind_int(q, 2, base_new);
+	return sq_done(s, q, err, "answer set");
+}
+
 static int set_exec_id(struct sq_store *s, const char *sql, int64_t id, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
@@ -571,7 +509,7 @@ static int cmp_str(const void *a, const void *b)
 /* The answer's values, sorted and joined with '\n': a set is "unchanged" only when this text
  * is equal, not merely its hash (an answer comes from a hostile server; a 64-bit sum of
  * hashes can be made to collide, and a collision would lose the records it hides). */
-static char *set_text(const struct tip_pdns_rec *rec, size_t n)
+char *sq_set_text(const struct tip_pdns_rec *rec, size_t n)
 {
 	const char **v = tip_xmalloc(n * sizeof(*v));
 	size_t len = 1, o = 0;
@@ -594,13 +532,13 @@ static char *set_text(const struct tip_pdns_rec *rec, size_t n)
 }
 
 /* Only a complete, successful answer can be counted in a set row */
-static bool set_answer(const struct tip_round *rd, size_t n)
+bool sq_set_answer(const struct tip_round *rd, size_t n)
 {
 	return !strcmp(rd->outcome, "ok") && rd->n_records == (int64_t)n && rd->set_hash != 0;
 }
 
 /* All the records have one TTL (an unchanged set's round keeps one) */
-static bool one_ttl(const struct tip_pdns_rec *rec, size_t n)
+bool sq_one_ttl(const struct tip_pdns_rec *rec, size_t n)
 {
 	for (size_t i = 1; i < n; i++)
 		if (rec[i].ttl != rec[0].ttl)
@@ -630,7 +568,7 @@ int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_roun
 		r.n_new = 0;
 		return sq_round_put(st, &r, err);
 	}
-	if (set_answer(rd, n) &&
+	if (sq_set_answer(rd, n) &&
 	    (rc = set_id(s, watch_id, rd->domain, rd->rrtype, &id, err)) < 0)
 		return rc;
 	if (!id) {
@@ -643,7 +581,7 @@ int sq_pdns_answer(struct tip_store *st, int64_t watch_id, const struct tip_roun
 			*n_new = news;
 		return sq_round_put(st, &r, err);
 	}
-	vals = set_text(rec, n);
+	vals = sq_set_text(rec, n);
 	rc = answer(s, id, &r, rec, n, is_new, &news, vals, err);
 	free(vals);
 	if (n_new)
@@ -656,7 +594,7 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 		  const char *vals, struct tip_error *err)
 {
 	struct pset p = { 0 };
-	bool same_ttl = one_ttl(rec, n);
+	bool same_ttl = sq_one_ttl(rec, n);
 	int rc;
 
 	/* the same set as last time (the same values, not only the same hash), one TTL, time not
@@ -678,12 +616,7 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 				return rc;
 			if (*n_new == (int64_t)n)
 				return 0;
-			sqlite3_stmt *q = sq_prep(s, q_set_base_new, err);
-			if (!q)
-				return TIP_ESTORE;
-			sq_bind_int(q, 1, id);
-			sq_bind_int(q, 2, *n_new);
-			return sq_done(s, q, err, "answer set");
+			return sq_set_base_new(s, id, *n_new, err);
 		}
 	}
 	if ((rc = set_get(s, id, &p, err)) < 0)
@@ -691,7 +624,7 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 	if (p.found && same_ttl && p.hash == rd->set_hash && p.n == (int64_t)n &&
 	    rd->at > p.last_seen) {
 		/* a full round list is written out first */
-		if (p.n_rounds >= SET_ROUNDS_MAX &&
+		if (p.n_rounds >= SQ_SET_ROUNDS_MAX &&
 		    ((rc = rounds_flush(s, rd->domain, rd->rrtype, &p, err)) < 0 ||
 		     (rc = set_exec_id(s, q_set_clear, id, err)) < 0))
 			goto out;
@@ -715,178 +648,6 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 		rc = 0;
 out:
 	pset_free(&p);
-	return rc;
-}
-
-/* Many answers (sq_pdns_answer_batch). The unchanged sets among them are counted by one
- * UPDATE over the batch (q_set_same per row, as a join with the C array tip_answer_same, in
- * id order); tip_answer_same_mark(i) is evaluated for the rows that matched and marks their
- * answers done. The rest go through sq_pdns_answer one by one, in their order. Only the first
- * answer of a set row joins the statement (a row updated twice by one UPDATE would count
- * once); the later ones come after it, as in one-by-one order. */
-static const struct sq_rows_def answer_same_rows = {
-	"tip_answer_same",
-	"CREATE TABLE x (sid INTEGER, si INTEGER, sat INTEGER, sttl INTEGER, shash INTEGER,"
-	" sn INTEGER, svals TEXT, srttl INTEGER, rows HIDDEN)",
-	"iiiiiiti",
-};
-enum { AS_ID, AS_I, AS_AT, AS_TTL, AS_HASH, AS_N, AS_VALS, AS_RTTL, AS_COLS };
-#define SAME_BATCH_SKIP 15
-static const char q_set_same_batch[] =
-	"UPDATE answer_set SET pending = pending + 1, last_seen = sat,"
-	" min_ttl = min(coalesce(min_ttl, sttl), sttl), max_ttl = max(coalesce(max_ttl, sttl), sttl),"
-	" rounds = rounds || CASE WHEN n_rounds = 0 THEN sat || '/' || srttl"
-	"  ELSE (sat - last_seen) || CASE WHEN last_ttl IS srttl THEN '' ELSE '/' || srttl END"
-	"  END || ';',"
-	" n_rounds = n_rounds + tip_answer_same_mark(si), last_ttl = srttl"
-	" FROM tip_answer_same(?1) WHERE answer_set.id = sid AND set_hash = shash AND n = sn"
-	" AND last_seen < sat AND vals = svals AND n_rounds < " STR(SET_ROUNDS_MAX);
-
-static void answer_mark_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-	struct sq_store *s = sqlite3_user_data(cx);
-	int64_t i = sqlite3_value_int64(argv[0]);
-	(void)argc;
-	if (!s->answer_marks || i < 0 || (uint64_t)i >= s->n_answer_marks) {
-		sqlite3_result_error(cx, "tip_answer_same_mark outside its batch", -1);
-		return;
-	}
-	s->answer_marks[i] = true;
-	sqlite3_result_int(cx, 1);
-}
-
-static int cmp_cells_id(const void *a, const void *b)
-{
-	const union sq_cell *x = a, *y = b;
-	if (x[AS_ID].i != y[AS_ID].i)
-		return x[AS_ID].i < y[AS_ID].i ? -1 : 1;
-	return (x[AS_I].i > y[AS_I].i) - (x[AS_I].i < y[AS_I].i);
-}
-
-/* The batch's candidates for the one statement, as rows of answer_same_rows (vals malloc'd);
- * how many. */
-static size_t same_candidates(const struct tip_answer *a, size_t n, union sq_cell *c)
-{
-	size_t m = 0, w = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct tip_round *rd = &a[i].rd;
-		int code = sq_rrtype_code(rd->rrtype);
-		union sq_cell *r = &c[m * AS_COLS];
-		if (a[i].watch_id <= 0 || !code || !a[i].n || !set_answer(rd, a[i].n) ||
-		    !one_ttl(a[i].rec, a[i].n))
-			continue;
-		r[AS_ID].i = a[i].watch_id * 4 + code;
-		r[AS_I].i = (int64_t)i;
-		r[AS_AT].i = rd->at;
-		r[AS_TTL].i = a[i].rec[0].ttl;
-		r[AS_HASH].i = rd->set_hash;
-		r[AS_N].i = (int64_t)a[i].n;
-		r[AS_VALS].s = NULL;
-		r[AS_RTTL].i = rd->min_ttl;
-		m++;
-	}
-	/* id order; of an id's answers only the first joins */
-	qsort(c, m, AS_COLS * sizeof(*c), cmp_cells_id);
-	for (size_t i = 0; i < m; i++) {
-		if (w && c[(w - 1) * AS_COLS + AS_ID].i == c[i * AS_COLS + AS_ID].i)
-			continue;
-		if (w != i)
-			memcpy(&c[w * AS_COLS], &c[i * AS_COLS], AS_COLS * sizeof(*c));
-		w++;
-	}
-	for (size_t i = 0; i < w; i++) {
-		const struct tip_answer *x = &a[c[i * AS_COLS + AS_I].i];
-		c[i * AS_COLS + AS_VALS].s = set_text(x->rec, x->n);
-	}
-	return w;
-}
-
-int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
-			 struct tip_error *err)
-{
-	struct sq_store *s = sq_of(st);
-	union sq_cell *c = NULL;
-	bool *mark = NULL, *tried = NULL;
-	size_t m = 0;
-	int rc;
-
-	if (!n)
-		return 0;
-	if ((rc = set_table(s, err)) < 0)
-		return rc;
-	/* with a row of its own for the same domain, a `tip resolve NAME` answer (watch_id 0)
-	 * could reach a set row out of order: such a batch goes one by one */
-	for (size_t i = 0; rc > 0 && i < n; i++)
-		if (a[i].watch_id <= 0)
-			rc = 0;
-	/* a pass whose answers are mostly new sets (a new watch list's first pass) would pay
-	 * for a statement that takes none: after a batch that took fewer than an eighth of its
-	 * candidates, the next SAME_BATCH_SKIP batches go one by one */
-	if (rc > 0 && s->answer_same_skip > 0) {
-		s->answer_same_skip--;
-		rc = 0;
-	}
-	if (rc > 0 && n > 1) {
-		c = tip_xmalloc(n * AS_COLS * sizeof(*c));
-		m = same_candidates(a, n, c);
-	}
-	if (m) {
-		struct sq_rows rows = { c, m };
-		sqlite3_stmt *q;
-		mark = tip_xcalloc(n, sizeof(*mark));
-		tried = tip_xcalloc(n, sizeof(*tried));
-		for (size_t i = 0; i < m; i++)
-			tried[c[i * AS_COLS + AS_I].i] = true;
-		if (!s->answer_mark_fn) {
-			if (sqlite3_create_function_v2(s->db, "tip_answer_same_mark", 1,
-						       SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
-						       answer_mark_fn, NULL, NULL,
-						       NULL) != SQLITE_OK) {
-				rc = sq_fail(s, err, "answer batch");
-				goto out;
-			}
-			s->answer_mark_fn = true;
-		}
-		if ((rc = sq_rows_use(s, &answer_same_rows, err)) < 0)
-			goto out;
-		if (!(q = sq_prep(s, q_set_same_batch, err))) {
-			rc = TIP_ESTORE;
-			goto out;
-		}
-		s->answer_marks = mark;
-		s->n_answer_marks = n;
-		if ((rc = sq_rows_bind(s, q, 1, &answer_same_rows, &rows, err)) == 0)
-			rc = sq_done(s, q, err, "answer set same");
-		sqlite3_bind_null(q, 1);
-		s->answer_marks = NULL;
-		s->n_answer_marks = 0;
-		if (rc < 0)
-			goto out;
-		if ((size_t)sqlite3_changes(s->db) < m / 8)
-			s->answer_same_skip = SAME_BATCH_SKIP;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (mark && mark[i]) {
-			a[i].rd.n_new = 0;
-			if (a[i].is_new)
-				memset(a[i].is_new, 0, a[i].n * sizeof(*a[i].is_new));
-			s->pdns_set_same = true;
-			s->pdns_set_new = false;
-			continue;
-		}
-		if (tried && tried[i])
-			s->pdns_set_same = false; /* its set row did not take it as unchanged */
-		if ((rc = sq_pdns_answer(st, a[i].watch_id, &a[i].rd, a[i].rec, a[i].n, a[i].is_new,
-					 &a[i].rd.n_new, err)) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	for (size_t i = 0; i < m; i++)
-		free((char *)c[i * AS_COLS + AS_VALS].s);
-	free(c);
-	free(mark);
-	free(tried);
 	return rc;
 }
 

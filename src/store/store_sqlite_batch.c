@@ -1,0 +1,541 @@
+/*
+ * store_sqlite_batch.c — the flux-resolve writer's batches as set-based statements: a batch
+ * (a C array the statement reads as a table, store_sqlite_rows.c) is applied with one
+ * statement per kind of write instead of one per row. The ended domains' watch rows
+ * (sq_watch_resolved_batch) and the answers (sq_pdns_answer_batch: unchanged sets, new sets;
+ * the rest through the one-by-one path of store_sqlite_flux.c, which defines what each answer
+ * writes). Each batch call leaves the store as the one-by-one calls in the batch's order would:
+ * tests/unit/test_flux_store.c compares the two on every row.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite.h"
+
+/* The ended domains of a batch as one statement: tip_watch_done(?1) is a table-valued function
+ * over the caller's array (bound with sqlite3_bind_pointer), sorted by id, so that the update
+ * walks the watch table in rowid order with one cursor (SQLite's next-row fast path) instead
+ * of a statement per domain. ~3.5 µs a domain as single UPDATEs in a real pass. */
+static const char q_watch_resolved_batch[] =
+	"UPDATE watch SET last_round = d.at, next_due = d.next_due, rounds = rounds + d.k,"
+	" last_outcome = d.outcome FROM tip_watch_done(?1) AS d WHERE watch.id = d.id";
+/* the rows of q_watch_resolved_batch: k is the rounds an entry stands for (a domain listed
+ * twice is merged) */
+static const struct sq_rows_def watch_done_rows = {
+	"tip_watch_done",
+	"CREATE TABLE x (id INTEGER, at INTEGER, next_due INTEGER, outcome TEXT, k INTEGER,"
+	" rows HIDDEN)",
+	"iiiti",
+};
+
+static int done_cmp(const void *a, const void *b)
+{
+	const struct tip_watch_done *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->at > y->at) - (x->at < y->at);
+}
+
+int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size_t n,
+			    struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	union sq_cell *c;
+	struct sq_rows rows;
+	size_t w = 0;
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id <= 0 || !v[i].outcome)
+			return tip_error_set(err, TIP_EINVAL, "watch batch: entry %zu has no id or outcome",
+					     i);
+	if ((rc = sq_rows_use(s, &watch_done_rows, err)) < 0)
+		return rc;
+	if (!(q = sq_prep(s, q_watch_resolved_batch, err)))
+		return TIP_ESTORE;
+	/* id order (the table's); a domain listed twice is merged into its later round */
+	qsort(v, n, sizeof(*v), done_cmp);
+	c = tip_xmalloc(n * 5 * sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		union sq_cell *r;
+		if (w && c[(w - 1) * 5].i == v[i].id) {
+			r = &c[(w - 1) * 5];
+			r[4].i++;
+		} else {
+			r = &c[w++ * 5];
+			r[0].i = v[i].id;
+			r[4].i = 1;
+		}
+		r[1].i = v[i].at;
+		r[2].i = v[i].next_due;
+		r[3].s = v[i].outcome;
+	}
+	rows = (struct sq_rows){ c, w };
+	if ((rc = sq_rows_bind(s, q, 1, &watch_done_rows, &rows, err)) == 0)
+		rc = sq_done(s, q, err, "watch resolved");
+	sqlite3_bind_null(q, 1); /* no pointer to this frame left behind */
+	free(c);
+	return rc;
+}
+
+/* Many answers (sq_pdns_answer_batch). The unchanged sets among them are counted by one
+ * UPDATE over the batch (q_set_same per row, as a join with the C array tip_answer_same, in
+ * id order); tip_answer_same_mark(i) is evaluated for the rows that matched and marks their
+ * answers done. The rest go through sq_pdns_answer one by one, in their order. Only the batch's
+ * first answer for a set row may join the statement (first_of_sets: a row updated twice by one
+ * UPDATE would count once, and an incomplete answer before it drops the row); the later ones
+ * come after it, as in one-by-one order. */
+static const struct sq_rows_def answer_same_rows = {
+	"tip_answer_same",
+	"CREATE TABLE x (sid INTEGER, si INTEGER, sat INTEGER, sttl INTEGER, shash INTEGER,"
+	" sn INTEGER, svals TEXT, srttl INTEGER, rows HIDDEN)",
+	"iiiiiiti",
+};
+enum { AS_ID, AS_I, AS_AT, AS_TTL, AS_HASH, AS_N, AS_VALS, AS_RTTL, AS_COLS };
+#define SAME_BATCH_SKIP 15
+static const char q_set_same_batch[] =
+	"UPDATE answer_set SET pending = pending + 1, last_seen = sat,"
+	" min_ttl = min(coalesce(min_ttl, sttl), sttl), max_ttl = max(coalesce(max_ttl, sttl), sttl),"
+	" rounds = rounds || CASE WHEN n_rounds = 0 THEN sat || '/' || srttl"
+	"  ELSE (sat - last_seen) || CASE WHEN last_ttl IS srttl THEN '' ELSE '/' || srttl END"
+	"  END || ';',"
+	" n_rounds = n_rounds + tip_answer_same_mark(si), last_ttl = srttl"
+	" FROM tip_answer_same(?1) WHERE answer_set.id = sid AND set_hash = shash AND n = sn"
+	" AND last_seen < sat AND vals = svals AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX);
+
+static void answer_mark_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_store *s = sqlite3_user_data(cx);
+	int64_t i = sqlite3_value_int64(argv[0]);
+	(void)argc;
+	if (!s->answer_marks || i < 0 || (uint64_t)i >= s->n_answer_marks) {
+		sqlite3_result_error(cx, "tip_answer_same_mark outside its batch", -1);
+		return;
+	}
+	s->answer_marks[i] = true;
+	sqlite3_result_int(cx, 1);
+}
+
+static int cmp_cells_id(const void *a, const void *b)
+{
+	const union sq_cell *x = a, *y = b;
+	if (x[AS_ID].i != y[AS_ID].i)
+		return x[AS_ID].i < y[AS_ID].i ? -1 : 1;
+	return (x[AS_I].i > y[AS_I].i) - (x[AS_I].i < y[AS_I].i);
+}
+
+/* The batch's candidates for the one statement, as rows of answer_same_rows (vals malloc'd);
+ * how many. */
+static size_t same_candidates(const struct tip_answer *a, size_t n, const bool *first,
+			      union sq_cell *c)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct tip_round *rd = &a[i].rd;
+		int code = sq_rrtype_code(rd->rrtype);
+		union sq_cell *r = &c[m * AS_COLS];
+		if (!first[i] || a[i].watch_id <= 0 || !code || !a[i].n || !sq_set_answer(rd, a[i].n) ||
+		    !sq_one_ttl(a[i].rec, a[i].n))
+			continue;
+		r[AS_ID].i = a[i].watch_id * 4 + code;
+		r[AS_I].i = (int64_t)i;
+		r[AS_AT].i = rd->at;
+		r[AS_TTL].i = a[i].rec[0].ttl;
+		r[AS_HASH].i = rd->set_hash;
+		r[AS_N].i = (int64_t)a[i].n;
+		r[AS_VALS].s = NULL;
+		r[AS_RTTL].i = rd->min_ttl;
+		m++;
+	}
+	/* id order (first[] leaves one answer an id) */
+	qsort(c, m, AS_COLS * sizeof(*c), cmp_cells_id);
+	for (size_t i = 0; i < m; i++) {
+		const struct tip_answer *x = &a[c[i * AS_COLS + AS_I].i];
+		c[i * AS_COLS + AS_VALS].s = sq_set_text(x->rec, x->n);
+	}
+	return m;
+}
+
+static int cmp_pairs(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* first[i]: a[i] is the batch's first answer for its set row (watch id and type). A batch
+ * statement takes only such answers, so that each set row's answers keep their order whatever
+ * writes them: any answer with records reaches its set row (an incomplete one drops it). */
+static bool *first_of_sets(const struct tip_answer *a, size_t n)
+{
+	int64_t *k = tip_xmalloc(n * 2 * sizeof(*k));
+	bool *first = tip_xcalloc(n, sizeof(*first));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		int code = sq_rrtype_code(a[i].rd.rrtype);
+		if (a[i].watch_id <= 0 || !code)
+			continue;
+		k[2 * m] = a[i].watch_id * 4 + code;
+		k[2 * m + 1] = (int64_t)i;
+		m++;
+	}
+	qsort(k, m, 2 * sizeof(*k), cmp_pairs);
+	for (size_t j = 0; j < m; j++)
+		if (j == 0 || k[2 * j] != k[2 * (j - 1)])
+			first[k[2 * j + 1]] = true;
+	free(k);
+	return first;
+}
+
+/* New sets (a new watch list's first pass: no answer has a set row yet). The first answer of a
+ * set row not stored yet costs four statements one by one (the set row, three records); here
+ * the batch's new sets take two in all:
+ * - their set rows, INSERT … SELECT from tip_answer_new in id order, as q_set_new each (every
+ *   record counted new); a row that exists after all is not touched: the upsert's WHERE
+ *   (tip_answer_exists, false) notes it, and that answer goes one by one;
+ * - the inserted sets' records, INSERT … SELECT from tip_pdns_new in key order; a record
+ *   already stored (known before the set) is updated as q_pdns_update does it, and noted
+ *   through tip_pdns_known in the upsert's WHERE.
+ * Then, as the one-by-one path does: is_new, n_new, and base_new where some records were known.
+ * An answer that lists a value twice goes one by one (its keys must be unique in the batch). */
+struct sq_new_batch {
+	const union sq_cell *sets, *recs;
+	size_t n_sets, n_recs;
+	bool *set_exists, *rec_known;
+};
+static const struct sq_rows_def answer_new_rows = {
+	"tip_answer_new",
+	"CREATE TABLE x (sid INTEGER, si INTEGER, shash INTEGER, sn INTEGER, sat INTEGER,"
+	" svals TEXT, srttl INTEGER, rows HIDDEN)",
+	"iiiiiti",
+};
+enum { AN_ID, AN_I, AN_HASH, AN_N, AN_AT, AN_VALS, AN_RTTL, AN_COLS };
+static const struct sq_rows_def pdns_new_rows = {
+	"tip_pdns_new",
+	"CREATE TABLE x (pd TEXT, pt TEXT, pv TEXT, pat INTEGER, pttl INTEGER, pi INTEGER,"
+	" px INTEGER, rows HIDDEN)",
+	"tttiiii",
+};
+enum { PN_DOMAIN, PN_TYPE, PN_VALUE, PN_AT, PN_TTL, PN_I, PN_X, PN_COLS };
+static const char q_set_new_batch[] =
+	"INSERT INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen, last_ttl,"
+	" vals, n_rounds, rounds) SELECT sid, shash, sn, sat, sn, 0, sat, srttl, svals, 1,"
+	" sat || '/' || srttl || ';' FROM tip_answer_new(?1) WHERE 1"
+	" ON CONFLICT (id) DO UPDATE SET id = id WHERE tip_answer_exists(excluded.id)";
+static const char q_pdns_new_batch[] =
+	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
+	" SELECT pd, pt, pv, pat, pat, 1, pttl, pttl FROM tip_pdns_new(?1) WHERE 1"
+	" ON CONFLICT (domain, rrtype, value) DO UPDATE SET"
+	" last_seen = max(last_seen, excluded.last_seen), count = count + 1,"
+	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)"
+	" WHERE tip_pdns_known(excluded.domain, excluded.rrtype, excluded.value)";
+
+static int cmp_rec_key(const union sq_cell *x, const char *d, const char *t, const char *v)
+{
+	int c = strcmp(x[PN_DOMAIN].s, d);
+	if (!c)
+		c = strcmp(x[PN_TYPE].s, t);
+	return c ? c : strcmp(x[PN_VALUE].s, v);
+}
+
+static int cmp_recs(const void *a, const void *b)
+{
+	const union sq_cell *y = b;
+	return cmp_rec_key(a, y[PN_DOMAIN].s, y[PN_TYPE].s, y[PN_VALUE].s);
+}
+
+static void answer_exists_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_store *s = sqlite3_user_data(cx);
+	const struct sq_new_batch *b = s->answer_new;
+	int64_t id = sqlite3_value_int64(argv[0]);
+	size_t lo = 0, hi = b ? b->n_sets : 0;
+	(void)argc;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->sets[mid * AN_COLS + AN_ID].i < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!b || lo == b->n_sets || b->sets[lo * AN_COLS + AN_ID].i != id) {
+		sqlite3_result_error(cx, "tip_answer_exists outside its batch", -1);
+		return;
+	}
+	b->set_exists[lo] = true;
+	sqlite3_result_int(cx, 0);
+}
+
+static void pdns_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_store *s = sqlite3_user_data(cx);
+	const struct sq_new_batch *b = s->answer_new;
+	const char *d = (const char *)sqlite3_value_text(argv[0]);
+	const char *t = (const char *)sqlite3_value_text(argv[1]);
+	const char *v = (const char *)sqlite3_value_text(argv[2]);
+	size_t lo = 0, hi = b ? b->n_recs : 0;
+	(void)argc;
+	while (d && t && v && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp_rec_key(&b->recs[mid * PN_COLS], d, t, v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!b || !d || !t || !v || lo == b->n_recs ||
+	    cmp_rec_key(&b->recs[lo * PN_COLS], d, t, v)) {
+		sqlite3_result_error(cx, "tip_pdns_known outside its batch", -1);
+		return;
+	}
+	b->rec_known[lo] = true;
+	sqlite3_result_int(cx, 1);
+}
+
+/* the sorted '\n'-joined values (set_text) list one twice */
+static bool has_twice(const char *vals)
+{
+	const char *prev = NULL, *p = vals;
+	size_t prev_len = 0;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (prev && len == prev_len && !memcmp(prev, p, len))
+			return true;
+		prev = p;
+		prev_len = len;
+		p += len + (e != NULL);
+	}
+	return false;
+}
+
+static int run_rows(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+		    const union sq_cell *cells, size_t n, const char *what, struct tip_error *err)
+{
+	struct sq_rows rows = { cells, n };
+	sqlite3_stmt *q;
+	int rc;
+	if ((rc = sq_rows_use(s, def, err)) < 0)
+		return rc;
+	if (!(q = sq_prep(s, sql, err)))
+		return TIP_ESTORE;
+	if ((rc = sq_rows_bind(s, q, 1, def, &rows, err)) == 0)
+		rc = sq_done(s, q, err, what);
+	sqlite3_bind_null(q, 1); /* no pointer to the caller's array left behind */
+	return rc;
+}
+
+/* Writes the batch's new sets (see above); done[i] is set for each answer written. */
+static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bool *first,
+		    const bool *mark, bool *done, struct tip_error *err)
+{
+	union sq_cell *c = tip_xmalloc(n * AN_COLS * sizeof(*c)), *r = NULL;
+	struct sq_new_batch b = { 0 };
+	size_t m = 0, nr = 0, w = 0;
+	int64_t *news = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct tip_round *rd = &a[i].rd;
+		union sq_cell *x = &c[m * AN_COLS];
+		char *vals;
+		if (!first[i] || (mark && mark[i]) || !a[i].n || !sq_set_answer(rd, a[i].n))
+			continue;
+		vals = sq_set_text(a[i].rec, a[i].n);
+		if (has_twice(vals)) {
+			free(vals);
+			continue;
+		}
+		x[AN_ID].i = a[i].watch_id * 4 + sq_rrtype_code(rd->rrtype);
+		x[AN_I].i = (int64_t)i;
+		x[AN_HASH].i = rd->set_hash;
+		x[AN_N].i = (int64_t)a[i].n;
+		x[AN_AT].i = rd->at;
+		x[AN_VALS].s = vals;
+		x[AN_RTTL].i = rd->min_ttl;
+		m++;
+		nr += a[i].n;
+	}
+	if (m < 2) /* one goes as fast one by one */
+		goto out;
+	if (!s->answer_new_fn) {
+		if (sqlite3_create_function_v2(s->db, "tip_answer_exists", 1,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, answer_exists_fn,
+					       NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_pdns_known", 3,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, pdns_known_fn,
+					       NULL, NULL, NULL) != SQLITE_OK) {
+			rc = sq_fail(s, err, "answer batch");
+			goto out;
+		}
+		s->answer_new_fn = true;
+	}
+	qsort(c, m, AN_COLS * sizeof(*c), cmp_cells_id); /* AN_ID, AN_I as AS_ID, AS_I */
+	b.sets = c;
+	b.n_sets = m;
+	b.set_exists = tip_xcalloc(m, sizeof(*b.set_exists));
+	s->answer_new = &b;
+	rc = run_rows(s, q_set_new_batch, &answer_new_rows, c, m, "answer set new", err);
+	if (rc < 0)
+		goto out;
+	/* the inserted sets' records, in key order */
+	r = tip_xmalloc(nr * PN_COLS * sizeof(*r));
+	for (size_t j = 0; j < m; j++) {
+		const struct tip_answer *x = &a[c[j * AN_COLS + AN_I].i];
+		if (b.set_exists[j])
+			continue;
+		for (size_t k = 0; k < x->n; k++, w++) {
+			union sq_cell *y = &r[w * PN_COLS];
+			y[PN_DOMAIN].s = x->rd.domain;
+			y[PN_TYPE].s = x->rd.rrtype;
+			y[PN_VALUE].s = x->rec[k].value;
+			y[PN_AT].i = x->rd.at;
+			y[PN_TTL].i = x->rec[k].ttl;
+			y[PN_I].i = c[j * AN_COLS + AN_I].i;
+			y[PN_X].i = (int64_t)k;
+		}
+	}
+	qsort(r, w, PN_COLS * sizeof(*r), cmp_recs);
+	b.recs = r;
+	b.n_recs = w;
+	b.rec_known = tip_xcalloc(w ? w : 1, sizeof(*b.rec_known));
+	if (w && (rc = run_rows(s, q_pdns_new_batch, &pdns_new_rows, r, w, "pdns new", err)) < 0)
+		goto out;
+	/* what the one-by-one path says of each answer */
+	news = tip_xcalloc(n, sizeof(*news));
+	for (size_t j = 0; j < w; j++) {
+		size_t i = (size_t)r[j * PN_COLS + PN_I].i;
+		bool nw = !b.rec_known[j];
+		news[i] += nw;
+		if (a[i].is_new)
+			a[i].is_new[r[j * PN_COLS + PN_X].i] = nw;
+	}
+	for (size_t j = 0; j < m; j++) {
+		size_t i = (size_t)c[j * AN_COLS + AN_I].i;
+		if (b.set_exists[j])
+			continue;
+		a[i].rd.n_new = news[i];
+		done[i] = true;
+		if (news[i] != (int64_t)a[i].n &&
+		    (rc = sq_set_base_new(s, c[j * AN_COLS + AN_ID].i, news[i], err)) < 0)
+			goto out;
+	}
+	s->pdns_set_new = true; /* as after a new set one by one */
+	rc = 0;
+out:
+	s->answer_new = NULL;
+	for (size_t j = 0; j < m; j++)
+		free((char *)c[j * AN_COLS + AN_VALS].s);
+	free(c);
+	free(r);
+	free(news);
+	free(b.set_exists);
+	free(b.rec_known);
+	return rc;
+}
+
+int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
+			 struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	union sq_cell *c = NULL;
+	bool *mark = NULL, *tried = NULL, *first = NULL, *done = NULL;
+	bool batch, same;
+	size_t m = 0;
+	int rc;
+
+	if (!n)
+		return 0;
+	if ((rc = sq_pdns_has_sets(s, err)) < 0)
+		return rc;
+	/* with a row of its own for the same domain, a `tip resolve NAME` answer (watch_id 0)
+	 * could reach a set row out of order: such a batch goes one by one */
+	batch = rc > 0 && n > 1;
+	for (size_t i = 0; batch && i < n; i++)
+		if (a[i].watch_id <= 0)
+			batch = false;
+	/* a pass whose answers are mostly new sets (a new watch list's first pass) would pay
+	 * for a statement that takes none: after a batch that took fewer than an eighth of its
+	 * candidates, the next SAME_BATCH_SKIP batches try no unchanged sets */
+	same = batch;
+	if (same && s->answer_same_skip > 0) {
+		s->answer_same_skip--;
+		same = false;
+	}
+	if (batch)
+		first = first_of_sets(a, n);
+	if (same) {
+		c = tip_xmalloc(n * AS_COLS * sizeof(*c));
+		m = same_candidates(a, n, first, c);
+	}
+	if (m) {
+		struct sq_rows rows = { c, m };
+		sqlite3_stmt *q;
+		mark = tip_xcalloc(n, sizeof(*mark));
+		tried = tip_xcalloc(n, sizeof(*tried));
+		for (size_t i = 0; i < m; i++)
+			tried[c[i * AS_COLS + AS_I].i] = true;
+		if (!s->answer_mark_fn) {
+			if (sqlite3_create_function_v2(s->db, "tip_answer_same_mark", 1,
+						       SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
+						       answer_mark_fn, NULL, NULL,
+						       NULL) != SQLITE_OK) {
+				rc = sq_fail(s, err, "answer batch");
+				goto out;
+			}
+			s->answer_mark_fn = true;
+		}
+		if ((rc = sq_rows_use(s, &answer_same_rows, err)) < 0)
+			goto out;
+		if (!(q = sq_prep(s, q_set_same_batch, err))) {
+			rc = TIP_ESTORE;
+			goto out;
+		}
+		s->answer_marks = mark;
+		s->n_answer_marks = n;
+		if ((rc = sq_rows_bind(s, q, 1, &answer_same_rows, &rows, err)) == 0)
+			rc = sq_done(s, q, err, "answer set same");
+		sqlite3_bind_null(q, 1);
+		s->answer_marks = NULL;
+		s->n_answer_marks = 0;
+		if (rc < 0)
+			goto out;
+		if ((size_t)sqlite3_changes(s->db) < m / 8)
+			s->answer_same_skip = SAME_BATCH_SKIP;
+	}
+	if (batch) {
+		done = tip_xcalloc(n, sizeof(*done));
+		if ((rc = new_sets(s, a, n, first, mark, done, err)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (mark && mark[i]) {
+			a[i].rd.n_new = 0;
+			if (a[i].is_new)
+				memset(a[i].is_new, 0, a[i].n * sizeof(*a[i].is_new));
+			s->pdns_set_same = true;
+			s->pdns_set_new = false;
+			continue;
+		}
+		if (done && done[i])
+			continue;
+		if (tried && tried[i])
+			s->pdns_set_same = false; /* its set row did not take it as unchanged */
+		if ((rc = sq_pdns_answer(st, a[i].watch_id, &a[i].rd, a[i].rec, a[i].n, a[i].is_new,
+					 &a[i].rd.n_new, err)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < m; i++)
+		free((char *)c[i * AS_COLS + AS_VALS].s);
+	free(c);
+	free(mark);
+	free(tried);
+	free(first);
+	free(done);
+	return rc;
+}
