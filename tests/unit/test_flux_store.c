@@ -586,8 +586,11 @@ static void test_pdns_answer_batch(void **state)
 					else
 						snprintf(vals[n][i], 32, "198.51.%d.%d", d, (gen % 4) * 10 + i);
 					/* a hostile server's answer listing a value twice (a new set in round 0) */
-					if (i == 1 && d % 11 == 7 && (r % 6 == 2 || r == 0))
-						snprintf(vals[n][i], 32, "%s", vals[n][0]);
+					if (i == 1 && d % 11 == 7 && (r % 6 == 2 || r == 0)) {
+						char first[32];
+						memcpy(first, vals[n][0], sizeof(first));
+						memcpy(vals[n][i], first, sizeof(first));
+					}
 					recs[n][i] = (struct tip_pdns_rec){
 						.value = vals[n][i],
 						.ttl = 60 + (r % 11 == d % 5 && i == 1 ? 5 : 0) };
