@@ -22,15 +22,13 @@ struct sq_store {
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
 	bool listing_fn;            /* its SQL function tip_listing_key is registered */
-	/* sq_pdns_answer_batch (store_sqlite_batch.c): its SQL function tip_answer_same_mark is
-	 * registered, and the marks of the statement in progress (one per answer of the batch) */
-	bool answer_mark_fn;
+	/* sq_pdns_answer_batch (store_sqlite_batch.c): its SQL functions are registered; the marks
+	 * of its unchanged-set statement in progress (one per answer of the batch), and the rows of
+	 * its new-set statements in progress */
+	bool answer_batch_fns;
 	int answer_same_skip; /* batches to go one by one (few unchanged sets lately) */
 	bool *answer_marks;
 	size_t n_answer_marks;
-	/* its new sets' statements: their SQL functions are registered, and the rows in progress
-	 * (store_sqlite_batch.c) */
-	bool answer_new_fn;
 	struct sq_new_batch *answer_new;
 	/* the row tables (sq_rows_use) registered on this connection */
 	const struct sq_rows_def *rows_defs[8];

@@ -12,6 +12,23 @@
 
 #include "store_sqlite.h"
 
+/* Runs sql, whose ?1 is def's table over cells (n rows), to its end. */
+static int run_rows(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+		    const union sq_cell *cells, size_t n, const char *what, struct tip_error *err)
+{
+	struct sq_rows rows = { cells, n };
+	sqlite3_stmt *q;
+	int rc;
+	if ((rc = sq_rows_use(s, def, err)) < 0)
+		return rc;
+	if (!(q = sq_prep(s, sql, err)))
+		return TIP_ESTORE;
+	if ((rc = sq_rows_bind(s, q, 1, def, &rows, err)) == 0)
+		rc = sq_done(s, q, err, what);
+	sqlite3_bind_null(q, 1); /* no pointer to the caller's array left behind */
+	return rc;
+}
+
 /* The ended domains of a batch as one statement: tip_watch_done(?1) is a table-valued function
  * over the caller's array (bound with sqlite3_bind_pointer), sorted by id, so that the update
  * walks the watch table in rowid order with one cursor (SQLite's next-row fast path) instead
@@ -41,9 +58,7 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
 {
 	struct sq_store *s = sq_of(st);
 	union sq_cell *c;
-	struct sq_rows rows;
 	size_t w = 0;
-	sqlite3_stmt *q;
 	int rc;
 
 	if (!n)
@@ -52,10 +67,6 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
 		if (v[i].id <= 0 || !v[i].outcome)
 			return tip_error_set(err, TIP_EINVAL, "watch batch: entry %zu has no id or outcome",
 					     i);
-	if ((rc = sq_rows_use(s, &watch_done_rows, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, q_watch_resolved_batch, err)))
-		return TIP_ESTORE;
 	/* id order (the table's); a domain listed twice is merged into its later round */
 	qsort(v, n, sizeof(*v), done_cmp);
 	c = tip_xmalloc(n * 5 * sizeof(*c));
@@ -73,10 +84,7 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
 		r[2].i = v[i].next_due;
 		r[3].s = v[i].outcome;
 	}
-	rows = (struct sq_rows){ c, w };
-	if ((rc = sq_rows_bind(s, q, 1, &watch_done_rows, &rows, err)) == 0)
-		rc = sq_done(s, q, err, "watch resolved");
-	sqlite3_bind_null(q, 1); /* no pointer to this frame left behind */
+	rc = run_rows(s, q_watch_resolved_batch, &watch_done_rows, c, w, "watch resolved", err);
 	free(c);
 	return rc;
 }
@@ -117,6 +125,32 @@ static void answer_mark_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	}
 	s->answer_marks[i] = true;
 	sqlite3_result_int(cx, 1);
+}
+
+static void answer_exists_fn(sqlite3_context *cx, int argc, sqlite3_value **argv);
+static void pdns_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv);
+
+/* The SQL functions the answer batch's statements call, registered once a connection */
+static int batch_functions(struct sq_store *s, struct tip_error *err)
+{
+	static const struct {
+		const char *name;
+		int argc;
+		void (*fn)(sqlite3_context *, int, sqlite3_value **);
+	} fns[] = {
+		{ "tip_answer_same_mark", 1, answer_mark_fn },
+		{ "tip_answer_exists", 1, answer_exists_fn },
+		{ "tip_pdns_known", 3, pdns_known_fn },
+	};
+	if (s->answer_batch_fns)
+		return 0;
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		if (sqlite3_create_function_v2(s->db, fns[i].name, fns[i].argc,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, fns[i].fn, NULL,
+					       NULL, NULL) != SQLITE_OK)
+			return sq_fail(s, err, "answer batch");
+	s->answer_batch_fns = true;
+	return 0;
 }
 
 static int cmp_cells_id(const void *a, const void *b)
@@ -312,22 +346,6 @@ static bool has_twice(const char *vals)
 	return false;
 }
 
-static int run_rows(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
-		    const union sq_cell *cells, size_t n, const char *what, struct tip_error *err)
-{
-	struct sq_rows rows = { cells, n };
-	sqlite3_stmt *q;
-	int rc;
-	if ((rc = sq_rows_use(s, def, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, sql, err)))
-		return TIP_ESTORE;
-	if ((rc = sq_rows_bind(s, q, 1, def, &rows, err)) == 0)
-		rc = sq_done(s, q, err, what);
-	sqlite3_bind_null(q, 1); /* no pointer to the caller's array left behind */
-	return rc;
-}
-
 /* Writes the batch's new sets (see above); done[i] is set for each answer written. */
 static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bool *first,
 		    const bool *mark, bool *done, struct tip_error *err)
@@ -361,18 +379,8 @@ static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bo
 	}
 	if (m < 2) /* one goes as fast one by one */
 		goto out;
-	if (!s->answer_new_fn) {
-		if (sqlite3_create_function_v2(s->db, "tip_answer_exists", 1,
-					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, answer_exists_fn,
-					       NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_create_function_v2(s->db, "tip_pdns_known", 3,
-					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, pdns_known_fn,
-					       NULL, NULL, NULL) != SQLITE_OK) {
-			rc = sq_fail(s, err, "answer batch");
-			goto out;
-		}
-		s->answer_new_fn = true;
-	}
+	if ((rc = batch_functions(s, err)) < 0)
+		goto out;
 	qsort(c, m, AN_COLS * sizeof(*c), cmp_cells_id); /* AN_ID, AN_I as AS_ID, AS_I */
 	b.sets = c;
 	b.n_sets = m;
@@ -472,33 +480,15 @@ int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
 		m = same_candidates(a, n, first, c);
 	}
 	if (m) {
-		struct sq_rows rows = { c, m };
-		sqlite3_stmt *q;
 		mark = tip_xcalloc(n, sizeof(*mark));
 		tried = tip_xcalloc(n, sizeof(*tried));
 		for (size_t i = 0; i < m; i++)
 			tried[c[i * AS_COLS + AS_I].i] = true;
-		if (!s->answer_mark_fn) {
-			if (sqlite3_create_function_v2(s->db, "tip_answer_same_mark", 1,
-						       SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
-						       answer_mark_fn, NULL, NULL,
-						       NULL) != SQLITE_OK) {
-				rc = sq_fail(s, err, "answer batch");
-				goto out;
-			}
-			s->answer_mark_fn = true;
-		}
-		if ((rc = sq_rows_use(s, &answer_same_rows, err)) < 0)
+		if ((rc = batch_functions(s, err)) < 0)
 			goto out;
-		if (!(q = sq_prep(s, q_set_same_batch, err))) {
-			rc = TIP_ESTORE;
-			goto out;
-		}
 		s->answer_marks = mark;
 		s->n_answer_marks = n;
-		if ((rc = sq_rows_bind(s, q, 1, &answer_same_rows, &rows, err)) == 0)
-			rc = sq_done(s, q, err, "answer set same");
-		sqlite3_bind_null(q, 1);
+		rc = run_rows(s, q_set_same_batch, &answer_same_rows, c, m, "answer set same", err);
 		s->answer_marks = NULL;
 		s->n_answer_marks = 0;
 		if (rc < 0)
