@@ -240,6 +240,62 @@ static void test_send_error_reaches_next_send(void **state)
 	rs_io_free(io);
 }
 
+/* Waits up to ms for the next datagram on fd; "" when none came. */
+static const char *peer_wait(int fd, char *buf, size_t len, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, ms) != 1)
+		return strcpy(buf, "");
+	return peer_recv(fd, buf, len);
+}
+
+/* The kernel refuses a datagram for lack of buffer (EAGAIN from sendmmsg on a non-blocking
+ * socket whose send buffer is full): that datagram and the rest of its socket's batch are
+ * dropped and counted, like a loss on the wire, and the socket goes on working; c-ares is told
+ * nothing (its timeout finds the loss). Loopback never refuses: its datagrams leave the send
+ * buffer at once. So this test runs only inside tests/integration/flux_io_nobuf.sh, which
+ * gives it a network namespace of its own whose loopback sends through a slow token bucket
+ * (tc tbf): the datagrams past the bucket's burst wait in the queue, charged to the sender's
+ * buffer, which the test makes as small as the kernel allows. */
+static void test_send_refused_for_lack_of_buffer(void **state)
+{
+	struct rs_io *io = rs_io_new(0);
+	struct sockaddr_in pa;
+	int a = peer_open(&pa), fa = io_udp(io, &pa), one = 1;
+	struct rs_io_stats st;
+	char buf[64], want[32];
+	(void)state;
+
+	assert_int_equal(setsockopt(fa, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)), 0);
+	for (int i = 0; i < 60; i++) /* under the queue's own flush (64) */
+		assert_int_equal(io_send(io, fa, "n", i), i < 10 ? 2 : 3); /* "queued": sent */
+	rs_io_flush(io);
+	rs_io_stats(io, &st);
+	/* the link is slow (the script's premise): some went, the rest were refused */
+	assert_true(st.sent > 0);
+	assert_true(st.dropped > 0);
+	assert_int_equal(st.sent + st.dropped, 60);
+	/* one call sent what fitted, the next was refused; nothing was tried after it */
+	assert_int_equal(st.send_calls, 2);
+	/* what was sent arrives, in order; what was dropped never does */
+	for (int i = 0; i < st.sent; i++) {
+		snprintf(want, sizeof(want), "n%d", i);
+		assert_string_equal(peer_wait(a, buf, sizeof(buf), 3000), want);
+	}
+	assert_string_equal(peer_wait(a, buf, sizeof(buf), 300), "");
+	/* the refusal is not the socket's error: its next datagram goes out */
+	assert_int_equal(io_send(io, fa, "after", 0), 6);
+	rs_io_flush(io);
+	assert_string_equal(peer_wait(a, buf, sizeof(buf), 3000), "after0");
+	rs_io_stats(io, &st);
+	assert_int_equal(st.sent + st.dropped, 61);
+	assert_int_equal(st.send_calls, 3);
+
+	rs_io_funcs()->aclose(fa, io);
+	rs_io_free(io);
+	close(a);
+}
+
 static void test_tcp_goes_straight_through(void **state)
 {
 	struct rs_io *io = rs_io_new(0);
@@ -292,6 +348,14 @@ int main(void)
 		cmocka_unit_test(test_send_error_reaches_next_send),
 		cmocka_unit_test(test_tcp_goes_straight_through),
 	};
+	/* TIP_TEST_SLOW_LINK=1: only the test that needs the slow loopback of
+	 * tests/integration/flux_io_nobuf.sh (the others expect a normal one) */
+	const struct CMUnitTest slow_link[] = {
+		cmocka_unit_test(test_send_refused_for_lack_of_buffer),
+	};
+	const char *slow = getenv("TIP_TEST_SLOW_LINK");
 	tip_log_init("test", false, TIP_LOG_ERR);
+	if (slow && !strcmp(slow, "1"))
+		return cmocka_run_group_tests_name("slow_link", slow_link, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
