@@ -7,10 +7,13 @@
  * two comes from the same moments of a shared machine. The store API is the boundary: only the
  * schema differs.
  *
- *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES]
+ *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES] [-N] [-c]
  *
  * -x leaves the named writes out, to measure each one's share; -p runs that many next passes
- * and reports their mean (the steady state over many rounds).
+ * and reports their mean (the steady state over many rounds); -N leaves the reference out (to
+ * profile the newest schema alone); -c adds n / 10 domains after them and reports their pass
+ * (new records into a store with history: with the pdns_value index, as in a daemon whose
+ * watch list grows from the feeds).
  *
  * Two passes a store: the first (every record new: a fresh watch list) and the next (the same
  * answers again: the steady state). Prints, per schema and pass, the best (lowest) writer CPU
@@ -64,10 +67,24 @@ static void remove_db(const char *path)
  * its round (one call since schema 8) */
 static bool skip_pdns, skip_watch;
 static int next_passes = 1; /* -p */
+/* -c: after the next passes, a tenth as many new domains (names and addresses between the
+ * stored ones, as new names from a feed fall) in a pass of their own, into the store with its
+ * history: the pdns_value index stays (bulk mode drops it only when pdns is empty) */
+static bool churn;
+
+/* the i-th domain's name: the first ones "d0000042.flux.test", the -c ones "d0000042x…",
+ * which sort right after */
+static void domain_name(char *buf, size_t size, long i, bool added)
+{
+	snprintf(buf, size, "d%07ld%s.flux.test", i, added ? "x" : "");
+}
 
 #define FLUSH 512 /* answers per writer batch, as src/flux/resolve.c's FLUSH_ANSWERS */
 
-static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu, double *wall)
+/* added: the -c pass's domains (every tenth name with an "x", watch ids from id_base + 1,
+ * their addresses' last byte 4 to 6 instead of 1 to 3) */
+static void write_pass(struct tip_store *st, long n, tip_time_t at, bool added, long id_base,
+		       double *cpu, double *wall)
 {
 	static char name[FLUSH][64], v[FLUSH][3][32];
 	static struct tip_pdns_rec rec[FLUSH][3];
@@ -82,22 +99,23 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 		die("bulk", &err);
 	for (long i = 0; i < n; i++) {
 		long b = (i / 256) % 256, c = i % 256;
+		long k3 = added ? 3 : 0, j = added ? i * 10 : i; /* j: the name's number */
 		if (i % TX == 0 && tip_store_begin(st, &err) < 0)
 			die("begin", &err);
-		snprintf(name[m], sizeof(name[m]), "d%07ld.flux.test", i);
-		snprintf(v[m][0], sizeof(v[m][0]), "%ld.%ld.%ld.1", 11 + i % 40, b, c);
-		snprintf(v[m][1], sizeof(v[m][1]), "%ld.%ld.%ld.2", 61 + i * 7 % 40, c, b);
-		snprintf(v[m][2], sizeof(v[m][2]), "%ld.%ld.%ld.3", 131 + i * 13 % 40,
-			 (b + 77) % 256, c);
+		domain_name(name[m], sizeof(name[m]), j, added);
+		snprintf(v[m][0], sizeof(v[m][0]), "%ld.%ld.%ld.%ld", 11 + j % 40, b, c, 1 + k3);
+		snprintf(v[m][1], sizeof(v[m][1]), "%ld.%ld.%ld.%ld", 61 + j * 7 % 40, c, b, 2 + k3);
+		snprintf(v[m][2], sizeof(v[m][2]), "%ld.%ld.%ld.%ld", 131 + j * 13 % 40,
+			 (b + 77) % 256, c, 3 + k3);
 		for (int k = 0; k < 3; k++)
 			rec[m][k] = (struct tip_pdns_rec){ .value = v[m][k], .ttl = 60 };
 		ans[m] = (struct tip_answer){
-			.watch_id = i + 1, .rec = rec[m], .n = 3, .is_new = is_new[m],
+			.watch_id = id_base + i + 1, .rec = rec[m], .n = 3, .is_new = is_new[m],
 			.rd = { .domain = name[m], .rrtype = "A", .at = at + i, .outcome = "ok",
 				.n_records = 3, .min_ttl = 60,
-				.set_hash = 12345 + i /* the same set on both passes */ },
+				.set_hash = 12345 + i + id_base /* the same set on both passes */ },
 		};
-		done[m] = (struct tip_watch_done){ .id = i + 1, .at = at + i,
+		done[m] = (struct tip_watch_done){ .id = id_base + i + 1, .at = at + i,
 						   .next_due = at + i + 60000000, .outcome = "ok" };
 		m++;
 		/* per batch, as the pass's writer does: the answers with their rounds, then the
@@ -119,8 +137,9 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, double *cpu,
 }
 
 /* A fresh store at schema `version` with n watched domains, then two passes: res[0] the first
- * (every record new), res[1] the second (every record seen before). */
-static void one(const char *dir, int version, long n, double res[2][2])
+ * (every record new), res[1] the second (every record seen before); with -c, res[2] the pass of
+ * n / 10 domains added then. */
+static void one(const char *dir, int version, long n, double res[3][2])
 {
 	char path[512], url[600], name[64];
 	struct tip_store *st;
@@ -138,21 +157,36 @@ static void one(const char *dir, int version, long n, double res[2][2])
 		die("begin", &err);
 	for (long i = 0; i < n; i++) {
 		enum tip_watch_result r;
-		snprintf(name, sizeof(name), "d%07ld.flux.test", i);
+		domain_name(name, sizeof(name), i, false);
 		if (tip_store_watch_add(st, name, "bench", at, &r, &err) < 0)
 			die("watch add", &err);
 	}
 	if (tip_store_commit(st, &err) < 0)
 		die("commit", &err);
-	write_pass(st, n, at, &res[0][0], &res[0][1]);
+	write_pass(st, n, at, false, 0, &res[0][0], &res[0][1]);
 	/* the next pass; with -p P, P of them, and res[1] their mean (every 16th unchanged round
 	 * a set row writes its listed rounds into `round`: only many passes show that share) */
 	res[1][0] = res[1][1] = 0;
 	for (int k = 1; k <= next_passes; k++) {
 		double c, w;
-		write_pass(st, n, at + 60000000LL * k, &c, &w);
+		write_pass(st, n, at + 60000000LL * k, false, 0, &c, &w);
 		res[1][0] += c / next_passes;
 		res[1][1] += w / next_passes;
+	}
+	res[2][0] = res[2][1] = 0;
+	if (churn) {
+		tip_time_t at2 = at + 60000000LL * (next_passes + 1);
+		if (tip_store_begin(st, &err) < 0)
+			die("begin", &err);
+		for (long i = 0; i < n / 10; i++) {
+			enum tip_watch_result r;
+			domain_name(name, sizeof(name), i * 10, true);
+			if (tip_store_watch_add(st, name, "bench", at2, &r, &err) < 0)
+				die("watch add", &err);
+		}
+		if (tip_store_commit(st, &err) < 0)
+			die("commit", &err);
+		write_pass(st, n / 10, at2, true, n, &res[2][0], &res[2][1]);
 	}
 	tip_store_close(st);
 	remove_db(path);
@@ -162,24 +196,29 @@ int main(int argc, char **argv)
 {
 	long n = 100000;
 	int repeats = 3, opt;
+	bool newest_only = false; /* -N: no reference (for perf: only the newest schema's writes) */
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	const int versions[2] = { 4, 0 };
-	double best[2][2] = { { 1e9, 1e9 }, { 1e9, 1e9 } }; /* [schema][pass]: CPU s per answer */
-	static const char *const pass_name[2] = { "first pass (new records)",
-						  "next pass (known records)" };
+	/* [schema][pass]: CPU s per answer */
+	double best[2][3] = { { 1e9, 1e9, 1e9 }, { 1e9, 1e9, 1e9 } };
+	static const char *const pass_name[3] = { "first pass (new records)",
+						  "next pass (known records)",
+						  "added domains' pass (new records, store with history)" };
 
-	while ((opt = getopt(argc, argv, "n:r:d:x:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:d:x:p:Nc")) != -1) {
 		switch (opt) {
 		case 'n': n = atol(optarg); break;
 		case 'r': repeats = atoi(optarg); break;
 		case 'd': dir = optarg; break;
+		case 'N': newest_only = true; break;
+		case 'c': churn = true; break;
 		case 'p': next_passes = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
 		case 'x':
 			skip_pdns = strstr(optarg, "pdns") != NULL;
 			skip_watch = strstr(optarg, "watch") != NULL;
 			break;
 		default:
-			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES]\n");
+			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES] [-N] [-c]\n");
 			return 2;
 		}
 	}
@@ -187,20 +226,26 @@ int main(int argc, char **argv)
 		return 2;
 	tip_log_init("bench_flux_write", false, TIP_LOG_WARN);
 	for (int r = 0; r < repeats; r++) {
-		for (int k = 0; k < 2; k++) {
-			double res[2][2];
+		for (int k = newest_only; k < 2; k++) {
+			double res[3][2];
 			one(dir, versions[k], n, res);
 			printf("repeat %d schema %d: first pass %.2f us CPU (%.2f wall), next pass %.2f us"
-			       " CPU (%.2f wall) per answer\n",
+			       " CPU (%.2f wall) per answer",
 			       r + 1, versions[k] ? versions[k] : tip_store_schema_latest(),
 			       res[0][0] * 1e6, res[0][1] * 1e6, res[1][0] * 1e6, res[1][1] * 1e6);
+			if (churn)
+				printf("; %ld added domains' pass %.2f us CPU (%.2f wall)", n / 10,
+				       res[2][0] * 1e6, res[2][1] * 1e6);
+			printf("\n");
 			fflush(stdout);
-			for (int p = 0; p < 2; p++)
+			for (int p = 0; p < 3; p++)
 				if (res[p][0] < best[k][p])
 					best[k][p] = res[p][0];
 		}
 	}
-	for (int p = 0; p < 2; p++)
+	if (newest_only)
+		return 0;
+	for (int p = 0; p < 2 + churn; p++)
 		printf("%s: domains=%ld repeats=%d reference(schema 4)=%.2f us/answer"
 		       " newest(schema %d)=%.2f us/answer ratio=%.2f\n",
 		       pass_name[p], n, repeats, best[0][p] * 1e6, tip_store_schema_latest(),
