@@ -8,12 +8,14 @@
  * schema differs.
  *
  *   bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES] [-N] [-c]
+ *                    [-s PCT]
  *
  * -x leaves the named writes out, to measure each one's share; -p runs that many next passes
  * and reports their mean (the steady state over many rounds); -N leaves the reference out (to
  * profile the newest schema alone); -c adds n / 10 domains after them and reports their pass
  * (new records into a store with history: with the pdns_value index, as in a daemon whose
- * watch list grows from the feeds).
+ * watch list grows from the feeds); -s makes PCT % of the domains answer a changed set in each
+ * next pass (fast-flux domains: their writes take the one-by-one path).
  *
  * Two passes a store: the first (every record new: a fresh watch list) and the next (the same
  * answers again: the steady state). Prints, per schema and pass, the best (lowest) writer CPU
@@ -71,6 +73,9 @@ static int next_passes = 1; /* -p */
  * stored ones, as new names from a feed fall) in a pass of their own, into the store with its
  * history: the pdns_value index stays (bulk mode drops it only when pdns is empty) */
 static bool churn;
+/* -s PCT: in each next pass, PCT % of the domains answer a changed set (their third address
+ * moves: a fast-flux domain's answer), the rest the same set */
+static int changed_pct;
 
 /* the i-th domain's name: the first ones "d0000042.flux.test", the -c ones "d0000042x…",
  * which sort right after */
@@ -82,9 +87,10 @@ static void domain_name(char *buf, size_t size, long i, bool added)
 #define FLUSH 512 /* answers per writer batch, as src/flux/resolve.c's FLUSH_ANSWERS */
 
 /* added: the -c pass's domains (every tenth name with an "x", watch ids from id_base + 1,
- * their addresses' last byte 4 to 6 instead of 1 to 3) */
+ * their addresses' last byte 4 to 6 instead of 1 to 3); pass: 0 the first, k the k-th next
+ * (-s changes sets from it on) */
 static void write_pass(struct tip_store *st, long n, tip_time_t at, bool added, long id_base,
-		       double *cpu, double *wall)
+		       int pass, double *cpu, double *wall)
 {
 	static char name[FLUSH][64], v[FLUSH][3][32];
 	static struct tip_pdns_rec rec[FLUSH][3];
@@ -100,20 +106,22 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, bool added, 
 	for (long i = 0; i < n; i++) {
 		long b = (i / 256) % 256, c = i % 256;
 		long k3 = added ? 3 : 0, j = added ? i * 10 : i; /* j: the name's number */
+		/* a changed set: the third address's last byte 3 + 10 k in the k-th next pass */
+		long moved = pass > 0 && i % 100 < changed_pct ? 10L * pass : 0;
 		if (i % TX == 0 && tip_store_begin(st, &err) < 0)
 			die("begin", &err);
 		domain_name(name[m], sizeof(name[m]), j, added);
 		snprintf(v[m][0], sizeof(v[m][0]), "%ld.%ld.%ld.%ld", 11 + j % 40, b, c, 1 + k3);
 		snprintf(v[m][1], sizeof(v[m][1]), "%ld.%ld.%ld.%ld", 61 + j * 7 % 40, c, b, 2 + k3);
 		snprintf(v[m][2], sizeof(v[m][2]), "%ld.%ld.%ld.%ld", 131 + j * 13 % 40,
-			 (b + 77) % 256, c, 3 + k3);
+			 (b + 77) % 256, c, 3 + k3 + moved);
 		for (int k = 0; k < 3; k++)
 			rec[m][k] = (struct tip_pdns_rec){ .value = v[m][k], .ttl = 60 };
 		ans[m] = (struct tip_answer){
 			.watch_id = id_base + i + 1, .rec = rec[m], .n = 3, .is_new = is_new[m],
 			.rd = { .domain = name[m], .rrtype = "A", .at = at + i, .outcome = "ok",
 				.n_records = 3, .min_ttl = 60,
-				.set_hash = 12345 + i + id_base /* the same set on both passes */ },
+				.set_hash = 12345 + i + id_base + moved * 1000003 /* same set, same hash */ },
 		};
 		done[m] = (struct tip_watch_done){ .id = id_base + i + 1, .at = at + i,
 						   .next_due = at + i + 60000000, .outcome = "ok" };
@@ -163,13 +171,13 @@ static void one(const char *dir, int version, long n, double res[3][2])
 	}
 	if (tip_store_commit(st, &err) < 0)
 		die("commit", &err);
-	write_pass(st, n, at, false, 0, &res[0][0], &res[0][1]);
+	write_pass(st, n, at, false, 0, 0, &res[0][0], &res[0][1]);
 	/* the next pass; with -p P, P of them, and res[1] their mean (every 16th unchanged round
 	 * a set row writes its listed rounds into `round`: only many passes show that share) */
 	res[1][0] = res[1][1] = 0;
 	for (int k = 1; k <= next_passes; k++) {
 		double c, w;
-		write_pass(st, n, at + 60000000LL * k, false, 0, &c, &w);
+		write_pass(st, n, at + 60000000LL * k, false, 0, k, &c, &w);
 		res[1][0] += c / next_passes;
 		res[1][1] += w / next_passes;
 	}
@@ -186,7 +194,7 @@ static void one(const char *dir, int version, long n, double res[3][2])
 		}
 		if (tip_store_commit(st, &err) < 0)
 			die("commit", &err);
-		write_pass(st, n / 10, at2, true, n, &res[2][0], &res[2][1]);
+		write_pass(st, n / 10, at2, true, n, 0, &res[2][0], &res[2][1]);
 	}
 	tip_store_close(st);
 	remove_db(path);
@@ -205,20 +213,21 @@ int main(int argc, char **argv)
 						  "next pass (known records)",
 						  "added domains' pass (new records, store with history)" };
 
-	while ((opt = getopt(argc, argv, "n:r:d:x:p:Nc")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:d:x:p:Ncs:")) != -1) {
 		switch (opt) {
 		case 'n': n = atol(optarg); break;
 		case 'r': repeats = atoi(optarg); break;
 		case 'd': dir = optarg; break;
 		case 'N': newest_only = true; break;
 		case 'c': churn = true; break;
+		case 's': changed_pct = atoi(optarg) < 0 ? 0 : atoi(optarg) > 100 ? 100 : atoi(optarg); break;
 		case 'p': next_passes = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
 		case 'x':
 			skip_pdns = strstr(optarg, "pdns") != NULL;
 			skip_watch = strstr(optarg, "watch") != NULL;
 			break;
 		default:
-			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES] [-N] [-c]\n");
+			fprintf(stderr, "usage: bench_flux_write [-n DOMAINS] [-r REPEATS] [-d DIR] [-x pdns,watch] [-p NEXT_PASSES] [-N] [-c] [-s PCT]\n");
 			return 2;
 		}
 	}
