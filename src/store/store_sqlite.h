@@ -27,11 +27,12 @@ struct sq_store {
 	 * its new-set statements in progress */
 	bool answer_batch_fns;
 	int answer_same_skip; /* batches to go one by one (few unchanged sets lately) */
+	int answer_new_skip;  /* batches that try no new sets (few new sets lately) */
 	bool *answer_marks;
 	size_t n_answer_marks;
 	struct sq_new_batch *answer_new;
 	/* the row tables (sq_rows_use) registered on this connection */
-	const struct sq_rows_def *rows_defs[8];
+	const struct sq_rows_def *rows_defs[16];
 	size_t n_rows_defs;
 	/* sq_pdns_observe: the last record was already known, so try the UPDATE first */
 	bool pdns_known;
