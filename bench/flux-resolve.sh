@@ -18,6 +18,8 @@
 #        STORE=1 (0: skip the stored passes: with NOSTORE=1, the loop alone, quickly)
 #        NOSTORE=1 (0: skip the second pass, which stores nothing: c-ares and the loop alone)
 #        NEXT=1 (0: skip the next stored pass over the same store, every record then known)
+#        CHANGE_PCT=0 (1-100: before the next pass that share of the names gets a changed set,
+#          one address moved, as fast-flux domains answer: the writer's changed-set path)
 #        PERF=1 record each pass with perf(1) (kept with KEEP_TMP=1)
 #        SYSCALLS=1 count the pass's socket system calls per answer (perf stat tracepoints)
 #        KEEP_TMP=1 keep the scratch dir
@@ -61,19 +63,24 @@ stop_pid() {
 }
 . "$HERE/tests/lib/knot.sh"
 
-# --- zone as in dns-ceiling.sh: N names, 3 A records each in distinct /16s, TTL 60
-mkdir -p "$T/zones"
-awk -v n="$N" 'BEGIN {
-  print "$ORIGIN flux.test.\n$TTL 60\n@ 60 IN SOA ns1.flux.test. hostmaster.flux.test. 1 3600 600 86400 60"
+# --- zone as in dns-ceiling.sh: N names, 3 A records each in distinct /16s, TTL 60.
+# gen_zone G: generation G (serial 1 + G); from G = 1 on, the names with i % 100 < CHANGE_PCT
+# have their third address moved (last byte 3 + 10 G): a fast-flux domain's changed set
+gen_zone() {
+	awk -v n="$N" -v g="$1" -v pct="${CHANGE_PCT:-0}" 'BEGIN {
+  printf "$ORIGIN flux.test.\n$TTL 60\n@ 60 IN SOA ns1.flux.test. hostmaster.flux.test. %d 3600 600 86400 60\n", 1 + g
   print "@ 60 IN NS ns1.flux.test.\n@ 60 IN NS ns2.flux.test.\nns1 60 IN A 127.0.0.1\nns2 60 IN A 127.0.0.1"
   for (i = 0; i < n; i++) {
     name = sprintf("d%07d", i); b = int(i / 256) % 256; c = i % 256
     o1 = 11 + (i % 40); o2 = 61 + (i * 7 % 40); o3 = 131 + (i * 13 % 40)
     printf "%s 60 IN A %d.%d.%d.1\n", name, o1, b, c
     printf "%s 60 IN A %d.%d.%d.2\n", name, o2, c, b
-    printf "%s 60 IN A %d.%d.%d.3\n", name, o3, (b + 77) % 256, c
+    printf "%s 60 IN A %d.%d.%d.%d\n", name, o3, (b + 77) % 256, c, 3 + (i % 100 < pct ? 10 * g : 0)
   }
 }' > "$T/zones/flux.test.zone" || die "zone generation failed"
+}
+mkdir -p "$T/zones"
+gen_zone 0
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "d%07d.flux.test\n", i }' > "$T/names.txt"
 awk '{ print $0 " A" }' "$T/names.txt" > "$T/queries.txt"
 
@@ -179,6 +186,14 @@ run_pass() {
 if [ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" = 1 ]; then
 	run_dnsperf "between_passes_"
 	dq_all+=("$dq")
+	if [ "${CHANGE_PCT:-0}" -gt 0 ]; then
+		# the zone's next generation: CHANGE_PCT % of the names answer a changed set
+		gen_zone 1
+		_knotc zone-reload flux.test.
+		for _ in $(seq 1 300); do knot_dig d0000000.flux.test A | grep -q '\.13$' && break; sleep 0.2; done
+		knot_dig d0000000.flux.test A | grep -q '\.13$' || die "the changed zone was not served"
+		echo "changed_sets=$(( (N / 100) * CHANGE_PCT + (N % 100 < CHANGE_PCT ? N % 100 : CHANGE_PCT) )) of $N names"
+	fi
 	run_pass store-next
 fi
 
