@@ -227,6 +227,15 @@ const char *sq_rrtype_name(int code);
 int sq_watch_id(struct sq_store *s, const char *domain, int64_t *id, struct tip_error *err);
 /* The rounds an answer_set row lists (its `rounds` text) that are at or after since, oldest
  * first, each passed to cb (which returns non-zero to stop: that value is returned). */
+/* An answer_set row as read (store_sqlite_flux.c, store_sqlite_batch.c): sq_set_row_read fills
+ * it from a statement's columns col.. col + 9 (set_hash, n, base_at, base_new, pending,
+ * last_seen, min_ttl, max_ttl, n_rounds, rounds); rounds is malloc'd */
+struct sq_set_row {
+	bool found;
+	int64_t hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds;
+	char *rounds;
+};
+void sq_set_row_read(sqlite3_stmt *q, int col, struct sq_set_row *p);
 struct sq_set_rounds {
 	const char *domain, *rrtype;
 	int64_t n, base_at, base_new, set_hash;

@@ -516,9 +516,10 @@ static const char q_set_put_batch[] =
 
 /* a changed set's row as read, and its answer */
 struct chg {
-	size_t i;
-	int64_t id, hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds;
-	char *rounds, *vals; /* malloc'd */
+	size_t i;     /* the answer */
+	int64_t id;   /* its set row */
+	struct sq_set_row p;
+	char *vals;   /* the answer's set text, malloc'd */
 };
 
 struct round_vec {
@@ -562,32 +563,22 @@ static int chg_read(struct sq_store *s, const struct tip_answer *a, const union 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		size_t i = (size_t)sqlite3_column_int64(q, 0);
 		const struct tip_answer *x = &a[i];
-		const char *r = sq_col_text(q, 10);
-		struct chg *y = &g[k];
-		y->i = i;
-		y->hash = sqlite3_column_int64(q, 1);
-		y->n = sqlite3_column_int64(q, 2);
 		/* the same set, one TTL, later: answer() counts it or decides a full list or a
 		 * collision; not a changed set */
-		if (sq_one_ttl(x->rec, x->n) && y->hash == x->rd.set_hash && y->n == (int64_t)x->n &&
+		if (sq_one_ttl(x->rec, x->n) && sqlite3_column_int64(q, 1) == x->rd.set_hash &&
+		    sqlite3_column_int64(q, 2) == (int64_t)x->n &&
 		    x->rd.at > sqlite3_column_int64(q, 6))
 			continue;
-		y->id = x->watch_id * 4 + sq_rrtype_code(x->rd.rrtype);
-		y->base_at = sqlite3_column_int64(q, 3);
-		y->base_new = sqlite3_column_int64(q, 4);
-		y->pending = sqlite3_column_int64(q, 5);
-		y->last_seen = sqlite3_column_int64(q, 6);
-		y->min_ttl = sqlite3_column_int64(q, 7);
-		y->max_ttl = sqlite3_column_int64(q, 8);
-		y->n_rounds = sqlite3_column_int64(q, 9);
-		y->rounds = tip_xstrdup(r ? r : "");
-		y->vals = NULL;
+		g[k].i = i;
+		g[k].id = x->watch_id * 4 + sq_rrtype_code(x->rd.rrtype);
+		sq_set_row_read(q, 1, &g[k].p);
+		g[k].vals = NULL;
 		k++;
 	}
 	if (rc != SQLITE_DONE) {
 		rc = sq_fail(s, err, "answer set");
 		while (k > 0)
-			free(g[--k].rounds);
+			free(g[--k].p.rounds);
 	} else {
 		rc = k;
 	}
@@ -627,7 +618,7 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 		char *vals = sq_set_text(a[g[j].i].rec, a[g[j].i].n);
 		if (has_twice(vals)) {
 			free(vals);
-			free(g[j].rounds);
+			free(g[j].p.rounds);
 			continue;
 		}
 		g[k] = g[j];
@@ -644,24 +635,25 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 	x = tip_xmalloc(k * SF_COLS * sizeof(*x));
 	for (size_t j = 0; j < k; j++) {
 		const struct tip_round *rd = &a[g[j].i].rd;
-		struct sq_set_rounds sr = { .domain = rd->domain, .rrtype = rd->rrtype, .n = g[j].n,
-					    .base_at = g[j].base_at, .base_new = g[j].base_new,
-					    .set_hash = g[j].hash };
-		if (g[j].n_rounds > 0 &&
-		    sq_set_rounds_decode(g[j].rounds, &sr, INT64_MIN, round_collect, &rv) < 0) {
+		const struct sq_set_row *p = &g[j].p;
+		struct sq_set_rounds sr = { .domain = rd->domain, .rrtype = rd->rrtype, .n = p->n,
+					    .base_at = p->base_at, .base_new = p->base_new,
+					    .set_hash = p->hash };
+		if (p->n_rounds > 0 &&
+		    sq_set_rounds_decode(p->rounds, &sr, INT64_MIN, round_collect, &rv) < 0) {
 			rc = tip_error_set(err, TIP_ESTORE, "answer set of %s %s: bad round list",
 					   rd->domain, rd->rrtype);
 			goto out;
 		}
-		if (g[j].pending > 0) {
+		if (p->pending > 0) {
 			union sq_cell *f = &x[nf++ * SF_COLS];
 			f[SF_DOMAIN].s = rd->domain;
 			f[SF_TYPE].s = rd->rrtype;
-			f[SF_BASE].i = g[j].base_at;
-			f[SF_PENDING].i = g[j].pending;
-			f[SF_SEEN].i = g[j].last_seen;
-			f[SF_MIN].i = g[j].min_ttl;
-			f[SF_MAX].i = g[j].max_ttl;
+			f[SF_BASE].i = p->base_at;
+			f[SF_PENDING].i = p->pending;
+			f[SF_SEEN].i = p->last_seen;
+			f[SF_MIN].i = p->min_ttl;
+			f[SF_MAX].i = p->max_ttl;
 		}
 	}
 	if (rv.n && (rc = run_rows(s, q_round_put_batch, &round_put_rows, rv.c, rv.n,
@@ -727,7 +719,7 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 out:
 	s->answer_new = NULL;
 	for (size_t j = 0; j < k; j++) {
-		free(g[j].rounds);
+		free(g[j].p.rounds);
 		free(g[j].vals);
 	}
 	free(g);

@@ -157,13 +157,23 @@ static const char q_round_put_set[] =
 	"INSERT OR REPLACE INTO round (domain, rrtype, at, outcome, n_records, n_new, min_ttl,"
 	" set_hash) VALUES (?1, ?2, ?3, 'ok', ?4, ?5, ?6, ?7)";
 
-struct pset {
-	bool found;
-	int64_t hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds;
-	char *rounds; /* malloc'd */
-};
+void sq_set_row_read(sqlite3_stmt *q, int col, struct sq_set_row *p)
+{
+	const char *r = sq_col_text(q, col + 9);
+	p->found = true;
+	p->hash = sqlite3_column_int64(q, col);
+	p->n = sqlite3_column_int64(q, col + 1);
+	p->base_at = sqlite3_column_int64(q, col + 2);
+	p->base_new = sqlite3_column_int64(q, col + 3);
+	p->pending = sqlite3_column_int64(q, col + 4);
+	p->last_seen = sqlite3_column_int64(q, col + 5);
+	p->min_ttl = sqlite3_column_int64(q, col + 6);
+	p->max_ttl = sqlite3_column_int64(q, col + 7);
+	p->n_rounds = sqlite3_column_int64(q, col + 8);
+	p->rounds = tip_xstrdup(r ? r : "");
+}
 
-static void pset_free(struct pset *p)
+static void pset_free(struct sq_set_row *p)
 {
 	free(p->rounds);
 	p->rounds = NULL;
@@ -244,7 +254,7 @@ static int set_id(struct sq_store *s, int64_t watch_id, const char *domain, cons
 	return 0;
 }
 
-static int set_get(struct sq_store *s, int64_t id, struct pset *p, struct tip_error *err)
+static int set_get(struct sq_store *s, int64_t id, struct sq_set_row *p, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, q_set_get, err);
 	int rc;
@@ -253,20 +263,8 @@ static int set_get(struct sq_store *s, int64_t id, struct pset *p, struct tip_er
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, id);
 	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		const char *r = sq_col_text(q, 9);
-		p->found = true;
-		p->hash = sqlite3_column_int64(q, 0);
-		p->n = sqlite3_column_int64(q, 1);
-		p->base_at = sqlite3_column_int64(q, 2);
-		p->base_new = sqlite3_column_int64(q, 3);
-		p->pending = sqlite3_column_int64(q, 4);
-		p->last_seen = sqlite3_column_int64(q, 5);
-		p->min_ttl = sqlite3_column_int64(q, 6);
-		p->max_ttl = sqlite3_column_int64(q, 7);
-		p->n_rounds = sqlite3_column_int64(q, 8);
-		p->rounds = tip_xstrdup(r ? r : "");
-	}
+	if (rc == SQLITE_ROW)
+		sq_set_row_read(q, 0, p);
 	sqlite3_reset(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer set");
 }
@@ -339,7 +337,7 @@ static int flush_one(void *arg, const struct tip_round *r)
 
 /* The rounds listed in p's row into `round` (the row itself is left as it is). */
 static int rounds_flush(struct sq_store *s, const char *domain, const char *rrtype,
-			const struct pset *p, struct tip_error *err)
+			const struct sq_set_row *p, struct tip_error *err)
 {
 	struct flush_ctx f = { s, err };
 	struct sq_set_rounds sr = { .domain = domain, .rrtype = rrtype, .n = p->n,
@@ -376,7 +374,7 @@ static int set_exec_id(struct sq_store *s, const char *sql, int64_t id, struct t
 
 /* The pending rounds of p into the pdns rows of its base round. */
 static int set_fold(struct sq_store *s, const char *domain, const char *rrtype,
-		    const struct pset *p, struct tip_error *err)
+		    const struct sq_set_row *p, struct tip_error *err)
 {
 	sqlite3_stmt *q;
 	if (!p->found || p->pending <= 0)
@@ -395,7 +393,7 @@ static int set_fold(struct sq_store *s, const char *domain, const char *rrtype,
 
 /* Writes out what p's row holds (listed rounds, pending pdns rounds); deletes it if del. */
 static int set_settle(struct sq_store *s, int64_t id, const char *domain, const char *rrtype,
-		      const struct pset *p, bool del, struct tip_error *err)
+		      const struct sq_set_row *p, bool del, struct tip_error *err)
 {
 	int rc;
 	if (!p->found)
@@ -409,7 +407,7 @@ static int set_settle(struct sq_store *s, int64_t id, const char *domain, const 
 int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 		     struct tip_error *err)
 {
-	struct pset p;
+	struct sq_set_row p;
 	int64_t id;
 	int rc;
 	if ((rc = set_id(s, 0, domain, rrtype, &id, err)) < 0 || !id)
@@ -593,7 +591,7 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 		  const struct tip_pdns_rec *rec, size_t n, bool *is_new, int64_t *n_new,
 		  const char *vals, struct tip_error *err)
 {
-	struct pset p = { 0 };
+	struct sq_set_row p = { 0 };
 	bool same_ttl = sq_one_ttl(rec, n);
 	int rc;
 
