@@ -225,8 +225,6 @@ int sq_rrtype_code(const char *rrtype);
 const char *sq_rrtype_name(int code);
 /* The watch row's id of domain, 0 when it is not in the list. */
 int sq_watch_id(struct sq_store *s, const char *domain, int64_t *id, struct tip_error *err);
-/* The rounds an answer_set row lists (its `rounds` text) that are at or after since, oldest
- * first, each passed to cb (which returns non-zero to stop: that value is returned). */
 /* An answer_set row as read (store_sqlite_flux.c, store_sqlite_batch.c): sq_set_row_read fills
  * it from a statement's columns col.. col + 9 (set_hash, n, base_at, base_new, pending,
  * last_seen, min_ttl, max_ttl, n_rounds, rounds); rounds is malloc'd */
@@ -236,6 +234,8 @@ struct sq_set_row {
 	char *rounds;
 };
 void sq_set_row_read(sqlite3_stmt *q, int col, struct sq_set_row *p);
+/* The rounds an answer_set row lists (its `rounds` text) that are at or after since, oldest
+ * first, each passed to cb (which returns non-zero to stop: that value is returned). */
 struct sq_set_rounds {
 	const char *domain, *rrtype;
 	int64_t n, base_at, base_new, set_hash;
