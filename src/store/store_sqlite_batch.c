@@ -346,13 +346,58 @@ static bool has_twice(const char *vals)
 	return false;
 }
 
+/* The records of the answers a[idx[0]], …, a[idx[k - 1]] observed as one by one would
+ * (observe_all in store_sqlite_flux.c), with one upsert in key order (q_pdns_new_batch; what =
+ * its name in errors): b's recs and rec_known are filled (the caller frees them), and *news (n
+ * entries, malloc'd) counts each answer's new records, whose is_new follow. */
+static int observe_batch(struct sq_store *s, struct tip_answer *a, size_t n, const size_t *idx,
+			 size_t k, struct sq_new_batch *b, int64_t **news, const char *what,
+			 struct tip_error *err)
+{
+	union sq_cell *r;
+	size_t nr = 0, w = 0;
+	int rc;
+	for (size_t j = 0; j < k; j++)
+		nr += a[idx[j]].n;
+	r = tip_xmalloc((nr ? nr : 1) * PN_COLS * sizeof(*r));
+	for (size_t j = 0; j < k; j++) {
+		const struct tip_answer *x = &a[idx[j]];
+		for (size_t e = 0; e < x->n; e++, w++) {
+			union sq_cell *y = &r[w * PN_COLS];
+			y[PN_DOMAIN].s = x->rd.domain;
+			y[PN_TYPE].s = x->rd.rrtype;
+			y[PN_VALUE].s = x->rec[e].value;
+			y[PN_AT].i = x->rd.at;
+			y[PN_TTL].i = x->rec[e].ttl;
+			y[PN_I].i = (int64_t)idx[j];
+			y[PN_X].i = (int64_t)e;
+		}
+	}
+	qsort(r, w, PN_COLS * sizeof(*r), cmp_recs);
+	b->recs = r;
+	b->n_recs = w;
+	b->rec_known = tip_xcalloc(w ? w : 1, sizeof(*b->rec_known));
+	*news = tip_xcalloc(n, sizeof(**news));
+	s->answer_new = b;
+	if (w && (rc = run_rows(s, q_pdns_new_batch, &pdns_new_rows, r, w, what, err)) < 0)
+		return rc;
+	for (size_t j = 0; j < w; j++) {
+		size_t i = (size_t)r[j * PN_COLS + PN_I].i;
+		bool nw = !b->rec_known[j];
+		(*news)[i] += nw;
+		if (a[i].is_new)
+			a[i].is_new[r[j * PN_COLS + PN_X].i] = nw;
+	}
+	return 0;
+}
+
 /* Writes the batch's new sets (see above); done[i] is set for each answer written. */
 static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bool *first,
 		    const bool *mark, bool *done, struct tip_error *err)
 {
-	union sq_cell *c = tip_xmalloc(n * AN_COLS * sizeof(*c)), *r = NULL;
+	union sq_cell *c = tip_xmalloc(n * AN_COLS * sizeof(*c));
 	struct sq_new_batch b = { 0 };
-	size_t m = 0, nr = 0, w = 0;
+	size_t m = 0, k = 0, *idx = NULL;
 	int64_t *news = NULL;
 	int rc = 0;
 
@@ -375,7 +420,6 @@ static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bo
 		x[AN_VALS].s = vals;
 		x[AN_RTTL].i = rd->min_ttl;
 		m++;
-		nr += a[i].n;
 	}
 	if (m < 2) /* one goes as fast one by one */
 		goto out;
@@ -394,38 +438,13 @@ static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bo
 	 * the next SAME_BATCH_SKIP batches try no new sets (those go one by one meanwhile) */
 	if ((size_t)sqlite3_changes(s->db) < m / 8)
 		s->answer_new_skip = SAME_BATCH_SKIP;
-	/* the inserted sets' records, in key order */
-	r = tip_xmalloc(nr * PN_COLS * sizeof(*r));
-	for (size_t j = 0; j < m; j++) {
-		const struct tip_answer *x = &a[c[j * AN_COLS + AN_I].i];
-		if (b.set_exists[j])
-			continue;
-		for (size_t k = 0; k < x->n; k++, w++) {
-			union sq_cell *y = &r[w * PN_COLS];
-			y[PN_DOMAIN].s = x->rd.domain;
-			y[PN_TYPE].s = x->rd.rrtype;
-			y[PN_VALUE].s = x->rec[k].value;
-			y[PN_AT].i = x->rd.at;
-			y[PN_TTL].i = x->rec[k].ttl;
-			y[PN_I].i = c[j * AN_COLS + AN_I].i;
-			y[PN_X].i = (int64_t)k;
-		}
-	}
-	qsort(r, w, PN_COLS * sizeof(*r), cmp_recs);
-	b.recs = r;
-	b.n_recs = w;
-	b.rec_known = tip_xcalloc(w ? w : 1, sizeof(*b.rec_known));
-	if (w && (rc = run_rows(s, q_pdns_new_batch, &pdns_new_rows, r, w, "pdns new", err)) < 0)
+	/* the inserted sets' records; then what the one-by-one path says of each answer */
+	idx = tip_xmalloc(m * sizeof(*idx));
+	for (size_t j = 0; j < m; j++)
+		if (!b.set_exists[j])
+			idx[k++] = (size_t)c[j * AN_COLS + AN_I].i;
+	if ((rc = observe_batch(s, a, n, idx, k, &b, &news, "pdns new", err)) < 0)
 		goto out;
-	/* what the one-by-one path says of each answer */
-	news = tip_xcalloc(n, sizeof(*news));
-	for (size_t j = 0; j < w; j++) {
-		size_t i = (size_t)r[j * PN_COLS + PN_I].i;
-		bool nw = !b.rec_known[j];
-		news[i] += nw;
-		if (a[i].is_new)
-			a[i].is_new[r[j * PN_COLS + PN_X].i] = nw;
-	}
 	for (size_t j = 0; j < m; j++) {
 		size_t i = (size_t)c[j * AN_COLS + AN_I].i;
 		if (b.set_exists[j])
@@ -443,7 +462,8 @@ out:
 	for (size_t j = 0; j < m; j++)
 		free((char *)c[j * AN_COLS + AN_VALS].s);
 	free(c);
-	free(r);
+	free(idx);
+	free((void *)b.recs);
 	free(news);
 	free(b.set_exists);
 	free(b.rec_known);
@@ -591,11 +611,11 @@ static int chg_read(struct sq_store *s, const struct tip_answer *a, const union 
 static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bool *first,
 			const bool *mark, bool *done, struct tip_error *err)
 {
-	union sq_cell *c = tip_xmalloc(n * 2 * sizeof(*c)), *r = NULL, *x = NULL;
+	union sq_cell *c = tip_xmalloc(n * 2 * sizeof(*c)), *x = NULL;
 	struct chg *g = tip_xcalloc(n, sizeof(*g));
 	struct round_vec rv = { 0 };
 	struct sq_new_batch b = { 0 };
-	size_t m = 0, k = 0, nr = 0, w = 0, nf = 0;
+	size_t m = 0, k = 0, nf = 0, *idx = NULL;
 	int64_t *news = NULL;
 	int rc = 0;
 
@@ -623,7 +643,6 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 		}
 		g[k] = g[j];
 		g[k].vals = vals;
-		nr += a[g[k].i].n;
 		k++;
 	}
 	rc = 0;
@@ -662,36 +681,12 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 	if (nf && (rc = run_rows(s, q_set_fold_batch, &set_fold_rows, x, nf, "pdns set fold",
 				 err)) < 0)
 		goto out;
-	/* the records, in key order, as observe_all */
-	r = tip_xmalloc(nr * PN_COLS * sizeof(*r));
-	for (size_t j = 0; j < k; j++) {
-		const struct tip_answer *y = &a[g[j].i];
-		for (size_t e = 0; e < y->n; e++, w++) {
-			union sq_cell *z = &r[w * PN_COLS];
-			z[PN_DOMAIN].s = y->rd.domain;
-			z[PN_TYPE].s = y->rd.rrtype;
-			z[PN_VALUE].s = y->rec[e].value;
-			z[PN_AT].i = y->rd.at;
-			z[PN_TTL].i = y->rec[e].ttl;
-			z[PN_I].i = (int64_t)g[j].i;
-			z[PN_X].i = (int64_t)e;
-		}
-	}
-	qsort(r, w, PN_COLS * sizeof(*r), cmp_recs);
-	b.recs = r;
-	b.n_recs = w;
-	b.rec_known = tip_xcalloc(w, sizeof(*b.rec_known));
-	s->answer_new = &b;
-	if ((rc = run_rows(s, q_pdns_new_batch, &pdns_new_rows, r, w, "pdns changed", err)) < 0)
+	/* the records, as observe_all */
+	idx = tip_xmalloc(k * sizeof(*idx));
+	for (size_t j = 0; j < k; j++)
+		idx[j] = g[j].i;
+	if ((rc = observe_batch(s, a, n, idx, k, &b, &news, "pdns changed", err)) < 0)
 		goto out;
-	news = tip_xcalloc(n, sizeof(*news));
-	for (size_t j = 0; j < w; j++) {
-		size_t i = (size_t)r[j * PN_COLS + PN_I].i;
-		bool nw = !b.rec_known[j];
-		news[i] += nw;
-		if (a[i].is_new)
-			a[i].is_new[r[j * PN_COLS + PN_X].i] = nw;
-	}
 	/* the new bases, as q_set_put */
 	free(x);
 	x = tip_xmalloc(k * SP_COLS * sizeof(*x));
@@ -724,9 +719,10 @@ out:
 	}
 	free(g);
 	free(c);
-	free(r);
+	free(idx);
 	free(x);
 	free(rv.c);
+	free((void *)b.recs);
 	free(news);
 	free(b.rec_known);
 	return rc;
