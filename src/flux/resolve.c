@@ -74,6 +74,7 @@
 #define CHECKPOINT_EVERY (500 * TIP_MSEC)
 #define TICK_USEC (10 * TIP_MSEC)
 #define MAX_RECORDS 4096    /* records per answer we keep (a 64 KiB TCP answer holds fewer) */
+#define RESOLVE_FOLD_PER_SET 4 /* answer-log rounds a set before a pass takes them first */
 #define INITIAL_WINDOW 64
 #define MIN_WINDOW 8
 #define RTO_MIN (50 * TIP_MSEC)
@@ -1488,7 +1489,11 @@ static int resolve_run(struct tip_module_ctx *ctx)
 		if (tip_store_open(cfg->store.url, TIP_STORE_NOMIGRATE, &ck, &ckerr) < 0)
 			tip_warnx("no checkpointer connection (%s): one checkpoint at "
 				  "the end", ckerr.msg);
-		if ((rc = tip_store_bulk(ctx->store, true, err)) < 0 ||
+		/* the rounds left for later by earlier passes (the answer log), taken into their
+		 * rows once they are a few a set: pass 2 does it too, this bounds what readers
+		 * merge when pass 2 does not run */
+		if ((rc = tip_store_pdns_fold(ctx->store, RESOLVE_FOLD_PER_SET, err)) < 0 ||
+		    (rc = tip_store_bulk(ctx->store, true, err)) < 0 ||
 		    (rc = writer_start(&r.w, ctx->store, ck, r.enrich, err)) < 0) {
 			if (ck && !r.w.started)
 				tip_store_close(ck);

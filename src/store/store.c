@@ -284,6 +284,11 @@ int tip_store_checkpoint(struct tip_store *st, struct tip_error *err)
 	return st->ops->checkpoint(st, err);
 }
 
+int tip_store_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err)
+{
+	return st->ops->pdns_fold(st, per_set, err);
+}
+
 int tip_store_feed_put(struct tip_store *st, const char *name, const char *url, const char *format, int64_t interval_s, const char *options, const char *origin, bool enabled, tip_time_t now, int64_t *id, struct tip_error *err)
 {
 	return st->ops->feed_put(st, name, url, format, interval_s, options, origin, enabled, now, id, err);

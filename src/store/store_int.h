@@ -67,6 +67,7 @@ struct store_ops {
 	int (*pdns_answer_batch)(struct tip_store *st, struct tip_answer *a, size_t n, struct tip_error *err);
 	int (*bulk)(struct tip_store *st, bool on, struct tip_error *err);
 	int (*checkpoint)(struct tip_store *st, struct tip_error *err);
+	int (*pdns_fold)(struct tip_store *st, int per_set, struct tip_error *err);
 	int (*ipinfo_stale)(struct tip_store *st, const char *db, const char *db_version, int limit, tip_ipinfo_stale_cb cb, void *arg, struct tip_error *err);
 	int (*runs)(struct tip_store *st, const char *module, int limit, tip_run_cb cb, void *arg, struct tip_error *err);
 	void (*release_memory)(struct tip_store *st);

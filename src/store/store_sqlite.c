@@ -344,6 +344,7 @@ const struct store_ops store_sqlite_ops = {
 	.ipinfo_stale = sq_ipinfo_stale,
 	.bulk = sq_bulk,
 	.checkpoint = sq_checkpoint,
+	.pdns_fold = sq_pdns_fold,
 	.ipinfo_put = sq_ipinfo_put,
 	.ipinfo_get = sq_ipinfo_get,
 	.verdict_put = sq_verdict_put,

@@ -22,14 +22,11 @@ struct sq_store {
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */
 	bool listing_fn;            /* its SQL function tip_listing_key is registered */
-	/* sq_pdns_answer_batch (store_sqlite_batch.c): its SQL functions are registered; the marks
-	 * of its unchanged-set statement in progress (one per answer of the batch), and the rows of
-	 * its new-set statements in progress */
+	/* sq_pdns_answer_batch (store_sqlite_batch.c): its SQL functions are registered; the rows
+	 * of its new-set statements in progress */
 	bool answer_batch_fns;
 	int answer_same_skip; /* batches to go one by one (few unchanged sets lately) */
 	int answer_new_skip;  /* batches that try no new sets (few new sets lately) */
-	bool *answer_marks;
-	size_t n_answer_marks;
 	struct sq_new_batch *answer_new;
 	/* the row tables (sq_rows_use) registered on this connection */
 	const struct sq_rows_def *rows_defs[16];
@@ -48,15 +45,18 @@ struct sq_store {
 
 /* Passive DNS as read: a pdns row p of an unchanged answer set (answer_set, schema 8, keyed by
  * the watch row's id * 4 + the record type's code) plus the rounds counted since it was last
- * written. Use with "FROM pdns p " PDNS_SET_JOIN. */
+ * written: those its set row counts (pending, here) and its entries in the answer log after
+ * the row's log_seq (added in C from PDNS_SET_ID: the set row's id and log_seq, NULL when the
+ * pdns row is not its set's base). Use with "FROM pdns p " PDNS_SET_JOIN. */
 #define PDNS_SET_JOIN                                                                          \
 	" LEFT JOIN watch sw ON sw.domain = p.domain LEFT JOIN answer_set s ON s.id = sw.id * 4" \
 	" + CASE p.rrtype WHEN 'A' THEN 1 WHEN 'AAAA' THEN 2 WHEN 'NS' THEN 3 ELSE 0 END"          \
-	" AND s.base_at = p.last_seen AND s.pending > 0 "
-#define PDNS_LAST_SEEN " coalesce(s.last_seen, p.last_seen) "
+	" AND s.base_at = p.last_seen "
+#define PDNS_LAST_SEEN " CASE WHEN s.pending > 0 THEN s.last_seen ELSE p.last_seen END "
 #define PDNS_COUNT " p.count + coalesce(s.pending, 0) "
-#define PDNS_MIN_TTL " CASE WHEN s.pending IS NULL THEN p.min_ttl ELSE min(p.min_ttl, s.min_ttl) END "
-#define PDNS_MAX_TTL " CASE WHEN s.pending IS NULL THEN p.max_ttl ELSE max(p.max_ttl, s.max_ttl) END "
+#define PDNS_MIN_TTL " CASE WHEN s.pending > 0 THEN min(p.min_ttl, s.min_ttl) ELSE p.min_ttl END "
+#define PDNS_MAX_TTL " CASE WHEN s.pending > 0 THEN max(p.max_ttl, s.max_ttl) ELSE p.max_ttl END "
+#define PDNS_SET_ID " s.id, s.log_seq "
 
 static inline struct sq_store *sq_of(struct tip_store *st)
 {
@@ -225,12 +225,16 @@ int sq_rrtype_code(const char *rrtype);
 const char *sq_rrtype_name(int code);
 /* The watch row's id of domain, 0 when it is not in the list. */
 int sq_watch_id(struct sq_store *s, const char *domain, int64_t *id, struct tip_error *err);
-/* An answer_set row as read (store_sqlite_flux.c, store_sqlite_batch.c): sq_set_row_read fills
- * it from a statement's columns col.. col + 9 (set_hash, n, base_at, base_new, pending,
- * last_seen, min_ttl, max_ttl, n_rounds, rounds); rounds is malloc'd */
+/* An answer_set row as read (store_sqlite_flux.c, store_sqlite_batch.c, store_sqlite_log.c):
+ * sq_set_row_read fills it from a statement's columns col .. col + 11, SQ_SET_COLS of the row
+ * aliased s (min_ttl, max_ttl and last_ttl may be NULL: has_*); rounds is malloc'd */
+#define SQ_SET_COLS                                                                          \
+	"s.set_hash, s.n, s.base_at, s.base_new, s.pending, s.last_seen, s.min_ttl, s.max_ttl," \
+	" s.n_rounds, s.rounds, s.last_ttl, s.log_seq"
 struct sq_set_row {
-	bool found;
+	bool found, has_min_ttl, has_max_ttl, has_last_ttl;
 	int64_t hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds;
+	int64_t last_ttl, log_seq;
 	char *rounds;
 };
 void sq_set_row_read(sqlite3_stmt *q, int col, struct sq_set_row *p);
@@ -246,7 +250,8 @@ int sq_set_rounds_of(struct sq_store *s, const char *domain, tip_time_t since,
 		     struct tip_error *err);
 int sq_set_rounds_decode(const char *text, const struct sq_set_rounds *sr, tip_time_t since,
 			 int (*cb)(void *arg, const struct tip_round *r), void *arg);
-/* 1 when the store has answer_set (schema 8+), 0 when not */
+/* 1 when the store has answer_set and answer_log (schema 10+), 0 when not (a store opened at
+ * an older schema without migrating writes every record and round in full) */
 int sq_pdns_has_sets(struct sq_store *s, struct tip_error *err);
 /* Writes out what the answer_set row of (domain, rrtype) holds — its listed rounds into round,
  * its pending rounds into pdns — and deletes it (store_sqlite_flux.c): before pdns is written
@@ -269,6 +274,53 @@ int sq_set_base_new(struct sq_store *s, int64_t id, int64_t base_new, struct tip
 int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype,
 		    const char *value, int64_t ttl, tip_time_t now, bool *is_new,
 		    struct tip_error *err);
+/* The listed rounds of p's row into `round` (the row is left as it is). */
+int sq_set_rounds_flush(struct sq_store *s, const char *domain, const char *rrtype,
+			const struct sq_set_row *p, struct tip_error *err);
+
+/* The answer log (store_sqlite_log.c, schema 10): unchanged rounds appended by the batch writer
+ * as fixed-width entries (SQ_LOG_ENT characters: set id, time, TTL, round's min TTL), one
+ * answer_log row a batch and bucket of set ids (id >> SQ_LOG_SHIFT), taken by the set rows
+ * later. A set row's log_seq: the last log row it has taken. */
+#define SQ_LOG_ENT 53
+/* the log's last row (0 when it is empty): where a set row written anew starts */
+#define SQ_LOG_NOW "(SELECT coalesce(max(seq), 0) FROM answer_log)"
+#define SQ_LOG_SHIFT 10
+struct sq_log_ent {
+	int64_t id, seq, at, ttl, rttl;
+};
+struct sq_log_vec {
+	struct sq_log_ent *e;
+	size_t n, cap;
+};
+void sq_log_vec_free(struct sq_log_vec *v);
+/* whether an entry's fields fit their widths (one that does not goes one by one) */
+bool sq_log_fits(const struct sq_log_ent *e);
+void sq_log_format(char *out, const struct sq_log_ent *e);
+/* Appends entries (in id order, one an id): a row per bucket. */
+int sq_log_append(struct sq_store *s, const struct sq_log_ent *e, size_t n, struct tip_error *err);
+/* The entries of set id in log rows after `after`, in order, added to v; *last_row: the last
+ * row of id's bucket looked at (after, if none). */
+int sq_log_of(struct sq_store *s, int64_t id, int64_t after, struct sq_log_vec *v,
+	      int64_t *last_row, struct tip_error *err);
+/* Applies entries to a set row in memory as the UPDATE of an unchanged round would, in order;
+ * flush (may be NULL: the round list then grows past SQ_SET_ROUNDS_MAX) is called with a full
+ * list before it is emptied. */
+int sq_log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
+		 int (*flush)(void *arg, struct sq_set_row *p), void *arg);
+/* p (row id as read) with its pending log entries applied in memory: what a reader sees. */
+int sq_log_merge(struct sq_store *s, int64_t id, struct sq_set_row *p, struct tip_error *err);
+/* p (row id of domain and rrtype, as read) takes its pending log entries and is written back
+ * (full round lists into `round`): before any other write of the row. */
+int sq_log_take(struct sq_store *s, int64_t id, const char *domain, const char *rrtype,
+		struct sq_set_row *p, struct tip_error *err);
+/* Writes p's counting columns and log_seq into row id. */
+int sq_log_put(struct sq_store *s, int64_t id, const struct sq_set_row *p, struct tip_error *err);
+/* Every set row takes its entries and the log is emptied (one savepoint); _if: only when the
+ * log holds at least per_set entries a set row. */
+int sq_log_fold_all(struct sq_store *s, struct tip_error *err);
+int sq_log_fold_if(struct sq_store *s, int per_set, struct tip_error *err);
+int sq_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err);
 int sq_bulk(struct tip_store *st, bool on, struct tip_error *err);
 int sq_checkpoint(struct tip_store *st, struct tip_error *err);
 int sq_ipinfo_stale(struct tip_store *st, const char *db, const char *db_version, int limit,

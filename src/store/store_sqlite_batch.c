@@ -89,13 +89,16 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
 	return rc;
 }
 
-/* Many answers (sq_pdns_answer_batch). The unchanged sets among them are counted by one
- * UPDATE over the batch (q_set_same per row, as a join with the C array tip_answer_same, in
- * id order); tip_answer_same_mark(i) is evaluated for the rows that matched and marks their
- * answers done. The rest go through sq_pdns_answer one by one, in their order. Only the batch's
- * first answer for a set row may join the statement (first_of_sets: a row updated twice by one
- * UPDATE would count once, and an incomplete answer before it drops the row); the later ones
- * come after it, as in one-by-one order. */
+/* Many answers (sq_pdns_answer_batch). The unchanged sets among them are found by one SELECT
+ * over the batch (the conditions of q_set_same in store_sqlite_flux.c, as a join of the C array
+ * tip_answer_same with the set rows, in id order) and appended to the answer log
+ * (store_sqlite_log.c), which the set rows take later: no set row is written. The rest go as
+ * new sets, changed sets, or through sq_pdns_answer one by one, in their order. Only the
+ * batch's first answer for a set row may join the statement (first_of_sets: a log row holds one
+ * entry an id, and an incomplete answer before it drops the row); the later ones come after it,
+ * as in one-by-one order. The set row's last_seen as stored may be older than its log's last
+ * entry; a round that is not later than that entry is counted, not listed (sq_log_apply), and
+ * no pass writes one (one answer a domain a pass, times in µs). */
 static const struct sq_rows_def answer_same_rows = {
 	"tip_answer_same",
 	"CREATE TABLE x (sid INTEGER, si INTEGER, sat INTEGER, sttl INTEGER, shash INTEGER,"
@@ -105,27 +108,8 @@ static const struct sq_rows_def answer_same_rows = {
 enum { AS_ID, AS_I, AS_AT, AS_TTL, AS_HASH, AS_N, AS_VALS, AS_RTTL, AS_COLS };
 #define SAME_BATCH_SKIP 15
 static const char q_set_same_batch[] =
-	"UPDATE answer_set SET pending = pending + 1, last_seen = sat,"
-	" min_ttl = min(coalesce(min_ttl, sttl), sttl), max_ttl = max(coalesce(max_ttl, sttl), sttl),"
-	" rounds = rounds || CASE WHEN n_rounds = 0 THEN sat || '/' || srttl"
-	"  ELSE (sat - last_seen) || CASE WHEN last_ttl IS srttl THEN '' ELSE '/' || srttl END"
-	"  END || ';',"
-	" n_rounds = n_rounds + tip_answer_same_mark(si), last_ttl = srttl"
-	" FROM tip_answer_same(?1) WHERE answer_set.id = sid AND set_hash = shash AND n = sn"
-	" AND last_seen < sat AND vals = svals AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX);
-
-static void answer_mark_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-	struct sq_store *s = sqlite3_user_data(cx);
-	int64_t i = sqlite3_value_int64(argv[0]);
-	(void)argc;
-	if (!s->answer_marks || i < 0 || (uint64_t)i >= s->n_answer_marks) {
-		sqlite3_result_error(cx, "tip_answer_same_mark outside its batch", -1);
-		return;
-	}
-	s->answer_marks[i] = true;
-	sqlite3_result_int(cx, 1);
-}
+	"SELECT si FROM tip_answer_same(?1) JOIN answer_set s ON s.id = sid"
+	" WHERE s.set_hash = shash AND s.n = sn AND s.last_seen < sat AND s.vals = svals";
 
 static void answer_exists_fn(sqlite3_context *cx, int argc, sqlite3_value **argv);
 static void pdns_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv);
@@ -138,7 +122,6 @@ static int batch_functions(struct sq_store *s, struct tip_error *err)
 		int argc;
 		void (*fn)(sqlite3_context *, int, sqlite3_value **);
 	} fns[] = {
-		{ "tip_answer_same_mark", 1, answer_mark_fn },
 		{ "tip_answer_exists", 1, answer_exists_fn },
 		{ "tip_pdns_known", 3, pdns_known_fn },
 	};
@@ -171,8 +154,10 @@ static size_t same_candidates(const struct tip_answer *a, size_t n, const bool *
 		const struct tip_round *rd = &a[i].rd;
 		int code = sq_rrtype_code(rd->rrtype);
 		union sq_cell *r = &c[m * AS_COLS];
+		struct sq_log_ent e = { .id = a[i].watch_id * 4 + code, .at = rd->at,
+					.ttl = a[i].n ? a[i].rec[0].ttl : 0, .rttl = rd->min_ttl };
 		if (!first[i] || a[i].watch_id <= 0 || !code || !a[i].n || !sq_set_answer(rd, a[i].n) ||
-		    !sq_one_ttl(a[i].rec, a[i].n))
+		    !sq_one_ttl(a[i].rec, a[i].n) || !sq_log_fits(&e))
 			continue;
 		r[AS_ID].i = a[i].watch_id * 4 + code;
 		r[AS_I].i = (int64_t)i;
@@ -199,6 +184,41 @@ static int cmp_pairs(const void *a, const void *b)
 	if (x[0] != y[0])
 		return x[0] < y[0] ? -1 : 1;
 	return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* The batch's unchanged sets (c: m candidates of answer_same_rows in id order) found and
+ * appended to the answer log; mark[i] is set for each. How many, or an error. */
+static int same_sets(struct sq_store *s, const union sq_cell *c, size_t m, bool *mark,
+		     struct tip_error *err)
+{
+	struct sq_rows rows = { c, m };
+	struct sq_log_ent *e;
+	sqlite3_stmt *q;
+	size_t k = 0;
+	int rc;
+	if ((rc = sq_rows_use(s, &answer_same_rows, err)) < 0)
+		return rc;
+	if (!(q = sq_prep(s, q_set_same_batch, err)))
+		return TIP_ESTORE;
+	if ((rc = sq_rows_bind(s, q, 1, &answer_same_rows, &rows, err)) < 0)
+		return rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		mark[sqlite3_column_int64(q, 0)] = true;
+	sqlite3_reset(q);
+	sqlite3_bind_null(q, 1);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, err, "answer set same");
+	e = tip_xmalloc(m * sizeof(*e));
+	for (size_t j = 0; j < m; j++) {
+		const union sq_cell *r = &c[j * AS_COLS];
+		if (!mark[r[AS_I].i])
+			continue;
+		e[k++] = (struct sq_log_ent){ .id = r[AS_ID].i, .at = r[AS_AT].i,
+					      .ttl = r[AS_TTL].i, .rttl = r[AS_RTTL].i };
+	}
+	rc = sq_log_append(s, e, k, err);
+	free(e);
+	return rc < 0 ? rc : (int)k;
 }
 
 /* first[i]: a[i] is the batch's first answer for its set row (watch id and type). A batch
@@ -257,8 +277,8 @@ static const struct sq_rows_def pdns_new_rows = {
 enum { PN_DOMAIN, PN_TYPE, PN_VALUE, PN_AT, PN_TTL, PN_I, PN_X, PN_COLS };
 static const char q_set_new_batch[] =
 	"INSERT INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen, last_ttl,"
-	" vals, n_rounds, rounds) SELECT sid, shash, sn, sat, sn, 0, sat, srttl, svals, 1,"
-	" sat || '/' || srttl || ';' FROM tip_answer_new(?1) WHERE 1"
+	" vals, n_rounds, rounds, log_seq) SELECT sid, shash, sn, sat, sn, 0, sat, srttl, svals, 1,"
+	" sat || '/' || srttl || ';', " SQ_LOG_NOW " FROM tip_answer_new(?1) WHERE 1"
 	" ON CONFLICT (id) DO UPDATE SET id = id WHERE tip_answer_exists(excluded.id)";
 static const char q_pdns_new_batch[] =
 	"INSERT INTO pdns (domain, rrtype, value, first_seen, last_seen, count, min_ttl, max_ttl)"
@@ -494,9 +514,7 @@ static const struct sq_rows_def answer_chg_rows = {
 	"ii",
 };
 static const char q_set_get_batch[] =
-	"SELECT c.ci, s.set_hash, s.n, s.base_at, s.base_new, s.pending, s.last_seen, s.min_ttl,"
-	" s.max_ttl, s.n_rounds, s.rounds FROM tip_answer_chg(?1) AS c"
-	" JOIN answer_set s ON s.id = c.cid";
+	"SELECT c.ci, " SQ_SET_COLS " FROM tip_answer_chg(?1) AS c JOIN answer_set s ON s.id = c.cid";
 static const struct sq_rows_def round_put_rows = {
 	"tip_round_rows",
 	"CREATE TABLE x (rd TEXT, rt TEXT, rat INTEGER, rn INTEGER, rnew INTEGER, rttl INTEGER,"
@@ -531,8 +549,8 @@ enum { SP_ID, SP_HASH, SP_N, SP_AT, SP_NEW, SP_VALS, SP_RTTL, SP_COLS };
 /* as q_set_put */
 static const char q_set_put_batch[] =
 	"INSERT OR REPLACE INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen,"
-	" last_ttl, vals, n_rounds, rounds) SELECT pid, phash, pn, pat, pnew, 0, pat, prttl, pvals,"
-	" 1, pat || '/' || prttl || ';' FROM tip_set_put(?1)";
+	" last_ttl, vals, n_rounds, rounds, log_seq) SELECT pid, phash, pn, pat, pnew, 0, pat, prttl,"
+	" pvals, 1, pat || '/' || prttl || ';', " SQ_LOG_NOW " FROM tip_set_put(?1)";
 
 /* a changed set's row as read, and its answer */
 struct chg {
@@ -595,16 +613,19 @@ static int chg_read(struct sq_store *s, const struct tip_answer *a, const union 
 		g[k].vals = NULL;
 		k++;
 	}
-	if (rc != SQLITE_DONE) {
-		rc = sq_fail(s, err, "answer set");
-		while (k > 0)
-			free(g[--k].p.rounds);
-	} else {
-		rc = k;
-	}
+	rc = rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer set");
 	sqlite3_reset(q);
 	sqlite3_bind_null(q, 1);
-	return rc;
+	/* each with its log entries, as the row would have taken them (the rounds listed past
+	 * SQ_SET_ROUNDS_MAX go into `round` with the others) */
+	for (int j = 0; j < k && rc == 0; j++)
+		rc = sq_log_merge(s, g[j].id, &g[j].p, err);
+	if (rc < 0) {
+		while (k > 0)
+			free(g[--k].p.rounds);
+		return rc;
+	}
+	return k;
 }
 
 /* Writes the batch's changed sets (see above); done[i] is set for each answer written. */
@@ -767,16 +788,9 @@ int sq_pdns_answer_batch(struct tip_store *st, struct tip_answer *a, size_t n,
 		tried = tip_xcalloc(n, sizeof(*tried));
 		for (size_t i = 0; i < m; i++)
 			tried[c[i * AS_COLS + AS_I].i] = true;
-		if ((rc = batch_functions(s, err)) < 0)
+		if ((rc = same_sets(s, c, m, mark, err)) < 0)
 			goto out;
-		s->answer_marks = mark;
-		s->n_answer_marks = n;
-		rc = run_rows(s, q_set_same_batch, &answer_same_rows, c, m, "answer set same", err);
-		s->answer_marks = NULL;
-		s->n_answer_marks = 0;
-		if (rc < 0)
-			goto out;
-		if ((size_t)sqlite3_changes(s->db) < m / 8)
+		if ((size_t)rc < m / 8)
 			s->answer_same_skip = SAME_BATCH_SKIP;
 	}
 	if (batch) {

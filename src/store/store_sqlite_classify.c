@@ -250,6 +250,10 @@ int sq_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, 
 	int rr, rp, rs, rc = 0;
 	char domain[TIP_DOMAIN_MAX + 64];
 
+	/* the answer log taken into the set rows first: the scan reads them in domain order,
+	 * and the log is in set id order */
+	if ((rc = sq_log_fold_all(s, err)) < 0)
+		return rc;
 	/* the cursors are not cached: the callback may use cached statements meanwhile, and
 	 * a stray sq_prep of the same text must not reset a cursor in flight */
 	if (sqlite3_prepare_v2(s->db, q_scan_rounds, -1, &qr, NULL) != SQLITE_OK)

@@ -122,8 +122,7 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
  * store_sqlite.h) and the listed rounds (sq_set_rounds_decode). Domains that are not watched
  * (tip resolve of any name) have no set row: their answers are written in full. */
 static const char q_set_get[] =
-	"SELECT set_hash, n, base_at, base_new, pending, last_seen, min_ttl, max_ttl, n_rounds,"
-	" rounds FROM answer_set WHERE id = ?1";
+	"SELECT " SQ_SET_COLS " FROM answer_set s WHERE s.id = ?1";
 /* ?1 id, ?3 at, ?4 the records' TTL, ?5 set_hash, ?6 n, ?7 vals, ?8 the round's min_ttl */
 static const char q_set_same[] =
 	"UPDATE answer_set SET pending = pending + 1, last_seen = ?3,"
@@ -133,25 +132,37 @@ static const char q_set_same[] =
 	" n_rounds = n_rounds + 1, last_ttl = ?8"
 	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"
 	" AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX);
+/* q_set_same on a row not read first: only when its bucket has no log row it has not taken
+ * (store_sqlite_log.c; another set's entries there send it the long way, which is right too) */
+static const char q_set_same_fast[] =
+	"UPDATE answer_set SET pending = pending + 1, last_seen = ?3,"
+	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4),"
+	" rounds = rounds || CASE WHEN n_rounds = 0 THEN ?3 || '/' || ?8"
+	"  ELSE (?3 - last_seen) || CASE WHEN last_ttl IS ?8 THEN '' ELSE '/' || ?8 END END || ';',"
+	" n_rounds = n_rounds + 1, last_ttl = ?8"
+	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"
+	" AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX) " AND NOT EXISTS (SELECT 1 FROM answer_log"
+	" WHERE bucket = ?1 >> " SQ_STR(SQ_LOG_SHIFT) " AND seq > answer_set.log_seq)";
 static const char q_set_fold[] =
 	"UPDATE pdns SET count = count + ?4, last_seen = max(last_seen, ?5),"
 	" min_ttl = min(min_ttl, ?6), max_ttl = max(max_ttl, ?7)"
 	" WHERE domain = ?1 AND rrtype = ?2 AND last_seen = ?3";
-/* ?1 id, ?2 set_hash, ?3 n, ?4 at, ?5 vals, ?6 base_new, ?7 the round's min_ttl */
+/* ?1 id, ?2 set_hash, ?3 n, ?4 at, ?5 vals, ?6 base_new, ?7 the round's min_ttl; a row written
+ * anew has taken every log row there is (SQ_LOG_NOW) */
 static const char q_set_put[] =
 	"INSERT OR REPLACE INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen,"
-	" last_ttl, vals, n_rounds, rounds) VALUES (?1, ?2, ?3, ?4, ?6, 0, ?4, ?7, ?5, 1,"
-	" ?4 || '/' || ?7 || ';')";
+	" last_ttl, vals, n_rounds, rounds, log_seq) VALUES (?1, ?2, ?3, ?4, ?6, 0, ?4, ?7, ?5, 1,"
+	" ?4 || '/' || ?7 || ';', " SQ_LOG_NOW ")";
 static const char q_set_new[] =
 	"INSERT INTO answer_set (id, set_hash, n, base_at, base_new, pending, last_seen, last_ttl,"
-	" vals, n_rounds, rounds) VALUES (?1, ?2, ?3, ?4, ?6, 0, ?4, ?7, ?5, 1,"
-	" ?4 || '/' || ?7 || ';') ON CONFLICT (id) DO NOTHING";
+	" vals, n_rounds, rounds, log_seq) VALUES (?1, ?2, ?3, ?4, ?6, 0, ?4, ?7, ?5, 1,"
+	" ?4 || '/' || ?7 || ';', " SQ_LOG_NOW ") ON CONFLICT (id) DO NOTHING";
 static const char q_set_base_new[] = "UPDATE answer_set SET base_new = ?2 WHERE id = ?1";
 static const char q_set_clear[] =
 	"UPDATE answer_set SET n_rounds = 0, rounds = '' WHERE id = ?1";
 static const char q_set_del[] = "DELETE FROM answer_set WHERE id = ?1";
 static const char q_set_exists[] =
-	"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'answer_set'";
+	"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'answer_log'";
 static const char q_watch_id[] = "SELECT id FROM watch WHERE domain = ?1";
 static const char q_round_put_set[] =
 	"INSERT OR REPLACE INTO round (domain, rrtype, at, outcome, n_records, n_new, min_ttl,"
@@ -161,6 +172,11 @@ void sq_set_row_read(sqlite3_stmt *q, int col, struct sq_set_row *p)
 {
 	const char *r = sq_col_text(q, col + 9);
 	p->found = true;
+	p->has_min_ttl = sqlite3_column_type(q, col + 6) != SQLITE_NULL;
+	p->has_max_ttl = sqlite3_column_type(q, col + 7) != SQLITE_NULL;
+	p->has_last_ttl = sqlite3_column_type(q, col + 10) != SQLITE_NULL;
+	p->last_ttl = sqlite3_column_int64(q, col + 10);
+	p->log_seq = sqlite3_column_int64(q, col + 11);
 	p->hash = sqlite3_column_int64(q, col);
 	p->n = sqlite3_column_int64(q, col + 1);
 	p->base_at = sqlite3_column_int64(q, col + 2);
@@ -179,7 +195,7 @@ static void pset_free(struct sq_set_row *p)
 	p->rounds = NULL;
 }
 
-/* Whether the store has answer_set (a store opened at an older schema, e.g. by
+/* Whether the store has answer_set and its log (a store opened at an older schema, e.g. by
  * bench_flux_write's reference, writes every record and round as before). */
 static int set_table(struct sq_store *s, struct tip_error *err)
 {
@@ -254,7 +270,9 @@ static int set_id(struct sq_store *s, int64_t watch_id, const char *domain, cons
 	return 0;
 }
 
-static int set_get(struct sq_store *s, int64_t id, struct sq_set_row *p, struct tip_error *err)
+/* The set row id of (domain, rrtype), read to be written: it takes its log entries first. */
+static int set_get(struct sq_store *s, int64_t id, const char *domain, const char *rrtype,
+		   struct sq_set_row *p, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, q_set_get, err);
 	int rc;
@@ -266,7 +284,9 @@ static int set_get(struct sq_store *s, int64_t id, struct sq_set_row *p, struct 
 	if (rc == SQLITE_ROW)
 		sq_set_row_read(q, 0, p);
 	sqlite3_reset(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer set");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, err, "answer set");
+	return sq_log_take(s, id, domain, rrtype, p, err);
 }
 
 int sq_set_rounds_decode(const char *text, const struct sq_set_rounds *sr, tip_time_t since,
@@ -335,8 +355,7 @@ static int flush_one(void *arg, const struct tip_round *r)
 	return sq_done(f->s, q, f->err, "answer set rounds");
 }
 
-/* The rounds listed in p's row into `round` (the row itself is left as it is). */
-static int rounds_flush(struct sq_store *s, const char *domain, const char *rrtype,
+int sq_set_rounds_flush(struct sq_store *s, const char *domain, const char *rrtype,
 			const struct sq_set_row *p, struct tip_error *err)
 {
 	struct flush_ctx f = { s, err };
@@ -398,7 +417,7 @@ static int set_settle(struct sq_store *s, int64_t id, const char *domain, const 
 	int rc;
 	if (!p->found)
 		return 0;
-	if ((rc = rounds_flush(s, domain, rrtype, p, err)) < 0 ||
+	if ((rc = sq_set_rounds_flush(s, domain, rrtype, p, err)) < 0 ||
 	    (rc = set_fold(s, domain, rrtype, p, err)) < 0)
 		return rc;
 	return del ? set_exec_id(s, q_set_del, id, err) : 0;
@@ -412,8 +431,10 @@ int sq_pdns_set_drop(struct sq_store *s, const char *domain, const char *rrtype,
 	int rc;
 	if ((rc = set_id(s, 0, domain, rrtype, &id, err)) < 0 || !id)
 		return rc;
-	if ((rc = set_get(s, id, &p, err)) < 0 || !p.found)
+	if ((rc = set_get(s, id, domain, rrtype, &p, err)) < 0 || !p.found) {
+		pset_free(&p);
 		return rc;
+	}
 	rc = set_settle(s, id, domain, rrtype, &p, true, err);
 	pset_free(&p);
 	return rc;
@@ -480,10 +501,10 @@ static int observe_all(struct sq_store *s, const char *domain, const char *rrtyp
 }
 
 /* 1: counted as a round of the unchanged set; 0: the row is not that set (or its list is full) */
-static int set_same(struct sq_store *s, int64_t id, const struct tip_round *rd, size_t n,
-		    int64_t ttl, const char *vals, struct tip_error *err)
+static int set_same(struct sq_store *s, const char *sql, int64_t id, const struct tip_round *rd,
+		    size_t n, int64_t ttl, const char *vals, struct tip_error *err)
 {
-	sqlite3_stmt *q = sq_prep(s, q_set_same, err);
+	sqlite3_stmt *q = sq_prep(s, sql, err);
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
@@ -600,7 +621,7 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 	 * one (answers come in long runs of one kind), which spares the SELECT; otherwise decided
 	 * from the row. */
 	if (same_ttl && s->pdns_set_same) {
-		if ((rc = set_same(s, id, rd, n, rec[0].ttl, vals, err)) != 0)
+		if ((rc = set_same(s, q_set_same_fast, id, rd, n, rec[0].ttl, vals, err)) != 0)
 			return rc < 0 ? rc : 0;
 	}
 	/* no row yet (a first answer; tried first after one): the row is the new base, written
@@ -617,16 +638,16 @@ static int answer(struct sq_store *s, int64_t id, const struct tip_round *rd,
 			return sq_set_base_new(s, id, *n_new, err);
 		}
 	}
-	if ((rc = set_get(s, id, &p, err)) < 0)
-		return rc;
+	if ((rc = set_get(s, id, rd->domain, rd->rrtype, &p, err)) < 0)
+		goto out;
 	if (p.found && same_ttl && p.hash == rd->set_hash && p.n == (int64_t)n &&
 	    rd->at > p.last_seen) {
 		/* a full round list is written out first */
 		if (p.n_rounds >= SQ_SET_ROUNDS_MAX &&
-		    ((rc = rounds_flush(s, rd->domain, rd->rrtype, &p, err)) < 0 ||
+		    ((rc = sq_set_rounds_flush(s, rd->domain, rd->rrtype, &p, err)) < 0 ||
 		     (rc = set_exec_id(s, q_set_clear, id, err)) < 0))
 			goto out;
-		if ((rc = set_same(s, id, rd, n, rec[0].ttl, vals, err)) < 0)
+		if ((rc = set_same(s, q_set_same, id, rd, n, rec[0].ttl, vals, err)) < 0)
 			goto out;
 		if (rc > 0) {
 			s->pdns_set_same = true;

@@ -13,7 +13,8 @@ static const char q_pdns_upsert[] =
 	" min_ttl = min(min_ttl, excluded.min_ttl), max_ttl = max(max_ttl, excluded.max_ttl)";
 #define RES_COLS                                                                             \
 	"SELECT p.domain, p.rrtype, p.value, p.first_seen," PDNS_LAST_SEEN "," PDNS_COUNT ","   \
-	PDNS_MIN_TTL "," PDNS_MAX_TTL ", coalesce(i.asn, 0), i.as_name, i.cc FROM pdns p"         \
+	PDNS_MIN_TTL "," PDNS_MAX_TTL ", coalesce(i.asn, 0), i.as_name, i.cc," PDNS_SET_ID        \
+	" FROM pdns p"                                                                           \
 	PDNS_SET_JOIN " LEFT JOIN ipinfo i ON i.addr = p.value AND p.rrtype IN ('A', 'AAAA') "
 static const char q_res_domain[] =
 	RES_COLS "WHERE p.domain = ?1 ORDER BY p.rrtype, p.first_seen, p.value";
@@ -57,9 +58,53 @@ int sq_pdns_record(struct tip_store *st, const char *domain, const char *rrtype,
 	return sq_done(s, q, err, "pdns record");
 }
 
+/* The answer log's part of a pdns row that is its set's base: the entries of set id after
+ * log_seq, summed into *r. The last set's sum is kept in *c (a set's records come together). */
+struct log_sum {
+	int64_t id, n, last, min_ttl, max_ttl;
+};
+
+static int res_log(struct sq_store *s, sqlite3_stmt *q, struct log_sum *c, struct tip_resolution *r,
+		   struct tip_error *err)
+{
+	int64_t id;
+	if (sqlite3_column_type(q, 11) == SQLITE_NULL)
+		return 0;
+	id = sqlite3_column_int64(q, 11);
+	if (id != c->id) {
+		struct sq_log_vec v = { 0 };
+		int rc = sq_log_of(s, id, sqlite3_column_int64(q, 12), &v, NULL, err);
+		if (rc < 0) {
+			sq_log_vec_free(&v);
+			return rc;
+		}
+		*c = (struct log_sum){ .id = id, .n = (int64_t)v.n };
+		for (size_t i = 0; i < v.n; i++) {
+			if (i == 0 || v.e[i].at > c->last)
+				c->last = v.e[i].at;
+			if (i == 0 || v.e[i].ttl < c->min_ttl)
+				c->min_ttl = v.e[i].ttl;
+			if (i == 0 || v.e[i].ttl > c->max_ttl)
+				c->max_ttl = v.e[i].ttl;
+		}
+		sq_log_vec_free(&v);
+	}
+	if (!c->n)
+		return 0;
+	r->count += c->n;
+	if (c->last > r->last_seen)
+		r->last_seen = c->last;
+	if (c->min_ttl < r->min_ttl)
+		r->min_ttl = c->min_ttl;
+	if (c->max_ttl > r->max_ttl)
+		r->max_ttl = c->max_ttl;
+	return 0;
+}
+
 static int res_rows(struct sq_store *s, sqlite3_stmt *q, tip_resolution_cb cb, void *arg,
 		    struct tip_error *err)
 {
+	struct log_sum ls = { 0 };
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct tip_resolution r = {
@@ -75,7 +120,9 @@ static int res_rows(struct sq_store *s, sqlite3_stmt *q, tip_resolution_cb cb, v
 			.as_name = sq_col_text(q, 9),
 			.cc = sq_col_text(q, 10),
 		};
-		int x = cb(arg, &r);
+		int x = res_log(s, q, &ls, &r, err);
+		if (x == 0)
+			x = cb(arg, &r);
 		if (x) {
 			sqlite3_reset(q);
 			return x;
@@ -155,9 +202,9 @@ static int rcmp_time(const void *a, const void *b)
 	return strcmp(x->rrtype, y->rrtype);
 }
 
+/* every set row of the domain: its log entries may list rounds it does not */
 static const char q_set_rounds[] =
-	"SELECT id & 3, set_hash, n, base_at, base_new, rounds FROM answer_set"
-	" WHERE id BETWEEN ?1 * 4 + 1 AND ?1 * 4 + 3 AND n_rounds > 0 AND last_seen >= ?2";
+	"SELECT s.id, " SQ_SET_COLS " FROM answer_set s WHERE s.id BETWEEN ?1 * 4 + 1 AND ?1 * 4 + 3";
 
 int sq_set_rounds_of(struct sq_store *s, const char *domain, tip_time_t since,
 		     int (*cb)(void *arg, const struct tip_round *r), void *arg,
@@ -173,27 +220,34 @@ int sq_set_rounds_of(struct sq_store *s, const char *domain, tip_time_t since,
 	if (!(q = sq_prep(s, q_set_rounds, err)))
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, wid);
-	sq_bind_int(q, 2, since);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct sq_set_rounds sr = {
-			.domain = domain,
-			.rrtype = sq_rrtype_name(sqlite3_column_int(q, 0)),
-			.set_hash = sqlite3_column_int64(q, 1),
-			.n = sqlite3_column_int64(q, 2),
-			.base_at = sqlite3_column_int64(q, 3),
-			.base_new = sqlite3_column_int64(q, 4),
-		};
-		int x = sq_set_rounds_decode(sq_col_text(q, 5), &sr, since, cb, arg);
-		if (x) {
-			sqlite3_reset(q);
-			if (x == TIP_ESTORE)
-				return tip_error_set(err, TIP_ESTORE, "answer set of %s: bad round list",
-						     domain);
-			return x;
-		}
+	/* the rows first (at most three), then each with its log entries */
+	struct sq_set_row p[3];
+	int64_t id[3];
+	int n = 0, x = 0;
+	while (n < 3 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		id[n] = sqlite3_column_int64(q, 0);
+		sq_set_row_read(q, 1, &p[n++]);
 	}
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer set rounds");
+	if (n < 3 && rc != SQLITE_DONE)
+		x = sq_fail(s, err, "answer set rounds");
+	for (int i = 0; i < n && x == 0; i++) {
+		struct sq_set_rounds sr = {
+			.domain = domain, .rrtype = sq_rrtype_name((int)(id[i] & 3)),
+			.set_hash = p[i].hash, .n = p[i].n, .base_at = p[i].base_at,
+			.base_new = p[i].base_new,
+		};
+		if ((x = sq_log_merge(s, id[i], &p[i], err)) < 0)
+			break;
+		if (p[i].last_seen < since)
+			continue;
+		x = sq_set_rounds_decode(p[i].rounds, &sr, since, cb, arg);
+		if (x == TIP_ESTORE)
+			x = tip_error_set(err, TIP_ESTORE, "answer set of %s: bad round list", domain);
+	}
+	for (int i = 0; i < n; i++)
+		free(p[i].rounds);
+	return x;
 }
 
 int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_round_cb cb,

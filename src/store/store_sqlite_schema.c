@@ -210,6 +210,30 @@ static const char v7[] =
 	"CREATE INDEX indicator_registrable ON indicator (registrable)"
 	"  WHERE registrable IS NOT NULL AND registrable <> value;";
 
+/* every round as a table of them: `round` and the rounds the set rows list (for ad-hoc SQL and
+ * the shell tests; the store's readers decode the lists in C). e: a set row's list, one round
+ * at a time. */
+#define ROUND_ALL_E                                                                            \
+	" e (id, rest, at, ttl, k) AS ("                                                       \
+	"  SELECT id, rounds, 0, NULL, 0 FROM answer_set WHERE n_rounds > 0"                    \
+	"  UNION ALL SELECT id, substr(rest, instr(rest, ';') + 1),"                            \
+	"  (CASE WHEN k = 0 THEN 0 ELSE at END) + CAST(CASE"                                    \
+	"   WHEN instr(substr(rest, 1, instr(rest, ';')), '/') > 0"                              \
+	"   THEN substr(rest, 1, instr(rest, '/') - 1)"                                         \
+	"   ELSE substr(rest, 1, instr(rest, ';') - 1) END AS INTEGER),"                        \
+	"  CASE WHEN instr(substr(rest, 1, instr(rest, ';')), '/') > 0"                         \
+	"   THEN CAST(substr(rest, instr(rest, '/') + 1, instr(rest, ';') - instr(rest, '/') - 1)" \
+	"   AS INTEGER) ELSE ttl END,"                                                          \
+	"  k + 1 FROM e WHERE instr(rest, ';') > 0)"
+#define ROUND_ALL_TYPE " CASE s.id & 3 WHEN 1 THEN 'A' WHEN 2 THEN 'AAAA' ELSE 'NS' END"
+#define ROUND_ALL_V8                                                                           \
+	"CREATE VIEW round_all (domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash) AS" \
+	" WITH RECURSIVE" ROUND_ALL_E                                                          \
+	" SELECT domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash FROM round"   \
+	" UNION ALL SELECT w.domain," ROUND_ALL_TYPE ","                                       \
+	" e.at, 'ok', s.n, CASE WHEN e.at = s.base_at THEN s.base_new ELSE 0 END, e.ttl, s.set_hash" \
+	" FROM e JOIN answer_set s ON s.id = e.id JOIN watch w ON w.id = s.id >> 2 WHERE e.k > 0;"
+
 /* Version 8: answer sets keyed by integer, and their rounds kept in the set row (schema 6's
  * pdns_set, keyed by text, replaced). One row per watched domain and record type, id = the
  * watch row's id * 4 + the type's code (1 A, 2 AAAA, 3 NS): an answer whose set is unchanged
@@ -242,25 +266,7 @@ static const char v8[] =
 	"  AND pdns.last_seen = s.base_at AND s.pending > 0"
 	"  AND (s.rrtype NOT IN ('A', 'AAAA', 'NS')"
 	"       OR NOT EXISTS (SELECT 1 FROM watch w WHERE w.domain = s.domain));"
-	"DROP TABLE pdns_set;"
-	/* every round as a table of them: `round` and the rounds the set rows list (for ad-hoc SQL
-	 * and the shell tests; the store's readers decode the lists in C) */
-	"CREATE VIEW round_all (domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash) AS"
-	" WITH RECURSIVE e (id, rest, at, ttl, k) AS ("
-	"  SELECT id, rounds, 0, NULL, 0 FROM answer_set WHERE n_rounds > 0"
-	"  UNION ALL SELECT id, substr(rest, instr(rest, ';') + 1),"
-	"  (CASE WHEN k = 0 THEN 0 ELSE at END) + CAST(CASE"
-	"   WHEN instr(substr(rest, 1, instr(rest, ';')), '/') > 0"
-	"   THEN substr(rest, 1, instr(rest, '/') - 1)"
-	"   ELSE substr(rest, 1, instr(rest, ';') - 1) END AS INTEGER),"
-	"  CASE WHEN instr(substr(rest, 1, instr(rest, ';')), '/') > 0"
-	"   THEN CAST(substr(rest, instr(rest, '/') + 1, instr(rest, ';') - instr(rest, '/') - 1)"
-	"   AS INTEGER) ELSE ttl END,"
-	"  k + 1 FROM e WHERE instr(rest, ';') > 0)"
-	" SELECT domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash FROM round"
-	" UNION ALL SELECT w.domain, CASE s.id & 3 WHEN 1 THEN 'A' WHEN 2 THEN 'AAAA' ELSE 'NS' END,"
-	" e.at, 'ok', s.n, CASE WHEN e.at = s.base_at THEN s.base_new ELSE 0 END, e.ttl, s.set_hash"
-	" FROM e JOIN answer_set s ON s.id = e.id JOIN watch w ON w.id = s.id >> 2 WHERE e.k > 0;";
+	"DROP TABLE pdns_set;" ROUND_ALL_V8;
 
 /* Version 9: an indicator's host and registrable domain are NULL where they equal its value
  * (most listed domains: each was stored three times). Nothing read them in that case: the host
@@ -270,6 +276,32 @@ static const char v8[] =
 static const char v9[] =
 	"UPDATE indicator SET host = NULL WHERE host = value;"
 	"UPDATE indicator SET registrable = NULL WHERE registrable = value;";
+
+/* Version 10: the answer log (store_sqlite_log.c). The flux-resolve writer appends the rounds
+ * of unchanged answer sets as fixed-width entries (set id 15 digits, time 17, TTL 10, the
+ * round's min TTL 11, signed), one row a batch and bucket of set ids (id >> 10), instead of
+ * updating each set row: the set rows take them later, many rounds in one update. log_seq: the
+ * last log row a set row has taken (AUTOINCREMENT: a seq is never used twice, so an emptied log
+ * does not start again below it). round_all reads the log too. No data to migrate. */
+static const char v10[] =
+	"DROP VIEW round_all;"
+	"ALTER TABLE answer_set ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE answer_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket INTEGER NOT NULL,"
+	"  n INTEGER NOT NULL, ents TEXT NOT NULL);"
+	"CREATE INDEX answer_log_bucket ON answer_log (bucket, seq);"
+	"CREATE VIEW round_all (domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash) AS"
+	" WITH RECURSIVE" ROUND_ALL_E ","
+	" l (seq, ents, k) AS (SELECT seq, ents, 0 FROM answer_log"
+	"  UNION ALL SELECT seq, ents, k + 1 FROM l WHERE (k + 1) * 53 < length(ents))"
+	" SELECT domain, rrtype, at, outcome, n_records, n_new, min_ttl, set_hash FROM round"
+	" UNION ALL SELECT w.domain," ROUND_ALL_TYPE ","
+	" e.at, 'ok', s.n, CASE WHEN e.at = s.base_at THEN s.base_new ELSE 0 END, e.ttl, s.set_hash"
+	" FROM e JOIN answer_set s ON s.id = e.id JOIN watch w ON w.id = s.id >> 2 WHERE e.k > 0"
+	" UNION ALL SELECT w.domain," ROUND_ALL_TYPE ","
+	" CAST(substr(l.ents, l.k * 53 + 16, 17) AS INTEGER), 'ok', s.n, 0,"
+	" CAST(substr(l.ents, l.k * 53 + 43, 11) AS INTEGER), s.set_hash"
+	" FROM l JOIN answer_set s ON s.id = CAST(substr(l.ents, l.k * 53 + 1, 15) AS INTEGER)"
+	" AND l.seq > s.log_seq JOIN watch w ON w.id = s.id >> 2;";
 
 static const struct migration migrations[] = {
 	{ 1, "foundation schema", v1, NULL },
@@ -281,6 +313,7 @@ static const struct migration migrations[] = {
 	{ 7, "leaner feed writes: history from the sighting rows, smaller host and registrable indexes", v7, NULL },
 	{ 8, "answer sets by integer key with their rounds; no watch_due index", v8, NULL },
 	{ 9, "indicator host and registrable domain left NULL where they are the value", v9, NULL },
+	{ 10, "the answer log: unchanged rounds appended, taken by the set rows later", v10, NULL },
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

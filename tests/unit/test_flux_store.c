@@ -553,6 +553,39 @@ static uint32_t fnv1a_test(const char *v)
 }
 
 #define BATCH_DOMAINS 60
+static const char *const batch_sql[] = {
+	"SELECT * FROM pdns ORDER BY domain, rrtype, value",
+	"SELECT * FROM round_all ORDER BY domain, rrtype, at",
+	"SELECT * FROM round ORDER BY domain, rrtype, at",
+	"SELECT id, set_hash, n, base_at, base_new, pending, last_seen, last_ttl, min_ttl, max_ttl,"
+	" vals, n_rounds, rounds FROM answer_set ORDER BY id",
+};
+
+/* The reads of the batch test's domains (records, rounds, the domains of an address) are the
+ * same in both stores. */
+static void batch_reads(struct tip_store *a, struct tip_store *b, char (*names)[32])
+{
+	static const tip_time_t since[] = { 0, 15000000, 30000000 };
+	for (int d = 0; d < BATCH_DOMAINS; d++) {
+		char v[32];
+		xa[0] = xb[0] = '\0';
+		OK(tip_store_resolutions(a, names[d], res_dump, xa, E));
+		OK(tip_store_resolutions(b, names[d], res_dump, xb, E));
+		assert_string_equal(xa, xb);
+		for (size_t k = 0; k < sizeof(since) / sizeof(since[0]); k++) {
+			xa[0] = xb[0] = '\0';
+			OK(tip_store_rounds(a, names[d], since[k], round_dump, xa, E));
+			OK(tip_store_rounds(b, names[d], since[k], round_dump, xb, E));
+			assert_string_equal(xa, xb);
+		}
+		snprintf(v, sizeof(v), "198.51.%d.%d", d, (d % 4) * 10);
+		xa[0] = xb[0] = '\0';
+		OK(tip_store_resolutions_by_value(a, v, res_dump, xa, E));
+		OK(tip_store_resolutions_by_value(b, v, res_dump, xb, E));
+		assert_string_equal(xa, xb);
+	}
+}
+
 static void test_pdns_answer_batch(void **state)
 {
 	struct tip_store *a = open_new("batch_a"), *b = open_new("batch_b");
@@ -577,9 +610,13 @@ static void test_pdns_answer_batch(void **state)
 		for (int d = 0; d < BATCH_DOMAINS; d++) {
 			for (int t = 0; t < 2 + (d == 5); t++) { /* A, NS; d05's A twice */
 				bool ns = t == 1;
-				int gen = (r + d) / (ns ? 13 : 5); /* the set changes every 5 (13) rounds */
+				/* the set changes every 5 (13) rounds; every tenth domain's NS never does
+				 * (its round list fills up and is written out) */
+				int gen = d % 10 == 9 && ns ? 0 : (r + d) / (ns ? 13 : 5);
 				int k = 1 + (d + gen) % 3;
 				int64_t h = 0; /* a sum of 32-bit hashes: no overflow */
+				/* the TTL changes now and then (a round lists it only then) */
+				int ttl = 60 + ((r + d) % 7 == 0 ? 30 : 0);
 				for (int i = 0; i < k; i++) {
 					if (ns)
 						snprintf(vals[n][i], 32, "ns%d-%d.example", i, gen % 4);
@@ -593,7 +630,7 @@ static void test_pdns_answer_batch(void **state)
 					}
 					recs[n][i] = (struct tip_pdns_rec){
 						.value = vals[n][i],
-						.ttl = 60 + (r % 11 == d % 5 && i == 1 ? 5 : 0) };
+						.ttl = ttl + (r % 11 == d % 5 && i == 1 ? 5 : 0) };
 					h += fnv1a_test(vals[n][i]);
 				}
 				if (!ns && (r * 7 + d) % 23 == 0)
@@ -609,7 +646,8 @@ static void test_pdns_answer_batch(void **state)
 					.rd = { .domain = names[d], .rrtype = ns ? "NS" : "A",
 						.at = 1000000 * (r + 1) + 10 * d + t + (t == 2),
 						.outcome = k ? "ok" : "timeout", .n_records = k,
-						.min_ttl = k ? 60 : -1, .set_hash = k ? h : 0 },
+						.min_ttl = k ? ttl - (d % 3 == 1) : -1,
+						.set_hash = k ? h : 0 },
 				};
 				if (t == 2) /* the same answer again, later, in the same batch */
 					ans[n].rd.rrtype = "A";
@@ -634,17 +672,32 @@ static void test_pdns_answer_batch(void **state)
 		}
 		OK(tip_store_commit(a, E));
 		OK(tip_store_commit(b, E));
+		/* what is read is the same while a's unchanged rounds wait in its answer log */
+		batch_reads(a, b, names);
+		/* and once, half way, a takes them into its set rows; the rest of the rounds
+		 * come on top of that */
+		if (r == 20) {
+			assert_true(count_sql("batch_a", "SELECT count(*) FROM answer_log") > 0);
+			OK(tip_store_pdns_fold(a, 0, E));
+			assert_int_equal(count_sql("batch_a", "SELECT count(*) FROM answer_log"), 0);
+			batch_reads(a, b, names);
+		}
 	}
+	/* every round as a table, the log's included (round_all), and the records */
+	assert_true(count_sql("batch_a", "SELECT count(*) FROM answer_log") > 0);
+	for (size_t i = 0; i < 2; i++) {
+		const char *x = dump_sql("batch_a", batch_sql[i]), *y = dump_sql("batch_b", batch_sql[i]);
+		assert_true(strlen(x) > 100);
+		assert_string_equal(x, y);
+	}
+	/* the log taken: a's rows are b's, column for column (but the log's position) */
+	OK(tip_store_pdns_fold(a, 0, E));
+	batch_reads(a, b, names);
 	tip_store_close(a);
 	tip_store_close(b);
-	static const char *const sql[] = {
-		"SELECT * FROM pdns ORDER BY domain, rrtype, value",
-		"SELECT * FROM round_all ORDER BY domain, rrtype, at",
-		"SELECT * FROM round ORDER BY domain, rrtype, at",
-		"SELECT * FROM answer_set ORDER BY id",
-	};
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		const char *x = dump_sql("batch_a", sql[i]), *y = dump_sql("batch_b", sql[i]);
+	assert_int_equal(count_sql("batch_a", "SELECT count(*) FROM answer_log"), 0);
+	for (size_t i = 0; i < sizeof(batch_sql) / sizeof(batch_sql[0]); i++) {
+		const char *x = dump_sql("batch_a", batch_sql[i]), *y = dump_sql("batch_b", batch_sql[i]);
 		assert_true(strlen(x) > 100);
 		assert_string_equal(x, y);
 	}
