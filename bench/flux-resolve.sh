@@ -17,7 +17,10 @@
 #        EDNS_SIZE=1232 ([dns] edns_size; 0: queries without EDNS, as dnsperf sends them)
 #        STORE=1 (0: skip the stored passes: with NOSTORE=1, the loop alone, quickly)
 #        NOSTORE=1 (0: skip the second pass, which stores nothing: c-ares and the loop alone)
-#        NEXT=1 (0: skip the next stored pass over the same store, every record then known)
+#        NEXT=1 (0: skip the next stored pass over the same store, every record then known;
+#          K > 1: K next passes, and [store-next-sustained] their answers over the whole
+#          processes' wall time: a pass that starts by folding the answer log into the set
+#          rows, every 4th, pays for it there)
 #        CHANGE_PCT=0 (1-100: before the next pass that share of the names gets a changed set,
 #          one address moved, as fast-flux domains answer: the writer's changed-set path)
 #        PERF=1 record each pass with perf(1) (kept with KEEP_TMP=1)
@@ -164,6 +167,7 @@ run_pass() {
 	line=$(grep 'flux-resolve: .*queries/s' "$T/resolve-$label.err" | tail -1)
 	rq=$(echo "$line" | sed -n 's/.*: \([0-9]*\) queries\/s.*/\1/p')
 	read -r rss wall usr sys < "$T/time.out"
+	last_wall=$wall
 	echo "[$label] resolve_qps=$rq ratio=$(awk -v a="$rq" -v b="$dq" 'BEGIN { printf "%.2f", b ? a / b : 0 }') peak_rss_kib=$rss peak_fds=$peak_fds wall_s=$wall user_s=$usr sys_s=$sys rrtypes=\"$RRTYPES\""
 	echo "[$label] pass: ${line#*flux-resolve: }"
 	[ -n "${SYSCALLS:-}" ] && awk -F, -v n="$N" '$3 ~ /sys_enter/ { sub(/.*sys_enter_/, "", $3); printf "%s=%.2f ", $3, $1 / n } END { print "" }' "$T/syscalls-$label.txt" | sed "s/^/[$label] syscalls_per_answer: /"
@@ -183,7 +187,7 @@ run_pass() {
 
 # the next pass over the same store (every record known: the steady state of a watch list),
 # after dnsperf once more (the reference is then sampled before, between and after the passes)
-if [ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" = 1 ]; then
+if [ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" -ge 1 ]; then
 	run_dnsperf "between_passes_"
 	dq_all+=("$dq")
 	if [ "${CHANGE_PCT:-0}" -gt 0 ]; then
@@ -195,6 +199,17 @@ if [ "${STORE:-1}" = 1 ] && [ "${NEXT:-1}" = 1 ]; then
 		echo "changed_sets=$(( (N / 100) * CHANGE_PCT + (N % 100 < CHANGE_PCT ? N % 100 : CHANGE_PCT) )) of $N names"
 	fi
 	run_pass store-next
+	sum_wall=$last_wall
+	for k in $(seq 2 "${NEXT:-1}"); do
+		run_pass "store-next$k"
+		grep -h 'answer log' "$T/resolve-store-next$k.err" | sed "s/^/[store-next$k] /"
+		sum_wall=$(awk -v a="$sum_wall" -v b="$last_wall" 'BEGIN { print a + b }')
+	done
+	if [ "${NEXT:-1}" -gt 1 ]; then
+		sq=$(awk -v n="$N" -v k="$NEXT" -v w="$sum_wall" 'BEGIN { printf "%d", n * k / w }')
+		echo "[store-next-sustained] answers_per_s=$sq over $NEXT next passes, ${sum_wall} s of process wall time (start-up and any fold included)"
+		passes+=("store-next-sustained=$sq")
+	fi
 fi
 
 # the same pass with nothing stored: c-ares and the loop alone, to see what storage costs

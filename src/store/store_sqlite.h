@@ -285,7 +285,7 @@ int sq_set_rounds_flush(struct sq_store *s, const char *domain, const char *rrty
 #define SQ_LOG_ENT 53
 /* the log's last row (0 when it is empty): where a set row written anew starts */
 #define SQ_LOG_NOW "(SELECT coalesce(max(seq), 0) FROM answer_log)"
-#define SQ_LOG_SHIFT 10
+#define SQ_LOG_SHIFT 8
 struct sq_log_ent {
 	int64_t id, seq, at, ttl, rttl;
 };
@@ -317,7 +317,9 @@ int sq_log_take(struct sq_store *s, int64_t id, const char *domain, const char *
 /* Writes p's counting columns and log_seq into row id. */
 int sq_log_put(struct sq_store *s, int64_t id, const struct sq_set_row *p, struct tip_error *err);
 /* Every set row takes its entries and the log is emptied (one savepoint); _if: only when the
- * log holds at least per_set entries a set row. */
+ * log holds more than per_set - 1 entries a set row on average (per_set passes' worth: a few
+ * answers of a pass go one by one, into their rows). How many entries there were, or an
+ * error. */
 int sq_log_fold_all(struct sq_store *s, struct tip_error *err);
 int sq_log_fold_if(struct sq_store *s, int per_set, struct tip_error *err);
 int sq_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err);

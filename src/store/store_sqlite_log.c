@@ -23,6 +23,7 @@
  * read for anything (tests/unit/test_flux_store.c compares every read and, after a fold, every
  * row with a store written one by one).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,9 @@ static const char q_log_put[] =
 static const char q_log_max[] = "SELECT max(seq) FROM answer_log";
 static const char q_log_all[] =
 	"SELECT bucket, seq, ents FROM answer_log WHERE seq <= ?1 ORDER BY bucket, seq";
-static const char q_log_drop[] = "DELETE FROM answer_log WHERE seq <= ?1";
+/* every row: the fold holds the write lock from its first read of the log, so no row came
+ * after `last` (and a DELETE without WHERE empties the table and its index at once) */
+static const char q_log_drop[] = "DELETE FROM answer_log";
 static const char q_log_size[] =
 	"SELECT (SELECT coalesce(sum(n), 0) FROM answer_log), (SELECT count(*) FROM answer_set)";
 static const struct sq_rows_def log_rows = {
@@ -173,18 +176,33 @@ int sq_log_of(struct sq_store *s, int64_t id, int64_t after, struct sq_log_vec *
 	return rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer log");
 }
 
-static void rounds_cat(struct sq_set_row *p, const char *add)
+/* v in decimal at o (with its sign); the new end */
+static char *put_dec(char *o, int64_t v)
 {
-	size_t a = p->rounds ? strlen(p->rounds) : 0, b = strlen(add);
-	p->rounds = tip_xrealloc(p->rounds, a + b + 1);
-	memcpy(p->rounds + a, add, b + 1);
+	char tmp[24];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	int k = 0;
+	if (v < 0)
+		*o++ = '-';
+	do {
+		tmp[k++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (k)
+		*o++ = tmp[--k];
+	return o;
 }
 
 int sq_log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
 		 int (*flush)(void *arg, struct sq_set_row *p), void *arg)
 {
+	/* room for every entry: at most two numbers of 20 characters and two separators */
+	size_t len = p->rounds ? strlen(p->rounds) : 0;
+	char *o;
+	p->rounds = tip_xrealloc(p->rounds, len + n * 44 + 1);
+	o = p->rounds + len;
+	*o = '\0';
 	for (size_t i = 0; i < n; i++) {
-		char buf[80];
 		int rc;
 		if (e[i].seq > p->log_seq)
 			p->log_seq = e[i].seq;
@@ -198,25 +216,31 @@ int sq_log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
 		if (e[i].at <= p->last_seen)
 			continue;
 		if (flush && p->n_rounds >= SQ_SET_ROUNDS_MAX) {
+			*o = '\0';
 			if ((rc = flush(arg, p)) < 0)
 				return rc;
-			p->rounds[0] = '\0';
+			o = p->rounds;
 			p->n_rounds = 0;
 		}
-		if (p->n_rounds == 0)
-			snprintf(buf, sizeof(buf), "%lld/%lld;", (long long)e[i].at,
-				 (long long)e[i].rttl);
-		else if (p->has_last_ttl && p->last_ttl == e[i].rttl)
-			snprintf(buf, sizeof(buf), "%lld;", (long long)(e[i].at - p->last_seen));
-		else
-			snprintf(buf, sizeof(buf), "%lld/%lld;", (long long)(e[i].at - p->last_seen),
-				 (long long)e[i].rttl);
-		rounds_cat(p, buf);
+		/* as q_set_same: "<at>/<ttl>;" first, then "<at - last>[/<ttl if it changed>];" */
+		if (p->n_rounds == 0) {
+			o = put_dec(o, e[i].at);
+			*o++ = '/';
+			o = put_dec(o, e[i].rttl);
+		} else {
+			o = put_dec(o, e[i].at - p->last_seen);
+			if (!p->has_last_ttl || p->last_ttl != e[i].rttl) {
+				*o++ = '/';
+				o = put_dec(o, e[i].rttl);
+			}
+		}
+		*o++ = ';';
 		p->n_rounds++;
 		p->last_ttl = e[i].rttl;
 		p->has_last_ttl = true;
 		p->last_seen = e[i].at;
 	}
+	*o = '\0';
 	return 0;
 }
 
@@ -467,7 +491,7 @@ int sq_log_fold_all(struct sq_store *s, struct tip_error *err)
 {
 	sqlite3_stmt *q = NULL;
 	struct sq_log_vec v = { 0 };
-	int64_t last = 0, bucket = -1;
+	int64_t last = 0, bucket = -1, taken = 0;
 	int rc, step;
 	if ((rc = sq_pdns_has_sets(s, err)) <= 0)
 		return rc;
@@ -508,6 +532,7 @@ int sq_log_fold_all(struct sq_store *s, struct tip_error *err)
 			}
 			e.seq = seq;
 			vec_add(&v, &e);
+			taken++;
 		}
 	}
 	if (step != SQLITE_DONE) {
@@ -522,7 +547,6 @@ int sq_log_fold_all(struct sq_store *s, struct tip_error *err)
 			rc = TIP_ESTORE;
 			goto out;
 		}
-		sq_bind_int(d, 1, last);
 		rc = sq_done(s, d, err, "answer log");
 	}
 out:
@@ -533,7 +557,9 @@ out:
 		sq_exec(s, "ROLLBACK TO tip_log_fold; RELEASE tip_log_fold", NULL);
 		return rc;
 	}
-	return sq_exec(s, "RELEASE tip_log_fold", err);
+	if ((rc = sq_exec(s, "RELEASE tip_log_fold", err)) < 0)
+		return rc;
+	return taken > INT_MAX ? INT_MAX : (int)taken;
 }
 
 int sq_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err)
@@ -557,7 +583,9 @@ int sq_log_fold_if(struct sq_store *s, int per_set, struct tip_error *err)
 	sqlite3_reset(q);
 	if (rc != SQLITE_ROW)
 		return sq_fail(s, err, "answer log");
-	if (ents == 0 || ents < (int64_t)(per_set > 0 ? per_set : 0) * sets)
+	/* more than per_set - 1 a set: a pass logs nearly every set (an answer that goes one by
+	 * one counts in its row), so per_set passes are a little under per_set a set */
+	if (ents == 0 || (per_set > 0 && ents <= (int64_t)(per_set - 1) * sets))
 		return 0;
 	return sq_log_fold_all(s, err);
 }

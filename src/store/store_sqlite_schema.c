@@ -279,7 +279,7 @@ static const char v9[] =
 
 /* Version 10: the answer log (store_sqlite_log.c). The flux-resolve writer appends the rounds
  * of unchanged answer sets as fixed-width entries (set id 15 digits, time 17, TTL 10, the
- * round's min TTL 11, signed), one row a batch and bucket of set ids (id >> 10), instead of
+ * round's min TTL 11, signed), one row a batch and bucket of set ids (id >> 8, SQ_LOG_SHIFT), instead of
  * updating each set row: the set rows take them later, many rounds in one update. log_seq: the
  * last log row a set row has taken (AUTOINCREMENT: a seq is never used twice, so an emptied log
  * does not start again below it). round_all reads the log too. No data to migrate. */

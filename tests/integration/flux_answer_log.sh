@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The answer log (schema 10): in a real pass (tip resolve of the due list, batched writer),
+# an unchanged answer set is appended to answer_log instead of updating its set row; a changed
+# set takes its entries first; pass 2 and a pass that finds 4 rounds a set in the log fold them
+# into the set rows. What users read must not change. Real knotd on loopback, 300 watched names
+# with a 1 s TTL (due again after a second); the answers of three names are changed between
+# rounds with a knotc zone transaction. Expected counts are the rounds this test ran (each
+# record was served in every one of them, or from the round the zone changed), not what the
+# store computes; times come from round_all (decoded in SQL, the log's entries included: not
+# the C reader that `tip lookup` uses).
+# ctest-labels: needs-knot
+# ctest-timeout: 180
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/knot.sh"
+
+q() { sqlite3 "$T/tip.db" "$1"; }
+N=300
+
+mkdir -p "$T/zones"
+{
+	printf '$ORIGIN t.test.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 127.0.0.1\n'
+	for i in $(seq 0 $((N - 1))); do
+		printf 'm%03d 1 A 10.4.%d.%d\nm%03d 1 A 10.5.%d.%d\n' "$i" $((i / 256)) $((i % 256)) "$i" $((i / 256)) $((i % 256))
+	done
+} > "$T/zones/t.test.zone"
+knot_start "$T/zones" t.test
+cat >> "$T/tip.conf" <<C
+[dns]
+servers = 127.0.0.1:$KNOT_PORT
+timeout_ms = 500
+retries = 2
+min_interval = 0
+rrtypes = A
+[enrich]
+locdb =
+[flux]
+min_rounds = 1
+C
+for i in $(seq 0 $((N - 1))); do printf 'm%03d.t.test\n' "$i"; done > "$T/names"
+assert_rc 0 "init" -- tip init
+assert_rc 0 "watch add" -- tip watch add --file "$T/names"
+
+# pass: every due name resolved by the batched writer (the names are due again after 1 s)
+resolve_pass() {
+	sleep 1.1
+	assert_rc 0 "pass $1" -- tip resolve
+	assert_match "$ERR" "$N answers" "pass $1 answered every name"
+}
+resolve_pass 1
+assert_eq "$(q "SELECT count(*) FROM answer_log")" "0" "pass 1: new sets, nothing logged"
+resolve_pass 2
+resolve_pass 3
+# passes 2 and 3 answered every set unchanged: one entry a set and pass, no set row counted it
+assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$((2 * N))" "passes 2-3: 2 entries a set in the log"
+assert_eq "$(q "SELECT sum(pending) FROM answer_set")" "0" "no set row written for them"
+assert_eq "$(q "SELECT count(*) FROM round_all")" "$((3 * N))" "round_all: 3 rounds a name, the log's included"
+
+sec() { date -u -d "@$(( $1 / 1000000 ))" +%Y-%m-%dT%H:%M:%S; }
+ats() { q "SELECT at FROM round_all WHERE domain = '$1' ORDER BY at"; }
+# "value first_seen last_seen count" of NAME's records, by `tip lookup NAME --json`
+rows() {
+	tip lookup "$1" --json | jq -r '.resolutions[] | "\(.value) \(.first_seen[0:19]) \(.last_seen[0:19]) \(.count)"' | sort
+}
+mapfile -t AT < <(ats m007.t.test)
+assert_eq "$(rows m007.t.test)" "10.4.0.7 $(sec "${AT[0]}") $(sec "${AT[2]}") 3
+10.5.0.7 $(sec "${AT[0]}") $(sec "${AT[2]}") 3" "lookup m007 after 3 passes (2 of them in the log)"
+assert_eq "$(tip lookup 10.5.1.9 --json | jq -r '.resolutions[] | "\(.domain) \(.count)"')" "m265.t.test 3" \
+	"lookup by address after 3 passes"
+
+# pass 4: three names answer a changed set (10.5.x.y -> 10.6.x.y): they take their log entries
+# first, then are written as changed sets (the batch's changed-set path: more than one)
+knot_update t.test "unset m005 A
+set m005 1 A 10.4.0.5
+set m005 1 A 10.6.0.5
+unset m006 A
+set m006 1 A 10.4.0.6
+set m006 1 A 10.6.0.6
+unset m150 A
+set m150 1 A 10.4.0.150
+set m150 1 A 10.6.0.150"
+assert_eq "$(knot_dig m150.t.test A | sort | tr '\n' ' ')" "10.4.0.150 10.6.0.150 " "knotd serves the changed set"
+resolve_pass 4
+mapfile -t AT < <(ats m150.t.test)
+assert_eq "${#AT[@]}" "4" "m150: 4 rounds"
+assert_eq "$(rows m150.t.test)" "10.4.0.150 $(sec "${AT[0]}") $(sec "${AT[3]}") 4
+10.5.0.150 $(sec "${AT[0]}") $(sec "${AT[2]}") 3
+10.6.0.150 $(sec "${AT[3]}") $(sec "${AT[3]}") 1" "lookup m150 after its set changed in pass 4"
+assert_eq "$(q "SELECT count(*) FROM pdns WHERE domain = 'm150.t.test' AND value = '10.5.0.150' AND count = 3")" "1" \
+	"the changed set's log rounds were folded into its old records"
+assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$((3 * N - 3))" "pass 4: the 297 unchanged sets logged"
+
+# pass 2 (flux classify) folds the log first: empty after, the same reads
+before=$(rows m007.t.test; rows m150.t.test; tip lookup 10.4.0.5 --json | jq -c '.resolutions')
+rounds_before=$(q "SELECT count(*) FROM round_all")
+assert_rc 0 "classify" -- tip flux classify
+assert_eq "$(q "SELECT count(*) FROM answer_log")" "0" "classify folded the log"
+assert_eq "$(rows m007.t.test; rows m150.t.test; tip lookup 10.4.0.5 --json | jq -c '.resolutions')" "$before" \
+	"the same lookups after the fold"
+assert_eq "$(q "SELECT count(*) FROM round_all")" "$rounds_before" "the same rounds after the fold"
+assert_eq "$rounds_before" "$((4 * N))" "4 rounds a name"
+assert_eq "$(q "SELECT pending FROM answer_set s JOIN watch w ON s.id = w.id * 4 + 1 WHERE w.domain = 'm007.t.test'")" "3" \
+	"m007's set row counts its 3 unchanged rounds"
+
+# four more passes leave 4 rounds a set in the log: the next pass folds them first
+for p in 5 6 7 8; do resolve_pass $p; done
+assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$((4 * N))" "passes 5-8 logged"
+resolve_pass 9
+assert_match "$ERR" "answer log: $((4 * N)) rounds taken into their set rows first" "pass 9 folded the log first"
+assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$N" "only pass 9's entries left"
+mapfile -t AT < <(ats m007.t.test)
+assert_eq "${#AT[@]}" "9" "m007: 9 rounds"
+assert_eq "$(rows m007.t.test)" "10.4.0.7 $(sec "${AT[0]}") $(sec "${AT[8]}") 9
+10.5.0.7 $(sec "${AT[0]}") $(sec "${AT[8]}") 9" "lookup m007 after 9 passes"
+
+done_testing
