@@ -20,7 +20,7 @@
 #        NEXT=1 (0: skip the next stored pass over the same store, every record then known;
 #          K > 1: K next passes, and [store-next-sustained] their answers over the whole
 #          processes' wall time: a pass that starts by folding the answer log into the set
-#          rows, every 4th, pays for it there)
+#          rows (after 8 passes, RESOLVE_FOLD_PER_SET: the 9th) pays for it there)
 #        CHANGE_PCT=0 (1-100: before the next pass that share of the names gets a changed set,
 #          one address moved, as fast-flux domains answer: the writer's changed-set path)
 #        PERF=1 record each pass with perf(1) (kept with KEEP_TMP=1)

@@ -74,7 +74,7 @@
 #define CHECKPOINT_EVERY (500 * TIP_MSEC)
 #define TICK_USEC (10 * TIP_MSEC)
 #define MAX_RECORDS 4096    /* records per answer we keep (a 64 KiB TCP answer holds fewer) */
-#define RESOLVE_FOLD_PER_SET 4 /* answer-log rounds a set before a pass takes them first */
+#define RESOLVE_FOLD_PER_SET 8 /* passes' answer-log rounds a set before a pass takes them first */
 #define INITIAL_WINDOW 64
 #define MIN_WINDOW 8
 #define RTO_MIN (50 * TIP_MSEC)

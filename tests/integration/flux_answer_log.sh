@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The answer log (schema 10): in a real pass (tip resolve of the due list, batched writer),
 # an unchanged answer set is appended to answer_log instead of updating its set row; a changed
-# set takes its entries first; pass 2 and a pass that finds 4 rounds a set in the log fold them
+# set takes its entries first; pass 2 and a pass that finds 8 passes' rounds in the log fold them
 # into the set rows. What users read must not change. Real knotd on loopback, 300 watched names
 # with a 1 s TTL (due again after a second); the answers of three names are changed between
 # rounds with a knotc zone transaction. Expected counts are the rounds this test ran (each
@@ -101,15 +101,17 @@ assert_eq "$rounds_before" "$((4 * N))" "4 rounds a name"
 assert_eq "$(q "SELECT pending FROM answer_set s JOIN watch w ON s.id = w.id * 4 + 1 WHERE w.domain = 'm007.t.test'")" "3" \
 	"m007's set row counts its 3 unchanged rounds"
 
-# four more passes leave 4 rounds a set in the log: the next pass folds them first
-for p in 5 6 7 8; do resolve_pass $p; done
-assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$((4 * N))" "passes 5-8 logged"
-resolve_pass 9
-assert_match "$ERR" "answer log: $((4 * N)) rounds taken into their set rows first" "pass 9 folded the log first"
-assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$N" "only pass 9's entries left"
+# eight more passes leave 8 rounds a set in the log (RESOLVE_FOLD_PER_SET): the next pass
+# folds them first
+for p in 5 6 7 8 9 10 11 12; do resolve_pass $p; done
+assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$((8 * N))" "passes 5-12 logged"
+if [[ "$ERR" =~ "answer log:" ]]; then fail "pass 12 folded before 8 passes' rounds"; else pass "no fold before 8 passes' rounds"; fi
+resolve_pass 13
+assert_match "$ERR" "answer log: $((8 * N)) rounds taken into their set rows first" "pass 13 folded the log first"
+assert_eq "$(q "SELECT sum(n) FROM answer_log")" "$N" "only pass 13's entries left"
 mapfile -t AT < <(ats m007.t.test)
-assert_eq "${#AT[@]}" "9" "m007: 9 rounds"
-assert_eq "$(rows m007.t.test)" "10.4.0.7 $(sec "${AT[0]}") $(sec "${AT[8]}") 9
-10.5.0.7 $(sec "${AT[0]}") $(sec "${AT[8]}") 9" "lookup m007 after 9 passes"
+assert_eq "${#AT[@]}" "13" "m007: 13 rounds"
+assert_eq "$(rows m007.t.test)" "10.4.0.7 $(sec "${AT[0]}") $(sec "${AT[12]}") 13
+10.5.0.7 $(sec "${AT[0]}") $(sec "${AT[12]}") 13" "lookup m007 after 13 passes"
 
 done_testing
