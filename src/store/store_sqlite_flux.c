@@ -124,24 +124,19 @@ int sq_pdns_observe(struct tip_store *st, const char *domain, const char *rrtype
 static const char q_set_get[] =
 	"SELECT " SQ_SET_COLS " FROM answer_set s WHERE s.id = ?1";
 /* ?1 id, ?3 at, ?4 the records' TTL, ?5 set_hash, ?6 n, ?7 vals, ?8 the round's min_ttl */
-static const char q_set_same[] =
-	"UPDATE answer_set SET pending = pending + 1, last_seen = ?3,"
-	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4),"
-	" rounds = rounds || CASE WHEN n_rounds = 0 THEN ?3 || '/' || ?8"
-	"  ELSE (?3 - last_seen) || CASE WHEN last_ttl IS ?8 THEN '' ELSE '/' || ?8 END END || ';',"
-	" n_rounds = n_rounds + 1, last_ttl = ?8"
-	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"
-	" AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX);
+#define SET_SAME                                                                               \
+	"UPDATE answer_set SET pending = pending + 1, last_seen = ?3,"                           \
+	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4),"   \
+	" rounds = rounds || CASE WHEN n_rounds = 0 THEN ?3 || '/' || ?8"                         \
+	"  ELSE (?3 - last_seen) || CASE WHEN last_ttl IS ?8 THEN '' ELSE '/' || ?8 END END || ';'," \
+	" n_rounds = n_rounds + 1, last_ttl = ?8"                                                 \
+	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"             \
+	" AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX)
+static const char q_set_same[] = SET_SAME;
 /* q_set_same on a row not read first: only when its bucket has no log row it has not taken
  * (store_sqlite_log.c; another set's entries there send it the long way, which is right too) */
 static const char q_set_same_fast[] =
-	"UPDATE answer_set SET pending = pending + 1, last_seen = ?3,"
-	" min_ttl = min(coalesce(min_ttl, ?4), ?4), max_ttl = max(coalesce(max_ttl, ?4), ?4),"
-	" rounds = rounds || CASE WHEN n_rounds = 0 THEN ?3 || '/' || ?8"
-	"  ELSE (?3 - last_seen) || CASE WHEN last_ttl IS ?8 THEN '' ELSE '/' || ?8 END END || ';',"
-	" n_rounds = n_rounds + 1, last_ttl = ?8"
-	" WHERE id = ?1 AND set_hash = ?5 AND n = ?6 AND last_seen < ?3 AND vals = ?7"
-	" AND n_rounds < " SQ_STR(SQ_SET_ROUNDS_MAX) " AND NOT EXISTS (SELECT 1 FROM answer_log"
+	SET_SAME " AND NOT EXISTS (SELECT 1 FROM answer_log"
 	" WHERE bucket = ?1 >> " SQ_STR(SQ_LOG_SHIFT) " AND seq > answer_set.log_seq)";
 static const char q_set_fold[] =
 	"UPDATE pdns SET count = count + ?4, last_seen = max(last_seen, ?5),"
