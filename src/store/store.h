@@ -394,7 +394,8 @@ struct tip_flux_domain {
 typedef int (*tip_flux_domain_cb)(void *arg, const struct tip_flux_domain *d);
 /* Every domain with a round at or after `since`, in domain order, with what it resolved to in
  * the window (records whose last_seen >= since). Two ordered index scans merged, one pass: the
- * rows of one domain live only during the call. */
+ * rows of one domain live only during the call. Folds passive DNS first (tip_store_pdns_fold,
+ * a write: on a read-only store with rounds to fold it fails, saying so). */
 int tip_store_flux_scan(struct tip_store *st, tip_time_t since, tip_flux_domain_cb cb, void *arg,
 			struct tip_error *err);
 

@@ -699,6 +699,20 @@ static void test_pdns_answer_batch(void **state)
 		assert_true(strlen(x) > 100);
 		assert_string_equal(x, y);
 	}
+	/* pass 2's scan folds first: a read-only handle cannot, and says so rather than scan
+	 * without the log */
+	{
+		char url[400];
+		struct tip_store *ro;
+		struct tip_error err = { 0 };
+		snprintf(url, sizeof(url), "sqlite://%s/batch_a.db", dir);
+		if (tip_store_open(url, TIP_STORE_READONLY, &ro, &err) < 0)
+			fail_msg("open read-only: %s", err.msg);
+		xa[0] = '\0';
+		assert_true(tip_store_flux_scan(ro, 0, scan_dump, xa, &err) < 0);
+		assert_non_null(strstr(err.msg, "readonly"));
+		tip_store_close(ro);
+	}
 	/* the log taken: a's rows are b's, column for column (but the log's position) */
 	OK(tip_store_pdns_fold(a, 0, E));
 	batch_reads(a, b, names);
