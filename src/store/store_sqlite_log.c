@@ -40,8 +40,9 @@ static const char q_log_put[] =
 static const char q_log_max[] = "SELECT max(seq) FROM answer_log";
 static const char q_log_all[] =
 	"SELECT bucket, seq, ents FROM answer_log WHERE seq <= ?1 ORDER BY bucket, seq";
-/* every row: the fold holds the write lock from its first read of the log, so no row came
- * after `last` (and a DELETE without WHERE empties the table and its index at once) */
+/* every row: the fold holds the write lock from before its read of the log's last row (a
+ * transaction of its own begun IMMEDIATE, or the caller's), so no row came after `last` (and
+ * a DELETE without WHERE empties the table and its index at once) */
 static const char q_log_drop[] = "DELETE FROM answer_log";
 static const char q_secure_delete[] = "PRAGMA secure_delete";
 static const char q_log_size[] =
@@ -489,23 +490,40 @@ static int fold_bucket(struct sq_store *s, struct sq_log_vec *v, int64_t last,
 	return rc;
 }
 
+/* The log's last row number (0 when it is empty) */
+static int log_last(struct sq_store *s, int64_t *last, struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_prep(s, q_log_max, err);
+	int rc;
+	*last = 0;
+	if (!q)
+		return TIP_ESTORE;
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		*last = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer log");
+}
+
 int sq_log_fold_all(struct sq_store *s, struct tip_error *err)
 {
 	sqlite3_stmt *q = NULL;
 	struct sq_log_vec v = { 0 };
 	int64_t last = 0, bucket = -1, taken = 0;
+	bool own;
 	int rc, step;
 	if ((rc = sq_pdns_has_sets(s, err)) <= 0)
 		return rc;
-	if (!(q = sq_prep(s, q_log_max, err)))
-		return TIP_ESTORE;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		last = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	if (last <= 0)
-		return 0;
-	if ((rc = sq_exec(s, "SAVEPOINT tip_log_fold", err)) < 0)
+	/* nothing to fold: no transaction (a read-only store scans as well) */
+	if ((rc = log_last(s, &last, err)) < 0 || last <= 0)
 		return rc;
+	/* with the write lock from here on: outside a transaction, one of its own, IMMEDIATE (a
+	 * pass appending meanwhile waits, so what is read below is all there is until the
+	 * end); inside the caller's (tip_store_begin's is IMMEDIATE too), a savepoint */
+	own = s->tx_depth == 0;
+	if ((rc = sq_exec(s, own ? "BEGIN IMMEDIATE" : "SAVEPOINT tip_log_fold", err)) < 0)
+		return rc;
+	if ((rc = log_last(s, &last, err)) < 0 || last <= 0)
+		goto out;
 	/* the cursor is not cached: the fold uses cached statements meanwhile */
 	if (sqlite3_prepare_v2(s->db, q_log_all, -1, &q, NULL) != SQLITE_OK) {
 		rc = sq_fail(s, err, "answer log");
@@ -574,11 +592,14 @@ out:
 		sqlite3_finalize(q);
 	sq_log_vec_free(&v);
 	if (rc < 0) {
-		sq_exec(s, "ROLLBACK TO tip_log_fold; RELEASE tip_log_fold", NULL);
+		sq_exec(s, own ? "ROLLBACK" : "ROLLBACK TO tip_log_fold; RELEASE tip_log_fold", NULL);
 		return rc;
 	}
-	if ((rc = sq_exec(s, "RELEASE tip_log_fold", err)) < 0)
+	if ((rc = sq_exec(s, own ? "COMMIT" : "RELEASE tip_log_fold", err)) < 0) {
+		if (own)
+			sq_exec(s, "ROLLBACK", NULL);
 		return rc;
+	}
 	return taken > INT_MAX ? INT_MAX : (int)taken;
 }
 

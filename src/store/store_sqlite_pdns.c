@@ -259,6 +259,10 @@ int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_ro
 	int rc, x = 0;
 	if (!q)
 		return TIP_ESTORE;
+	/* one snapshot for the round rows, the set rows and their log entries (a writer between
+	 * them could move rounds from one to the other) */
+	if ((rc = sq_exec(s, "SAVEPOINT tip_rounds", err)) < 0)
+		return rc;
 	sq_bind_text(q, 1, domain);
 	sq_bind_int(q, 2, since);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -279,6 +283,8 @@ int sq_rounds(struct tip_store *st, const char *domain, tip_time_t since, tip_ro
 		x = sq_fail(s, err, "rounds");
 	else
 		x = sq_set_rounds_of(s, domain, since, rlist_add, &l, err);
+	if (sq_exec(s, "RELEASE tip_rounds", x < 0 ? NULL : err) < 0 && x == 0)
+		x = TIP_ESTORE;
 	if (x == 0 && l.n > 1)
 		qsort(l.r, l.n, sizeof(*l.r), rcmp_time);
 	for (size_t i = 0; i < l.n && x == 0; i++)
