@@ -729,6 +729,61 @@ static void test_pdns_answer_batch(void **state)
 		    count_sql("batch_a", "SELECT count(*) FROM round"));
 }
 
+/* A log row that is not what the writer writes (a damaged or hand-edited store): a reader that
+ * needs it and the fold fail with an error naming the row, and the fold changes nothing. */
+static void test_answer_log_malformed(void **state)
+{
+	struct tip_store *st = open_new("log_bad");
+	struct tip_pdns_rec rec[4][1];
+	struct tip_answer ans[4];
+	struct tip_error err = { 0 };
+	char names[4][32], vals[4][32];
+	sqlite3 *db;
+	char path[400];
+	(void)state;
+	for (int d = 0; d < 4; d++) {
+		snprintf(names[d], sizeof(names[d]), "b%d.example", d);
+		OK(tip_store_watch_add(st, names[d], "test", 1, NULL, E));
+	}
+	for (int r = 0; r < 3; r++) { /* a new set, then the same twice: two log entries a set */
+		OK(tip_store_begin(st, E));
+		for (int d = 0; d < 4; d++) {
+			snprintf(vals[d], sizeof(vals[d]), "192.0.2.%d", d + 1);
+			rec[d][0] = (struct tip_pdns_rec){ .value = vals[d], .ttl = 60 };
+			ans[d] = (struct tip_answer){
+				.watch_id = watch_id_of(st, names[d]), .rec = rec[d], .n = 1,
+				.rd = { .domain = names[d], .rrtype = "A", .at = 1000000 * (r + 1) + d,
+					.outcome = "ok", .n_records = 1, .min_ttl = 60,
+					.set_hash = 100 + d },
+			};
+		}
+		OK(tip_store_pdns_answer_batch(st, ans, 4, E));
+		OK(tip_store_commit(st, E));
+	}
+	tip_store_close(st);
+	assert_int_equal(count_sql("log_bad", "SELECT sum(n) FROM answer_log"), 8);
+	snprintf(path, sizeof(path), "%s/log_bad.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE answer_log SET ents = substr(ents, 2)"
+				      " WHERE seq = (SELECT max(seq) FROM answer_log)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(path, sizeof(path), "sqlite://%s/log_bad.db", dir);
+	if (tip_store_open(path, 0, &st, &err) < 0)
+		fail_msg("open: %s", err.msg);
+	assert_true(tip_store_resolutions(st, "b2.example", res_row, &(struct tip_resolution){ 0 },
+					  &err) < 0);
+	assert_non_null(strstr(err.msg, "answer log row"));
+	assert_non_null(strstr(err.msg, "malformed"));
+	memset(&err, 0, sizeof(err));
+	assert_true(tip_store_pdns_fold(st, 0, &err) < 0);
+	assert_non_null(strstr(err.msg, "malformed"));
+	tip_store_close(st);
+	/* nothing changed: the log is all there, no set row took anything */
+	assert_int_equal(count_sql("log_bad", "SELECT count(*) FROM answer_log"), 2);
+	assert_int_equal(count_sql("log_bad", "SELECT sum(pending) FROM answer_set"), 0);
+}
+
 static void test_migrate_v6_sets(void **state)
 {
 	char url[400], path[400];
@@ -932,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_pdns_answer_sets),
 		cmocka_unit_test(test_pdns_answer_collision),
 		cmocka_unit_test(test_pdns_answer_batch),
+		cmocka_unit_test(test_answer_log_malformed),
 		cmocka_unit_test(test_migrate_v6_sets),
 		cmocka_unit_test(test_enrich_mmdb_and_refresh),
 	};
