@@ -86,6 +86,21 @@ int sq_done(struct sq_store *s, sqlite3_stmt *stmt, struct tip_error *err, const
 	return 0;
 }
 
+int sq_int(struct sq_store *s, const char *sql, int64_t *v, struct tip_error *err,
+	   const char *what)
+{
+	sqlite3_stmt *q = sq_prep(s, sql, err);
+	int rc;
+	*v = 0;
+	if (!q)
+		return TIP_ESTORE;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, what);
+}
+
 int sq_exec(struct sq_store *s, const char *sql, struct tip_error *err)
 {
 	char *msg = NULL;

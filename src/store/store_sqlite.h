@@ -71,6 +71,10 @@ int sq_fail(struct sq_store *s, struct tip_error *err, const char *what);
 /* Runs a statement to completion (a write); 0 or TIP_ESTORE. */
 int sq_done(struct sq_store *s, sqlite3_stmt *stmt, struct tip_error *err, const char *what);
 int sq_exec(struct sq_store *s, const char *sql, struct tip_error *err);
+/* Runs a query (no parameters; cached as sq_prep) and gives its first row's first column as an
+ * integer (0 without a row or for NULL); 0 or TIP_ESTORE naming `what`. */
+int sq_int(struct sq_store *s, const char *sql, int64_t *v, struct tip_error *err,
+	   const char *what);
 
 /* Binding helpers: text NULL binds NULL; text is copied only for the step (STATIC). */
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
@@ -102,6 +106,13 @@ struct sq_rows {
 int sq_rows_use(struct sq_store *s, const struct sq_rows_def *def, struct tip_error *err);
 int sq_rows_bind(struct sq_store *s, sqlite3_stmt *q, int param, const struct sq_rows_def *def,
 		 const struct sq_rows *rows, struct tip_error *err);
+/* sql, whose ?1 is def's table over rows: prepared and bound for the caller to step (then to
+ * reset and unbind ?1: no pointer to its array left behind), or NULL with err set; _run: run to
+ * its end over n rows of cells (a write), unbound after. */
+sqlite3_stmt *sq_rows_query(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+			    const struct sq_rows *rows, struct tip_error *err);
+int sq_rows_run(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+		const union sq_cell *cells, size_t n, const char *what, struct tip_error *err);
 
 /* Frees the state of a listing pass (store_sqlite_feeds.c); NULL is fine. */
 void sq_listing_free(struct sq_listing *l);

@@ -12,23 +12,6 @@
 
 #include "store_sqlite.h"
 
-/* Runs sql, whose ?1 is def's table over cells (n rows), to its end. */
-static int run_rows(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
-		    const union sq_cell *cells, size_t n, const char *what, struct tip_error *err)
-{
-	struct sq_rows rows = { cells, n };
-	sqlite3_stmt *q;
-	int rc;
-	if ((rc = sq_rows_use(s, def, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, sql, err)))
-		return TIP_ESTORE;
-	if ((rc = sq_rows_bind(s, q, 1, def, &rows, err)) == 0)
-		rc = sq_done(s, q, err, what);
-	sqlite3_bind_null(q, 1); /* no pointer to the caller's array left behind */
-	return rc;
-}
-
 /* The ended domains of a batch as one statement: tip_watch_done(?1) is a table-valued function
  * over the caller's array (bound with sqlite3_bind_pointer), sorted by id, so that the update
  * walks the watch table in rowid order with one cursor (SQLite's next-row fast path) instead
@@ -84,7 +67,7 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
 		r[2].i = v[i].next_due;
 		r[3].s = v[i].outcome;
 	}
-	rc = run_rows(s, q_watch_resolved_batch, &watch_done_rows, c, w, "watch resolved", err);
+	rc = sq_rows_run(s, q_watch_resolved_batch, &watch_done_rows, c, w, "watch resolved", err);
 	free(c);
 	return rc;
 }
@@ -193,15 +176,11 @@ static int same_sets(struct sq_store *s, const union sq_cell *c, size_t m, bool 
 {
 	struct sq_rows rows = { c, m };
 	struct sq_log_ent *e;
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = sq_rows_query(s, q_set_same_batch, &answer_same_rows, &rows, err);
 	size_t k = 0;
 	int rc;
-	if ((rc = sq_rows_use(s, &answer_same_rows, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, q_set_same_batch, err)))
+	if (!q)
 		return TIP_ESTORE;
-	if ((rc = sq_rows_bind(s, q, 1, &answer_same_rows, &rows, err)) < 0)
-		return rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		mark[sqlite3_column_int64(q, 0)] = true;
 	sqlite3_reset(q);
@@ -399,7 +378,7 @@ static int observe_batch(struct sq_store *s, struct tip_answer *a, size_t n, con
 	b->rec_known = tip_xcalloc(w ? w : 1, sizeof(*b->rec_known));
 	*news = tip_xcalloc(n, sizeof(**news));
 	s->answer_new = b;
-	if (w && (rc = run_rows(s, q_pdns_new_batch, &pdns_new_rows, r, w, what, err)) < 0)
+	if (w && (rc = sq_rows_run(s, q_pdns_new_batch, &pdns_new_rows, r, w, what, err)) < 0)
 		return rc;
 	for (size_t j = 0; j < w; j++) {
 		size_t i = (size_t)r[j * PN_COLS + PN_I].i;
@@ -450,7 +429,7 @@ static int new_sets(struct sq_store *s, struct tip_answer *a, size_t n, const bo
 	b.n_sets = m;
 	b.set_exists = tip_xcalloc(m, sizeof(*b.set_exists));
 	s->answer_new = &b;
-	rc = run_rows(s, q_set_new_batch, &answer_new_rows, c, m, "answer set new", err);
+	rc = sq_rows_run(s, q_set_new_batch, &answer_new_rows, c, m, "answer set new", err);
 	if (rc < 0)
 		goto out;
 	/* a pass of known sets (changed ones: a fast-flux domain's) would pay for a statement
@@ -590,14 +569,10 @@ static int chg_read(struct sq_store *s, const struct tip_answer *a, const union 
 		    size_t m, struct chg *g, struct tip_error *err)
 {
 	struct sq_rows rows = { c, m };
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = sq_rows_query(s, q_set_get_batch, &answer_chg_rows, &rows, err);
 	int rc, k = 0;
-	if ((rc = sq_rows_use(s, &answer_chg_rows, err)) < 0)
-		return rc;
-	if (!(q = sq_prep(s, q_set_get_batch, err)))
+	if (!q)
 		return TIP_ESTORE;
-	if ((rc = sq_rows_bind(s, q, 1, &answer_chg_rows, &rows, err)) < 0)
-		return rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		size_t i = (size_t)sqlite3_column_int64(q, 0);
 		const struct tip_answer *x = &a[i];
@@ -696,10 +671,10 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 			f[SF_MAX].i = p->max_ttl;
 		}
 	}
-	if (rv.n && (rc = run_rows(s, q_round_put_batch, &round_put_rows, rv.c, rv.n,
+	if (rv.n && (rc = sq_rows_run(s, q_round_put_batch, &round_put_rows, rv.c, rv.n,
 				   "answer set rounds", err)) < 0)
 		goto out;
-	if (nf && (rc = run_rows(s, q_set_fold_batch, &set_fold_rows, x, nf, "pdns set fold",
+	if (nf && (rc = sq_rows_run(s, q_set_fold_batch, &set_fold_rows, x, nf, "pdns set fold",
 				 err)) < 0)
 		goto out;
 	/* the records, as observe_all */
@@ -722,7 +697,7 @@ static int changed_sets(struct sq_store *s, struct tip_answer *a, size_t n, cons
 		z[SP_VALS].s = g[j].vals;
 		z[SP_RTTL].i = y->rd.min_ttl;
 	}
-	if ((rc = run_rows(s, q_set_put_batch, &set_put_rows, x, k, "answer set put", err)) < 0)
+	if ((rc = sq_rows_run(s, q_set_put_batch, &set_put_rows, x, k, "answer set put", err)) < 0)
 		goto out;
 	for (size_t j = 0; j < k; j++) {
 		a[g[j].i].rd.n_new = news[g[j].i];

@@ -1107,14 +1107,7 @@ static int exec_timed(struct sq_store *s, const char *sql, struct tip_error *err
 
 static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err)
 {
-	sqlite3_stmt *q = sq_prep(s, q_max_indicator, err);
-	int rc;
-	if (!q)
-		return TIP_ESTORE;
-	rc = sqlite3_step(q);
-	*max = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-	sqlite3_reset(q);
-	return rc == SQLITE_ROW ? 0 : sq_fail(s, err, "listing diff");
+	return sq_int(s, q_max_indicator, max, err, "listing diff");
 }
 
 /* The written entries' sightings, through the view listing_ids: removed ones that come back

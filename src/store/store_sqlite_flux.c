@@ -194,17 +194,12 @@ static void pset_free(struct sq_set_row *p)
  * bench_flux_write's reference, writes every record and round as before). */
 static int set_table(struct sq_store *s, struct tip_error *err)
 {
-	sqlite3_stmt *q;
+	int64_t n;
 	if (s->pdns_set)
 		return s->pdns_set > 0;
-	if (!(q = sq_prep(s, q_set_exists, err)))
+	if (sq_int(s, q_set_exists, &n, err, "answer set") < 0)
 		return TIP_ESTORE;
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		sqlite3_reset(q);
-		return sq_fail(s, err, "answer set");
-	}
-	s->pdns_set = sqlite3_column_int(q, 0) > 0 ? 1 : -1;
-	sqlite3_reset(q);
+	s->pdns_set = n > 0 ? 1 : -1;
 	return s->pdns_set > 0;
 }
 

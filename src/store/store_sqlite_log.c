@@ -320,8 +320,6 @@ int sq_log_append(struct sq_store *s, const struct sq_log_ent *e, size_t n, stru
 	union sq_cell *c;
 	char *text;
 	size_t rows = 0;
-	sqlite3_stmt *q;
-	struct sq_rows r;
 	int rc;
 	if (!n)
 		return 0;
@@ -340,15 +338,7 @@ int sq_log_append(struct sq_store *s, const struct sq_log_ent *e, size_t n, stru
 		rows++;
 		i = j;
 	}
-	r = (struct sq_rows){ c, rows };
-	if ((rc = sq_rows_use(s, &log_rows, err)) == 0) {
-		if (!(q = sq_prep(s, q_log_append, err)))
-			rc = TIP_ESTORE;
-		else if ((rc = sq_rows_bind(s, q, 1, &log_rows, &r, err)) == 0) {
-			rc = sq_done(s, q, err, "answer log");
-			sqlite3_bind_null(q, 1);
-		}
-	}
+	rc = sq_rows_run(s, q_log_append, &log_rows, c, rows, "answer log", err);
 	free(c);
 	free(text);
 	return rc;
@@ -473,15 +463,8 @@ static int fold_bucket(struct sq_store *s, struct sq_log_vec *v, int64_t last,
 		x[F_HAS].i = p->has_last_ttl;
 		x[F_SEQ].i = p->log_seq;
 	}
-	if (rc == 0 && nr && (rc = sq_rows_use(s, &fold_rows, err)) == 0) {
-		struct sq_rows r = { c, nr };
-		if (!(q = sq_prep(s, q_fold_put, err)))
-			rc = TIP_ESTORE;
-		else if ((rc = sq_rows_bind(s, q, 1, &fold_rows, &r, err)) == 0) {
-			rc = sq_done(s, q, err, "answer log fold");
-			sqlite3_bind_null(q, 1);
-		}
-	}
+	if (rc == 0 && nr)
+		rc = sq_rows_run(s, q_fold_put, &fold_rows, c, nr, "answer log fold", err);
 	for (size_t j = 0; j < nr; j++)
 		free(rows[j].rounds);
 	free(rows);
@@ -493,15 +476,7 @@ static int fold_bucket(struct sq_store *s, struct sq_log_vec *v, int64_t last,
 /* The log's last row number (0 when it is empty) */
 static int log_last(struct sq_store *s, int64_t *last, struct tip_error *err)
 {
-	sqlite3_stmt *q = sq_prep(s, q_log_max, err);
-	int rc;
-	*last = 0;
-	if (!q)
-		return TIP_ESTORE;
-	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		*last = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, err, "answer log");
+	return sq_int(s, q_log_max, last, err, "answer log");
 }
 
 int sq_log_fold_all(struct sq_store *s, struct tip_error *err)

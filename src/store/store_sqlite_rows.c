@@ -164,6 +164,29 @@ int sq_rows_use(struct sq_store *s, const struct sq_rows_def *def, struct tip_er
 	return 0;
 }
 
+sqlite3_stmt *sq_rows_query(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+			    const struct sq_rows *rows, struct tip_error *err)
+{
+	sqlite3_stmt *q;
+	if (sq_rows_use(s, def, err) < 0 || !(q = sq_prep(s, sql, err)) ||
+	    sq_rows_bind(s, q, 1, def, rows, err) < 0)
+		return NULL;
+	return q;
+}
+
+int sq_rows_run(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+		const union sq_cell *cells, size_t n, const char *what, struct tip_error *err)
+{
+	struct sq_rows rows = { cells, n };
+	sqlite3_stmt *q = sq_rows_query(s, sql, def, &rows, err);
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	rc = sq_done(s, q, err, what);
+	sqlite3_bind_null(q, 1); /* no pointer to the caller's array left behind */
+	return rc;
+}
+
 int sq_rows_bind(struct sq_store *s, sqlite3_stmt *q, int param, const struct sq_rows_def *def,
 		 const struct sq_rows *rows, struct tip_error *err)
 {
