@@ -327,7 +327,8 @@ int sq_log_take(struct sq_store *s, int64_t id, const char *domain, const char *
 		struct sq_set_row *p, struct tip_error *err);
 /* Writes p's counting columns and log_seq into row id. */
 int sq_log_put(struct sq_store *s, int64_t id, const struct sq_set_row *p, struct tip_error *err);
-/* Every set row takes its entries and the log is emptied (one savepoint); _if: only when the
+/* Every set row takes its entries and the log is emptied, all or nothing (a transaction of
+ * its own begun IMMEDIATE, or a savepoint in the caller's); _if: only when the
  * log holds more than per_set - 1 entries a set row on average (per_set passes' worth: a few
  * answers of a pass go one by one, into their rows). How many entries there were, or an
  * error. */
