@@ -312,9 +312,8 @@ int tip_store_checkpoint(struct tip_store *st, struct tip_error *err);
 /* Passive DNS kept compact: the rounds a writer of many answers left to be taken later (SQLite:
  * the answer log of unchanged answer sets, schema 10) are written into their rows, when they
  * are more than per_set - 1 a set on average, i.e. per_set passes' worth (0: whenever there
- * are any). What is read is the same
- * before and after; readers pay for what is left (a few rounds a set is cheap). Pass 2's scan
- * does it first in any case. In a transaction or outside (its own then). Returns how many
+ * are any). What is read is the same before and after; readers pay for what is left (a few
+ * rounds a set is cheap). Pass 2's scan does it first in any case. In a transaction or outside (its own then). Returns how many
  * rounds were taken (0: none, or too few to fold), or an error. */
 int tip_store_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err);
 typedef int (*tip_ipinfo_stale_cb)(void *arg, const char *addr);

@@ -307,33 +307,24 @@ struct sq_log_vec {
 void sq_log_vec_free(struct sq_log_vec *v);
 /* whether an entry's fields fit their widths (one that does not goes one by one) */
 bool sq_log_fits(const struct sq_log_ent *e);
-void sq_log_format(char *out, const struct sq_log_ent *e);
 /* Appends entries (in id order, one an id): a row per bucket. */
 int sq_log_append(struct sq_store *s, const struct sq_log_ent *e, size_t n, struct tip_error *err);
 /* The entries of set id in log rows after `after`, in order, added to v; *last_row: the last
  * row of id's bucket looked at (after, if none). */
 int sq_log_of(struct sq_store *s, int64_t id, int64_t after, struct sq_log_vec *v,
 	      int64_t *last_row, struct tip_error *err);
-/* Applies entries to a set row in memory as the UPDATE of an unchanged round would, in order;
- * flush (may be NULL: the round list then grows past SQ_SET_ROUNDS_MAX) is called with a full
- * list before it is emptied. */
-int sq_log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
-		 int (*flush)(void *arg, struct sq_set_row *p), void *arg);
 /* p (row id as read) with its pending log entries applied in memory: what a reader sees. */
 int sq_log_merge(struct sq_store *s, int64_t id, struct sq_set_row *p, struct tip_error *err);
 /* p (row id of domain and rrtype, as read) takes its pending log entries and is written back
  * (full round lists into `round`): before any other write of the row. */
 int sq_log_take(struct sq_store *s, int64_t id, const char *domain, const char *rrtype,
 		struct sq_set_row *p, struct tip_error *err);
-/* Writes p's counting columns and log_seq into row id. */
-int sq_log_put(struct sq_store *s, int64_t id, const struct sq_set_row *p, struct tip_error *err);
 /* Every set row takes its entries and the log is emptied, all or nothing (a transaction of
- * its own begun IMMEDIATE, or a savepoint in the caller's); _if: only when the
- * log holds more than per_set - 1 entries a set row on average (per_set passes' worth: a few
- * answers of a pass go one by one, into their rows). How many entries there were, or an
- * error. */
+ * its own begun IMMEDIATE, or a savepoint in the caller's). How many entries there were, or an
+ * error. sq_pdns_fold (tip_store_pdns_fold): the same, only when the log holds more than
+ * per_set - 1 entries a set row on average (per_set passes' worth: a few answers of a pass go
+ * one by one, into their rows). */
 int sq_log_fold_all(struct sq_store *s, struct tip_error *err);
-int sq_log_fold_if(struct sq_store *s, int per_set, struct tip_error *err);
 int sq_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err);
 int sq_bulk(struct tip_store *st, bool on, struct tip_error *err);
 int sq_checkpoint(struct tip_store *st, struct tip_error *err);

@@ -80,8 +80,8 @@ int sq_watch_resolved_batch(struct tip_store *st, struct tip_watch_done *v, size
  * batch's first answer for a set row may join the statement (first_of_sets: a log row holds one
  * entry an id, and an incomplete answer before it drops the row); the later ones come after it,
  * as in one-by-one order. The set row's last_seen as stored may be older than its log's last
- * entry; a round that is not later than that entry is counted, not listed (sq_log_apply), and
- * no pass writes one (one answer a domain a pass, times in µs). */
+ * entry; a round that is not later than that entry is counted, not listed (log_apply in
+ * store_sqlite_log.c), and no pass writes one (one answer a domain a pass, times in µs). */
 static const struct sq_rows_def answer_same_rows = {
 	"tip_answer_same",
 	"CREATE TABLE x (sid INTEGER, si INTEGER, sat INTEGER, sttl INTEGER, shash INTEGER,"
@@ -142,7 +142,7 @@ static size_t same_candidates(const struct tip_answer *a, size_t n, const bool *
 		if (!first[i] || a[i].watch_id <= 0 || !code || !a[i].n || !sq_set_answer(rd, a[i].n) ||
 		    !sq_one_ttl(a[i].rec, a[i].n) || !sq_log_fits(&e))
 			continue;
-		r[AS_ID].i = a[i].watch_id * 4 + code;
+		r[AS_ID].i = e.id;
 		r[AS_I].i = (int64_t)i;
 		r[AS_AT].i = rd->at;
 		r[AS_TTL].i = a[i].rec[0].ttl;

@@ -9,7 +9,7 @@
  * of set ids (id >> SQ_LOG_SHIFT), and the set rows take them later, many rounds in one
  * update: when anything else writes the row (a changed set, an answer one by one, a drop), and
  * all of them at once (sq_log_fold_all) before pass 2's scan and when the log grows past a few
- * rounds a set (sq_log_fold_if).
+ * rounds a set (sq_pdns_fold).
  *
  * An entry is fixed-width text, so that the plain sqlite3 shell reads it too (the round_all
  * view): the set id (15 digits), the round's time (17, µs), the records' TTL (10) and the
@@ -19,7 +19,7 @@
  * taken it, by sq_log_fold_all). A set row written anew starts at the log's last row.
  *
  * What a reader sees is unchanged: the entries are applied to the set row in memory exactly as
- * the UPDATE of an unchanged round would have applied them (sq_log_apply), before the row is
+ * the UPDATE of an unchanged round would have applied them (log_apply), before the row is
  * read for anything (tests/unit/test_flux_store.c compares every read and, after a fold, every
  * row with a store written one by one).
  */
@@ -34,9 +34,19 @@ enum { W_ID = 15, W_AT = 17, W_TTL = 10, W_RTTL = 11 };
 
 static const char q_log_of[] =
 	"SELECT seq, ents FROM answer_log WHERE bucket = ?1 AND seq > ?2 ORDER BY seq";
+/* set rows that took entries, written back by one UPDATE (set_rows_put) */
+static const struct sq_rows_def put_rows = {
+	"tip_log_put",
+	"CREATE TABLE x (fid INTEGER, fpending INTEGER, fseen INTEGER, fmin INTEGER, fmax INTEGER,"
+	" fnr INTEGER, frounds TEXT, fttl INTEGER, fhas INTEGER, fseq INTEGER, rows HIDDEN)",
+	"iiiiiitiii",
+};
+enum { F_ID, F_PENDING, F_SEEN, F_MIN, F_MAX, F_NR, F_ROUNDS, F_TTL, F_HAS, F_SEQ, F_COLS };
 static const char q_log_put[] =
-	"UPDATE answer_set SET pending = ?2, last_seen = ?3, min_ttl = ?4, max_ttl = ?5,"
-	" n_rounds = ?6, rounds = ?7, last_ttl = ?8, log_seq = ?9 WHERE id = ?1";
+	"UPDATE answer_set SET pending = fpending, last_seen = fseen, min_ttl = fmin,"
+	" max_ttl = fmax, n_rounds = fnr, rounds = frounds,"
+	" last_ttl = CASE WHEN fhas THEN fttl END, log_seq = fseq"
+	" FROM tip_log_put(?1) WHERE answer_set.id = fid";
 static const char q_log_max[] = "SELECT max(seq) FROM answer_log";
 static const char q_log_all[] =
 	"SELECT bucket, seq, ents FROM answer_log WHERE seq <= ?1 ORDER BY bucket, seq";
@@ -45,8 +55,8 @@ static const char q_log_all[] =
  * a DELETE without WHERE empties the table and its index at once) */
 static const char q_log_drop[] = "DELETE FROM answer_log";
 static const char q_secure_delete[] = "PRAGMA secure_delete";
-static const char q_log_size[] =
-	"SELECT (SELECT coalesce(sum(n), 0) FROM answer_log), (SELECT count(*) FROM answer_set)";
+static const char q_log_size[] = "SELECT coalesce(sum(n), 0) FROM answer_log";
+static const char q_set_count[] = "SELECT count(*) FROM answer_set";
 static const struct sq_rows_def log_rows = {
 	"tip_log_rows",
 	"CREATE TABLE x (lb INTEGER, ln INTEGER, lents TEXT, rows HIDDEN)",
@@ -82,7 +92,7 @@ static void put_fixed(char *out, int w, int64_t v)
 		out[0] = '-';
 }
 
-void sq_log_format(char *out, const struct sq_log_ent *e)
+static void log_format(char *out, const struct sq_log_ent *e)
 {
 	put_fixed(out, W_ID, e->id);
 	put_fixed(out + W_ID, W_AT, e->at);
@@ -125,6 +135,20 @@ void sq_log_vec_free(struct sq_log_vec *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* A log row's entries (column col of q, row seq): their text and count, or an error naming the
+ * row when it is not whole entries. */
+static int row_ents(sqlite3_stmt *q, int col, int64_t seq, const char **ents, size_t *n,
+		    struct tip_error *err)
+{
+	size_t len = (size_t)sqlite3_column_bytes(q, col);
+	*ents = (const char *)sqlite3_column_text(q, col);
+	*n = len / SQ_LOG_ENT;
+	if (!*ents || len % SQ_LOG_ENT)
+		return tip_error_set(err, TIP_ESTORE, "answer log row %lld: malformed",
+				     (long long)seq);
+	return 0;
+}
+
 /* The entry of id in a row's entries (n of them, in id order), by bisection: 1 found, 0 not,
  * -1 a malformed row. */
 static int row_find(const char *ents, size_t n, int64_t id, struct sq_log_ent *e)
@@ -158,15 +182,16 @@ int sq_log_of(struct sq_store *s, int64_t id, int64_t after, struct sq_log_vec *
 	sq_bind_int(q, 2, after);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		int64_t seq = sqlite3_column_int64(q, 0);
-		const char *ents = (const char *)sqlite3_column_text(q, 1);
-		size_t len = (size_t)sqlite3_column_bytes(q, 1);
+		const char *ents;
+		size_t n;
 		struct sq_log_ent e;
-		int f;
-		if (!ents || len % SQ_LOG_ENT ||
-		    (f = row_find(ents, len / SQ_LOG_ENT, id, &e)) < 0) {
+		int f = 0;
+		if ((rc = row_ents(q, 1, seq, &ents, &n, err)) < 0 ||
+		    (f = row_find(ents, n, id, &e)) < 0) {
 			sqlite3_reset(q);
-			return tip_error_set(err, TIP_ESTORE, "answer log row %lld: malformed",
-					     (long long)seq);
+			return rc < 0 ? rc : tip_error_set(err, TIP_ESTORE,
+							  "answer log row %lld: malformed",
+							  (long long)seq);
 		}
 		if (f) {
 			e.seq = seq;
@@ -196,8 +221,11 @@ static char *put_dec(char *o, int64_t v)
 	return o;
 }
 
-int sq_log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
-		 int (*flush)(void *arg, struct sq_set_row *p), void *arg)
+/* Applies entries to a set row in memory as the UPDATE of an unchanged round would, in order;
+ * flush (may be NULL: the round list then grows past SQ_SET_ROUNDS_MAX) is called with a full
+ * list before it is emptied. */
+static int log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
+		     int (*flush)(void *arg, struct sq_set_row *p), void *arg)
 {
 	/* room for every entry: at most two numbers of 20 characters and two separators */
 	size_t len = p->rounds ? strlen(p->rounds) : 0;
@@ -247,39 +275,57 @@ int sq_log_apply(struct sq_set_row *p, const struct sq_log_ent *e, size_t n,
 	return 0;
 }
 
-int sq_log_merge(struct sq_store *s, int64_t id, struct sq_set_row *p, struct tip_error *err)
+/* p (row id as read) with the entries of the log rows after its log_seq applied (flush as
+ * log_apply's), and log_seq moved past the rows looked at; how many entries, or an error. */
+static int log_apply_of(struct sq_store *s, int64_t id, struct sq_set_row *p,
+			int (*flush)(void *arg, struct sq_set_row *p), void *arg,
+			struct tip_error *err)
 {
 	struct sq_log_vec v = { 0 };
 	int64_t last;
+	size_t n;
 	int rc;
 	if (!p->found)
 		return 0;
 	if ((rc = sq_log_of(s, id, p->log_seq, &v, &last, err)) == 0)
-		rc = sq_log_apply(p, v.e, v.n, NULL, NULL);
+		rc = log_apply(p, v.e, v.n, flush, arg);
 	if (rc == 0 && last > p->log_seq)
 		p->log_seq = last;
+	n = v.n;
 	sq_log_vec_free(&v);
-	return rc;
+	return rc < 0 ? rc : n > INT_MAX ? INT_MAX : (int)n;
 }
 
-int sq_log_put(struct sq_store *s, int64_t id, const struct sq_set_row *p, struct tip_error *err)
+int sq_log_merge(struct sq_store *s, int64_t id, struct sq_set_row *p, struct tip_error *err)
 {
-	sqlite3_stmt *q = sq_prep(s, q_log_put, err);
-	if (!q)
-		return TIP_ESTORE;
-	sq_bind_int(q, 1, id);
-	sq_bind_int(q, 2, p->pending);
-	sq_bind_int(q, 3, p->last_seen);
-	if (p->has_min_ttl)
-		sq_bind_int(q, 4, p->min_ttl);
-	if (p->has_max_ttl)
-		sq_bind_int(q, 5, p->max_ttl);
-	sq_bind_int(q, 6, p->n_rounds);
-	sq_bind_text(q, 7, p->rounds ? p->rounds : "");
-	if (p->has_last_ttl)
-		sq_bind_int(q, 8, p->last_ttl);
-	sq_bind_int(q, 9, p->log_seq);
-	return sq_done(s, q, err, "answer set (log)");
+	int rc = log_apply_of(s, id, p, NULL, NULL, err);
+	return rc < 0 ? rc : 0;
+}
+
+/* The counting columns and log_seq of n set rows (ids[i]'s as rows[i]) that took entries, so
+ * have their TTL range (log_apply sets it), written back with one UPDATE. */
+static int set_rows_put(struct sq_store *s, const int64_t *ids, const struct sq_set_row *rows,
+			size_t n, struct tip_error *err)
+{
+	union sq_cell *c = tip_xmalloc(n * F_COLS * sizeof(*c));
+	int rc;
+	for (size_t j = 0; j < n; j++) {
+		const struct sq_set_row *p = &rows[j];
+		union sq_cell *x = &c[j * F_COLS];
+		x[F_ID].i = ids[j];
+		x[F_PENDING].i = p->pending;
+		x[F_SEEN].i = p->last_seen;
+		x[F_MIN].i = p->min_ttl;
+		x[F_MAX].i = p->max_ttl;
+		x[F_NR].i = p->n_rounds;
+		x[F_ROUNDS].s = p->rounds ? p->rounds : "";
+		x[F_TTL].i = p->last_ttl;
+		x[F_HAS].i = p->has_last_ttl;
+		x[F_SEQ].i = p->log_seq;
+	}
+	rc = sq_rows_run(s, q_log_put, &put_rows, c, n, "answer set (log)", err);
+	free(c);
+	return rc;
 }
 
 struct take_ctx {
@@ -297,22 +343,9 @@ static int take_flush(void *arg, struct sq_set_row *p)
 int sq_log_take(struct sq_store *s, int64_t id, const char *domain, const char *rrtype,
 		struct sq_set_row *p, struct tip_error *err)
 {
-	struct sq_log_vec v = { 0 };
 	struct take_ctx t = { s, domain, rrtype, err };
-	int64_t last;
-	int rc;
-	if (!p->found)
-		return 0;
-	if ((rc = sq_log_of(s, id, p->log_seq, &v, &last, err)) == 0 && v.n) {
-		rc = sq_log_apply(p, v.e, v.n, take_flush, &t);
-		if (rc == 0) {
-			if (last > p->log_seq)
-				p->log_seq = last;
-			rc = sq_log_put(s, id, p, err);
-		}
-	}
-	sq_log_vec_free(&v);
-	return rc;
+	int rc = log_apply_of(s, id, p, take_flush, &t, err);
+	return rc > 0 ? set_rows_put(s, &id, p, 1, err) : rc;
 }
 
 int sq_log_append(struct sq_store *s, const struct sq_log_ent *e, size_t n, struct tip_error *err)
@@ -330,7 +363,7 @@ int sq_log_append(struct sq_store *s, const struct sq_log_ent *e, size_t n, stru
 		int64_t b = e[i].id >> SQ_LOG_SHIFT;
 		size_t j = i, start = o;
 		for (; j < n && e[j].id >> SQ_LOG_SHIFT == b; j++, o += SQ_LOG_ENT)
-			sq_log_format(text + o, &e[j]);
+			log_format(text + o, &e[j]);
 		text[o++] = '\0';
 		c[rows * 3].i = b;
 		c[rows * 3 + 1].i = (int64_t)(j - i);
@@ -352,21 +385,8 @@ static int ent_cmp(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* A fold's set rows, written back by one UPDATE a bucket (as sq_log_put each) */
-static const struct sq_rows_def fold_rows = {
-	"tip_log_fold",
-	"CREATE TABLE x (fid INTEGER, fpending INTEGER, fseen INTEGER, fmin INTEGER, fmax INTEGER,"
-	" fnr INTEGER, frounds TEXT, fttl INTEGER, fhas INTEGER, fseq INTEGER, rows HIDDEN)",
-	"iiiiiitiii",
-};
-enum { F_ID, F_PENDING, F_SEEN, F_MIN, F_MAX, F_NR, F_ROUNDS, F_TTL, F_HAS, F_SEQ, F_COLS };
 static const char q_fold_rows[] =
 	"SELECT s.id, " SQ_SET_COLS " FROM answer_set s WHERE s.id BETWEEN ?1 AND ?2";
-static const char q_fold_put[] =
-	"UPDATE answer_set SET pending = fpending, last_seen = fseen, min_ttl = fmin,"
-	" max_ttl = fmax, n_rounds = fnr, rounds = frounds,"
-	" last_ttl = CASE WHEN fhas THEN fttl END, log_seq = fseq"
-	" FROM tip_log_fold(?1) WHERE answer_set.id = fid";
 static const char q_watch_domain[] = "SELECT domain FROM watch WHERE id = ?1";
 
 /* a fold's flush: the set row's domain looked up only then (a full list is rare) */
@@ -404,8 +424,8 @@ static int fold_flush(void *arg, struct sq_set_row *p)
 static int fold_bucket(struct sq_store *s, struct sq_log_vec *v, int64_t last,
 		       struct tip_error *err)
 {
-	union sq_cell *c;
 	struct sq_set_row *rows;
+	int64_t *ids;
 	size_t nr = 0, i = 0;
 	sqlite3_stmt *q;
 	int rc, step;
@@ -415,7 +435,7 @@ static int fold_bucket(struct sq_store *s, struct sq_log_vec *v, int64_t last,
 	if (!(q = sq_prep(s, q_fold_rows, err)))
 		return TIP_ESTORE;
 	rows = tip_xcalloc(v->n, sizeof(*rows));
-	c = tip_xmalloc(v->n * F_COLS * sizeof(*c));
+	ids = tip_xmalloc(v->n * sizeof(*ids));
 	sq_bind_int(q, 1, v->e[0].id);
 	sq_bind_int(q, 2, v->e[v->n - 1].id);
 	rc = 0;
@@ -441,35 +461,43 @@ static int fold_bucket(struct sq_store *s, struct sq_log_vec *v, int64_t last,
 		}
 		{
 			struct fold_flush f = { s, id, err };
-			rc = sq_log_apply(p, v->e + k, j - k, fold_flush, &f);
+			rc = log_apply(p, v->e + k, j - k, fold_flush, &f);
 		}
 		p->log_seq = last;
-		c[nr * F_COLS + F_ID].i = id;
-		nr++;
+		ids[nr++] = id;
 	}
 	sqlite3_reset(q);
 	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = sq_fail(s, err, "answer log fold");
-	for (size_t j = 0; j < nr && rc == 0; j++) {
-		const struct sq_set_row *p = &rows[j];
-		union sq_cell *x = &c[j * F_COLS];
-		x[F_PENDING].i = p->pending;
-		x[F_SEEN].i = p->last_seen;
-		x[F_MIN].i = p->min_ttl;
-		x[F_MAX].i = p->max_ttl;
-		x[F_NR].i = p->n_rounds;
-		x[F_ROUNDS].s = p->rounds ? p->rounds : "";
-		x[F_TTL].i = p->last_ttl;
-		x[F_HAS].i = p->has_last_ttl;
-		x[F_SEQ].i = p->log_seq;
-	}
 	if (rc == 0 && nr)
-		rc = sq_rows_run(s, q_fold_put, &fold_rows, c, nr, "answer log fold", err);
+		rc = set_rows_put(s, ids, rows, nr, err);
 	for (size_t j = 0; j < nr; j++)
 		free(rows[j].rounds);
 	free(rows);
-	free(c);
+	free(ids);
 	v->n = 0;
+	return rc;
+}
+
+/* Every log row deleted. Debian's SQLite zeroes what is deleted (SECURE_DELETE): the log's
+ * pages, copies of public DNS answers whose every round is now in the set rows, need not be
+ * (that was a tenth of the fold at 1M sets), so it is off for this statement. */
+static int log_drop(struct sq_store *s, struct tip_error *err)
+{
+	char restore[48];
+	int64_t was;
+	sqlite3_stmt *d;
+	int rc;
+	if ((rc = sq_int(s, q_secure_delete, &was, err, "answer log")) < 0)
+		return rc;
+	if (!(d = sq_prep(s, q_log_drop, err)))
+		return TIP_ESTORE;
+	if ((rc = sq_exec(s, "PRAGMA secure_delete = 0", err)) < 0)
+		return rc;
+	rc = sq_done(s, d, err, "answer log");
+	snprintf(restore, sizeof(restore), "PRAGMA secure_delete = %lld", (long long)was);
+	if (sq_exec(s, restore, rc < 0 ? NULL : err) < 0 && rc == 0)
+		rc = TIP_ESTORE;
 	return rc;
 }
 
@@ -508,17 +536,14 @@ int sq_log_fold_all(struct sq_store *s, struct tip_error *err)
 	sqlite3_bind_int64(q, 1, last);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		int64_t b = sqlite3_column_int64(q, 0), seq = sqlite3_column_int64(q, 1);
-		const char *ents = (const char *)sqlite3_column_text(q, 2);
-		size_t len = (size_t)sqlite3_column_bytes(q, 2);
+		const char *ents;
+		size_t n;
 		if (b != bucket && v.n && (rc = fold_bucket(s, &v, last, err)) < 0)
 			goto out;
 		bucket = b;
-		if (!ents || len % SQ_LOG_ENT) {
-			rc = tip_error_set(err, TIP_ESTORE, "answer log row %lld: malformed",
-					   (long long)seq);
+		if ((rc = row_ents(q, 2, seq, &ents, &n, err)) < 0)
 			goto out;
-		}
-		for (size_t o = 0; o < len; o += SQ_LOG_ENT) {
+		for (size_t o = 0; o < n * SQ_LOG_ENT; o += SQ_LOG_ENT) {
 			struct sq_log_ent e;
 			if (!ent_parse(ents + o, &e)) {
 				rc = tip_error_set(err, TIP_ESTORE, "answer log row %lld: malformed",
@@ -536,32 +561,7 @@ int sq_log_fold_all(struct sq_store *s, struct tip_error *err)
 	}
 	if (v.n && (rc = fold_bucket(s, &v, last, err)) < 0)
 		goto out;
-	{
-		/* Debian's SQLite zeroes what is deleted (SECURE_DELETE): the log's pages, copies of
-		 * public DNS answers whose every round is now in the set rows, need not be (that was
-		 * a tenth of the fold at 1M sets) */
-		sqlite3_stmt *d = sq_prep(s, q_log_drop, err);
-		if (!d) {
-			rc = TIP_ESTORE;
-			goto out;
-		}
-		char restore[48];
-		int was = 0;
-		sqlite3_stmt *g = sq_prep(s, q_secure_delete, err);
-		if (!g) {
-			rc = TIP_ESTORE;
-			goto out;
-		}
-		if (sqlite3_step(g) == SQLITE_ROW)
-			was = sqlite3_column_int(g, 0);
-		sqlite3_reset(g);
-		if ((rc = sq_exec(s, "PRAGMA secure_delete = 0", err)) < 0)
-			goto out;
-		rc = sq_done(s, d, err, "answer log");
-		snprintf(restore, sizeof(restore), "PRAGMA secure_delete = %d", was);
-		if (sq_exec(s, restore, rc < 0 ? NULL : err) < 0 && rc == 0)
-			rc = TIP_ESTORE;
-	}
+	rc = log_drop(s, err);
 out:
 	if (q)
 		sqlite3_finalize(q);
@@ -580,28 +580,18 @@ out:
 
 int sq_pdns_fold(struct tip_store *st, int per_set, struct tip_error *err)
 {
-	return sq_log_fold_if((struct sq_store *)st, per_set, err);
-}
-
-int sq_log_fold_if(struct sq_store *s, int per_set, struct tip_error *err)
-{
-	sqlite3_stmt *q;
-	int64_t ents = 0, sets = 0;
+	struct sq_store *s = (struct sq_store *)st;
+	int64_t ents, sets = 0;
 	int rc;
 	if ((rc = sq_pdns_has_sets(s, err)) <= 0)
 		return rc;
-	if (!(q = sq_prep(s, q_log_size, err)))
-		return TIP_ESTORE;
-	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		ents = sqlite3_column_int64(q, 0);
-		sets = sqlite3_column_int64(q, 1);
-	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_ROW)
-		return sq_fail(s, err, "answer log");
+	/* the set rows are counted only when there is a log to weigh (a scan of the table) */
+	if ((rc = sq_int(s, q_log_size, &ents, err, "answer log")) < 0 || ents == 0 ||
+	    (per_set > 0 && (rc = sq_int(s, q_set_count, &sets, err, "answer log")) < 0))
+		return rc;
 	/* more than per_set - 1 a set: a pass logs nearly every set (an answer that goes one by
 	 * one counts in its row), so per_set passes are a little under per_set a set */
-	if (ents == 0 || (per_set > 0 && ents <= (int64_t)(per_set - 1) * sets))
+	if (per_set > 0 && ents <= (int64_t)(per_set - 1) * sets)
 		return 0;
 	return sq_log_fold_all(s, err);
 }
