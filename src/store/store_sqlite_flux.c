@@ -718,7 +718,13 @@ int sq_bulk(struct tip_store *st, bool on, struct tip_error *err)
 		return 0;
 	}
 	if (s->pdns_value_off) {
-		if ((rc = sq_exec(s, pdns_value_sql, err)) < 0)
+		/* the sort on two threads (SQLite's sorter: one helper; the pass's loop is done by
+		 * now): 3.5 s instead of 3.9-4.8 s for 3M records, ~33 MB more memory meanwhile */
+		rc = sq_exec(s, "PRAGMA threads=1", err);
+		if (rc == 0)
+			rc = sq_exec(s, pdns_value_sql, err);
+		sq_exec(s, "PRAGMA threads=0", NULL);
+		if (rc < 0)
 			return rc;
 		s->pdns_value_off = false;
 	}
