@@ -2,7 +2,7 @@
 # flux-resolve.sh — pass 1 (flux-resolve) against a private knotd on loopback, next to dnsperf
 # against the same server in the same run (the server's ceiling on this machine; after
 # ../shared/tools/dns-ceiling.sh). Prints key=value lines:
-#   dnsperf_qps; then per pass ([store]: the real pass; [store-next]: the next pass over the
+#   dnsperf_qps (with knotd's and dnsperf's own CPU per query); then per pass ([store]: the real pass; [store-next]: the next pass over the
 #   same store; [nostore]: the same without writing anything) resolve_qps (answers per
 #   second), ratio to that dnsperf run, peak_rss_kib, peak_fds, and the pass's own summary
 #   line; dnsperf again between the stored passes and after the passes, and [summary] each
@@ -102,12 +102,13 @@ run_dnsperf() {
 	local k0 k1 nq
 	k0=$(knot_cpu)
 	# shellcheck disable=SC2086
-	dnsperf -s 127.0.0.1 -p "$KNOT_PORT" -d "$T/queries.txt" -l "$DURATION" $DNSPERF_ARGS > "$T/dnsperf.out" 2>&1 ||
+	/usr/bin/time -f '%U %S' -o "$T/dnsperf.time" \
+		dnsperf -s 127.0.0.1 -p "$KNOT_PORT" -d "$T/queries.txt" -l "$DURATION" $DNSPERF_ARGS > "$T/dnsperf.out" 2>&1 ||
 		{ cat "$T/dnsperf.out" >&2; die "dnsperf failed"; }
 	k1=$(knot_cpu)
 	dq=$(awk '/Queries per second/ { printf "%d", $4 }' "$T/dnsperf.out")
 	nq=$(awk '/Queries completed/ { print $3 }' "$T/dnsperf.out")
-	echo "${1}dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION knotd_us_per_query=$(awk -v a="$k0" -v b="$k1" -v n="${nq:-0}" 'BEGIN { printf "%.1f", n ? (b - a) * 1e6 / n : 0 }')"
+	echo "${1}dnsperf_qps=$dq dnsperf_lost=$(awk '/Queries lost/ { print $3 }' "$T/dnsperf.out") dnsperf_args=\"$DNSPERF_ARGS\" seconds=$DURATION knotd_us_per_query=$(awk -v a="$k0" -v b="$k1" -v n="${nq:-0}" 'BEGIN { printf "%.1f", n ? (b - a) * 1e6 / n : 0 }') dnsperf_us_per_query=$(awk -v n="${nq:-0}" '{ printf "%.1f", n ? ($1 + $2) * 1e6 / n : 0 }' "$T/dnsperf.time")"
 }
 run_dnsperf ""
 dq_all=("$dq")
