@@ -7,6 +7,15 @@
 assert_rc 0 "tip init creates the store" -- tip init
 assert_rc 0 "tip init again is a no-op" -- tip init
 assert_match "$OUT" "nothing to do" "second init says there was nothing to do"
+# a new store's pages are 16 KiB (src/store/store_sqlite.c); one made before keeps its 4 KiB
+# (read back with the sqlite3 shell, not through tip)
+assert_eq "$(sqlite3 "$T/tip.db" "PRAGMA page_size")" "16384" "a new store has 16 KiB pages"
+sqlite3 "$T/old.db" "PRAGMA page_size=4096; PRAGMA journal_mode=WAL" > /dev/null
+printf '[store]\nurl = sqlite://%s/old.db\n' "$T" > "$T/old.conf"
+assert_rc 0 "tip init on a store file made with 4 KiB pages" -- tip -c "$T/old.conf" init
+assert_eq "$(sqlite3 "$T/old.db" "PRAGMA page_size; SELECT max(version) FROM schema_version" | tr '\n' ' ')" \
+	"4096 $(sqlite3 "$T/tip.db" "SELECT max(version) FROM schema_version") " \
+	"it keeps its 4 KiB pages, at the schema of the new store"
 
 assert_rc 0 "watch add Example.COM." -- tip watch add Example.COM.
 assert_rc 0 "watch list --json" -- tip watch list --json
