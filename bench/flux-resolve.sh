@@ -2,8 +2,9 @@
 # flux-resolve.sh — pass 1 (flux-resolve) against a private knotd on loopback, next to dnsperf
 # against the same server in the same run (the server's ceiling on this machine; after
 # ../shared/tools/dns-ceiling.sh). Prints key=value lines:
-#   dnsperf_qps (with knotd's and dnsperf's own CPU per query); then per pass ([store]: the real pass; [store-next]: the next pass over the
-#   same store; [nostore]: the same without writing anything) resolve_qps (answers per
+#   dnsperf_qps (with knotd's and dnsperf's own CPU per query); then per pass ([store]: the
+#   real pass; [store-next]: the next pass over the same store; [nostore]: the same without
+#   writing anything) resolve_qps (answers per
 #   second), ratio to that dnsperf run, peak_rss_kib, peak_fds, and the pass's own summary
 #   line; dnsperf again between the stored passes and after the passes, and [summary] each
 #   pass's ratio to the median of the dnsperf runs (the "use medians and ratios")

@@ -239,7 +239,8 @@ static int sq_open(const char *url, int flags, struct tip_store **out, struct ti
 	if (!(flags & TIP_STORE_READONLY)) {
 		/* A new store's pages are 16 KiB (SQLite's default is 4): a pass writes long runs of
 		 * rows in key order (watch rows, answer-log rows of ~3.4 KB, a feed's indicators),
-		 * and bigger pages halve the page work. bench_flux_write -n 1M, bench_feeds 1M:
+		 * and bigger pages mean fewer pages to find, split, log and checkpoint.
+		 * bench_flux_write -n 1M, bench_feeds 1M:
 		 * ~10 % less writer CPU a next pass, 12-15 % a first pass or first load
 		 * (docs/performance.md). An existing store keeps its size (the pragma does nothing
 		 * once the file has pages; WAL mode cannot change it). */
