@@ -41,7 +41,8 @@ static const struct cli_cmd commands[] = {
 	  "service), state (idle, running, waiting for the module it runs after, disabled), the\n"
 	  "last run (start, result, items, error), and when the next run is due, computed from\n"
 	  "the recorded runs by the same schedule logic the master uses. Results: ok, failed,\n"
-	  "crashed, timeout, killed (stopped with the master), interrupted (the master died).\n"
+	  "crashed, timeout, killed (stopped with the master), interrupted (the master died, or the\n"
+	  "process that ran it is gone).\n"
 	  "--json prints {master: {running, pid}, modules: [{name, kind, enabled, state,\n"
 	  "interval_ms, timeout_ms, last_run, last_result, next_run, failures, after}]}.\n" },
 	{ "watch", cmd_watch, "the fast-flux watch list: add, rm, list",

@@ -16,6 +16,8 @@
  * module is either running or has a `next` start in the future or now. tip_sched_plan_lost()
  * checks it; the master checks it after every change, and the tests after every step.
  */
+#include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +257,12 @@ struct restore_state {
 	struct tip_error *err;
 };
 
+/* a process with this pid exists (a reused pid is possible, and reads as alive) */
+static bool pid_alive(int64_t pid)
+{
+	return pid > 0 && pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 static int restore_row(void *arg, const struct tip_run *r)
 {
 	struct restore_state *rs = arg;
@@ -262,7 +270,10 @@ static int restore_row(void *arg, const struct tip_run *r)
 	const char *status = r->status;
 
 	if (!strcmp(status, TIP_RUN_RUNNING)) {
-		if (rs->seen == 0 && rs->mode == TIP_RESTORE_VIEW_LIVE) {
+		/* `tip status` with a live master: the newest running row is running, if the child
+		 * it names still exists (a `tip run --once` or `tip feed fetch` killed with SIGKILL
+		 * leaves its row 'running' and its child dies with it, PR_SET_PDEATHSIG) */
+		if (rs->seen == 0 && rs->mode == TIP_RESTORE_VIEW_LIVE && pid_alive(r->pid)) {
 			/* `tip status` with a live master: it is running */
 			e->running = true;
 			e->run_started = r->started;

@@ -123,6 +123,14 @@ assert_rc 0 "the daemon runs (pid $D from the pidfile)" -- kill -0 "$D"
 assert_rc 0 "status" -- "$TESTD" status
 assert_match "$OUT" "master: running \(pid $D\)" "status names the daemon"
 assert_match "$OUT" "quick +pass +idle" "and the module"
+# a run row left 'running' by a process that is gone (a `tip run --once` or `tip feed fetch`
+# killed with SIGKILL while the daemon runs): status must not call the module running. The row
+# is written by hand, newest of its module, with the pid of a process that has ended.
+sleep 0 & gone=$!; wait $gone
+q "INSERT INTO run (module, pid, started, status) VALUES ('quick', $gone, $(date +%s%6N), 'running')"
+assert_rc 0 "status with the daemon and a stale running row" -- "$TESTD" status --json
+assert_eq "$(echo "$OUT" | jq -r '.modules[] | select(.name == "quick") | "\(.state) \(.last_result)"')" \
+	"idle interrupted" "status: quick is not running (pid $gone is gone), its last run interrupted"
 kill -TERM "$D"
 for _ in $(seq 50); do [ -e /proc/$D ] || break; sleep 0.1; done
 assert_eq "$([ -e "$T/tip.pid" ] && echo present || echo removed)" removed "the daemon removed its pidfile on SIGTERM"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -544,15 +545,25 @@ static void test_restore(void **state)
 		tip_sched_plan_free(&p2);
 	}
 	{
-		/* `tip status` beside a live master: a running row is running, and the last result
-		 * is the newest finished run's */
+		/* `tip status` beside a live master: a running row whose process exists (this
+		 * test's own pid) is running, and the last result is the newest finished run's; one
+		 * whose process has ended (a child reaped here: a run killed with SIGKILL) is not
+		 * running, its run interrupted */
 		struct tip_sched_plan p3;
-		tip_store_run_start(st, "a", 103, now + 21 * TIP_SEC, &id, &err);
+		pid_t gone = fork();
+		if (gone == 0)
+			_exit(0);
+		assert_true(gone > 0);
+		assert_int_equal(waitpid(gone, NULL, 0), gone);
+		tip_store_run_start(st, "a", getpid(), now + 21 * TIP_SEC, &id, &err);
+		tip_store_run_start(st, "b", gone, now + 21 * TIP_SEC, &id, &err);
 		assert_int_equal(tip_sched_plan_init(&p3, &cfg, mods, now + 22 * TIP_SEC, &err), 0);
 		assert_int_equal(tip_sched_plan_restore(&p3, st, now + 22 * TIP_SEC, TIP_RESTORE_VIEW_LIVE, &err), 0);
 		assert_true(entry(&p3, "a")->running);
 		assert_int_equal(entry(&p3, "a")->last_start, now + 21 * TIP_SEC);
 		assert_string_equal(entry(&p3, "a")->last_status, TIP_RUN_OK);
+		assert_false(entry(&p3, "b")->running);
+		assert_string_equal(entry(&p3, "b")->last_status, TIP_RUN_INTERRUPTED);
 		assert_int_equal(p3.n_running, 1);
 		tip_sched_plan_free(&p3);
 	}
