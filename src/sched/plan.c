@@ -274,7 +274,6 @@ static int restore_row(void *arg, const struct tip_run *r)
 		 * it names still exists (a `tip run --once` or `tip feed fetch` killed with SIGKILL
 		 * leaves its row 'running' and its child dies with it, PR_SET_PDEATHSIG) */
 		if (rs->seen == 0 && rs->mode == TIP_RESTORE_VIEW_LIVE && pid_alive(r->pid)) {
-			/* `tip status` with a live master: it is running */
 			e->running = true;
 			e->run_started = r->started;
 			e->run_id = r->id;
