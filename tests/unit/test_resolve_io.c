@@ -264,6 +264,7 @@ static void test_send_refused_for_lack_of_buffer(void **state)
 	int a = peer_open(&pa), fa = io_udp(io, &pa), one = 1;
 	struct rs_io_stats st;
 	char buf[64], want[32];
+	int64_t calls;
 	(void)state;
 
 	assert_int_equal(setsockopt(fa, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)), 0);
@@ -275,8 +276,12 @@ static void test_send_refused_for_lack_of_buffer(void **state)
 	assert_true(st.sent > 0);
 	assert_true(st.dropped > 0);
 	assert_int_equal(st.sent + st.dropped, 60);
-	/* one call sent what fitted, the next was refused; nothing was tried after it */
-	assert_int_equal(st.send_calls, 2);
+	/* calls sent what fitted until one was refused; nothing was tried after it. Usually two
+	 * calls, but the bucket may free room between them (one more partial call): the count is
+	 * not fixed, only that the calls ended with the refusal (CI saw 3 once, 2026-11-26) */
+	assert_true(st.send_calls >= 2);
+	assert_true(st.send_calls - 1 <= st.sent); /* every call before the refused one sent */
+	calls = st.send_calls;
 	/* what was sent arrives, in order; what was dropped never does */
 	for (int i = 0; i < st.sent; i++) {
 		snprintf(want, sizeof(want), "n%d", i);
@@ -289,7 +294,7 @@ static void test_send_refused_for_lack_of_buffer(void **state)
 	assert_string_equal(peer_wait(a, buf, sizeof(buf), 3000), "after0");
 	rs_io_stats(io, &st);
 	assert_int_equal(st.sent + st.dropped, 61);
-	assert_int_equal(st.send_calls, 3);
+	assert_int_equal(st.send_calls, calls + 1);
 
 	rs_io_funcs()->aclose(fa, io);
 	rs_io_free(io);
