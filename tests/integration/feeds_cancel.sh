@@ -17,12 +17,13 @@ format = plain
 EOF
 assert_rc 0 "tip init" -- tip init
 
-count() { sqlite3 -cmd '.timeout 5000' "$T/tip.db" "SELECT count(*) FROM sighting; SELECT count(*) FROM indicator"; }
+q() { sqlite3 -cmd '.timeout 5000' "$T/tip.db" "$1"; }
+count() { q "SELECT count(*) FROM sighting; SELECT count(*) FROM indicator"; }
 "$TIP" feed fetch big > /dev/null 2> "$T/stop.err" &
 pid=$!
 # stop it once the pass is inside its transaction (the feed's run recorded, the parse going)
 for _ in $(seq 1 100); do
-	[ "$(sqlite3 -cmd '.timeout 5000' "$T/tip.db" "SELECT count(*) FROM run WHERE module = 'feeds'")" = 1 ] && break
+	[ "$(q "SELECT count(*) FROM run WHERE module = 'feeds'")" = 1 ] && break
 	sleep 0.02
 done
 sleep 0.3
@@ -31,7 +32,7 @@ wait $pid
 rc=$?
 assert_eq "$([ $rc -ne 0 ] && echo failed)" "failed" "the stopped fetch exits non-zero (exit $rc)"
 assert_eq "$(count | tr '\n' ' ')" "0 0 " "nothing of the stopped run is stored"
-assert_eq "$(sqlite3 "$T/tip.db" "SELECT status FROM run WHERE module = 'feeds' ORDER BY id DESC LIMIT 1")" "killed" \
+assert_eq "$(q "SELECT status FROM run WHERE module = 'feeds' ORDER BY id DESC LIMIT 1")" "killed" \
 	"the run is recorded as stopped, not ok"
 assert_match "$(tip feed list --json | jq -r '.[] | select(.name == "big") | "\(.total) \(.last_success)"')" '^0 null$' \
 	"the feed has no successful fetch"
@@ -50,7 +51,7 @@ seq 1 $m | awk '{ printf "k%d.example\n", $1 }' | LC_ALL=C sort > "$T/A"
 seq $((m / 10 + 1)) $((m + m / 10)) | awk '{ printf "k%d.example\n", $1 }' | LC_ALL=C sort > "$T/B"
 printf '[feed kfeed]\nurl = file://%s/cur.txt\nformat = plain\n' "$T" >> "$T/tip.conf"
 pairs() {
-	sqlite3 -cmd '.timeout 5000' "$T/tip.db" "SELECT i.value || ' ' || (s.removed IS NULL) FROM sighting s
+	q "SELECT i.value || ' ' || (s.removed IS NULL) FROM sighting s
 		JOIN indicator i ON i.id = s.indicator_id JOIN source f ON f.id = s.source_id
 		WHERE f.name = 'kfeed' ORDER BY i.value" | md5sum
 }
@@ -68,13 +69,13 @@ before=0
 for k in 1 2 3 4 5 6; do
 	if [ $((k % 2)) = 1 ]; then next=$T/B; else next=$T/A; fi
 	cp "$next" "$T/cur.txt"
-	runs=$(sqlite3 -cmd '.timeout 5000' "$T/tip.db" "SELECT count(*) FROM run")
+	runs=$(q "SELECT count(*) FROM run")
 	"$TIP" feed fetch kfeed > /dev/null 2>&1 &
 	pid=$!
 	# from the run's start (its row), a random moment: within 100-400 ms for odd kills (the
 	# runs take about a second: inside the transaction), within 1.5 s for even ones
 	while kill -0 $pid 2> /dev/null &&
-		[ "$(sqlite3 -cmd '.timeout 5000' "$T/tip.db" "SELECT count(*) FROM run")" = "$runs" ]; do
+		[ "$(q "SELECT count(*) FROM run")" = "$runs" ]; do
 		sleep 0.01
 	done
 	if [ $((k % 2)) = 1 ]; then ms=$((100 + RANDOM % 300)); else ms=$((RANDOM % 1500)); fi
@@ -82,7 +83,7 @@ for k in 1 2 3 4 5 6; do
 	kill -9 $pid 2> /dev/null && killed=killed || killed="ended first"
 	wait $pid 2> /dev/null
 	got=$(pairs)
-	assert_eq "$(sqlite3 "$T/tip.db" "PRAGMA integrity_check")" "ok" "kill $k: integrity_check"
+	assert_eq "$(q "PRAGMA integrity_check")" "ok" "kill $k: integrity_check"
 	LC_ALL=C sort -u "$T/seen" "$next" > "$T/seen.next"
 	if [ "$got" = "$(expect "$next" "$T/seen.next")" ]; then
 		pass "kill $k ($killed, ${ms} ms): the killed run's state, whole"
