@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "feeds_int.h"
 
@@ -49,7 +50,16 @@ struct pipe {
 	int prc;
 	struct tip_error perr;
 	struct tip_feed_stats stats;
+	/* for the debug log: the parser's CPU time, the time each side waited for the other */
+	double parse_cpu, parse_wait, store_wait;
 };
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static struct batch *batch_get(struct pipe *p)
 {
@@ -87,8 +97,12 @@ static bool publish(struct pipe *p)
 	if (!b)
 		return true;
 	pthread_mutex_lock(&p->mu);
-	while (p->queued >= QUEUE_MAX && !p->stop)
-		pthread_cond_wait(&p->cond, &p->mu);
+	if (p->queued >= QUEUE_MAX && !p->stop) {
+		tip_time_t t0 = tip_monotonic();
+		while (p->queued >= QUEUE_MAX && !p->stop)
+			pthread_cond_wait(&p->cond, &p->mu);
+		p->parse_wait += (double)(tip_monotonic() - t0) / TIP_SEC;
+	}
 	if (!(stop = p->stop)) {
 		if (p->tail)
 			p->tail->next = b;
@@ -189,6 +203,7 @@ out:
 	tip_feed_parser_free(parser);
 	free(buf);
 	pthread_mutex_lock(&p->mu);
+	p->parse_cpu = thread_cpu();
 	p->prc = rc;
 	p->done = true;
 	pthread_cond_broadcast(&p->cond);
@@ -201,8 +216,12 @@ static struct batch *take(struct pipe *p)
 {
 	struct batch *b;
 	pthread_mutex_lock(&p->mu);
-	while (!p->head && !p->done)
-		pthread_cond_wait(&p->cond, &p->mu);
+	if (!p->head && !p->done) {
+		tip_time_t t0 = tip_monotonic();
+		while (!p->head && !p->done)
+			pthread_cond_wait(&p->cond, &p->mu);
+		p->store_wait += (double)(tip_monotonic() - t0) / TIP_SEC;
+	}
 	if ((b = p->head)) {
 		if (!(p->head = b->next))
 			p->tail = NULL;
@@ -311,6 +330,8 @@ int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool regist
 		pthread_mutex_unlock(&p.mu);
 	}
 	pthread_join(th, NULL);
+	tip_debug("feed parse: the parser's thread %.3f s CPU, %.3f s waiting for the store's; the "
+		  "store's waiting %.3f s", p.parse_cpu, p.parse_wait, p.store_wait);
 	if (rc == 0 && p.prc < 0) {
 		rc = p.prc;
 		*err = p.perr;

@@ -128,23 +128,26 @@ void sq_bind_int(sqlite3_stmt *st, int i, int64_t v)
 /* host and registrable are NULL where they are empty or the value itself (schema 9: a
  * domain is mostly its own host and registrable domain; three copies of it made the indicator
  * table, a first load's sort and its checkpoint a third bigger) */
+const char *sq_ind_host(const struct tip_indicator *ind)
+{
+	return ind->host[0] && strcmp(ind->host, ind->value) ? ind->host : NULL;
+}
+
+const char *sq_ind_registrable(const struct tip_indicator *ind, char *buf, size_t len)
+{
+	/* left for now by the parser: computed here */
+	const char *r = ind->registrable_pending ? tip_indicator_registrable(ind, buf, len)
+						 : ind->registrable;
+	return r[0] && strcmp(r, ind->value) ? r : NULL;
+}
+
 void sq_bind_indicator(sqlite3_stmt *st, const struct tip_indicator *ind)
 {
+	char buf[TIP_DOMAIN_MAX + 1];
 	sq_bind_int(st, 1, ind->type);
 	sq_bind_text(st, 2, ind->value);
-	sq_bind_text(st, 3, ind->host[0] && strcmp(ind->host, ind->value) ? ind->host : NULL);
-	if (ind->registrable_pending) { /* left for now by the parser: computed, and copied */
-		char buf[TIP_DOMAIN_MAX + 1];
-		const char *r = tip_indicator_registrable(ind, buf, sizeof(buf));
-		if (r[0] && strcmp(r, ind->value))
-			sqlite3_bind_text(st, 4, r, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, 4);
-	} else {
-		sq_bind_text(st, 4, ind->registrable[0] && strcmp(ind->registrable, ind->value)
-					    ? ind->registrable
-					    : NULL);
-	}
+	sq_bind_text(st, 3, sq_ind_host(ind));
+	sqlite3_bind_text(st, 4, sq_ind_registrable(ind, buf, sizeof(buf)), -1, SQLITE_TRANSIENT);
 	if (ind->family) {
 		sq_bind_int(st, 5, ind->family);
 		sqlite3_bind_blob(st, 6, ind->addr, ind->family == 4 ? 4 : 16, SQLITE_STATIC);

@@ -102,6 +102,12 @@ struct sq_rows_def {
 struct sq_rows {
 	const union sq_cell *cell; /* n rows of strlen(types) cells */
 	size_t n;
+	/* or rows made one at a time (cell unused): next() makes the next row current (the first
+	 * at the first call) and returns 1, 0 past the last, or -1 with *msg (sqlite3_mprintf'd);
+	 * column() gives cell col of the current row */
+	int (*next)(void *arg, char **msg);
+	void (*column)(void *arg, sqlite3_context *cx, int col);
+	void *arg;
 };
 int sq_rows_use(struct sq_store *s, const struct sq_rows_def *def, struct tip_error *err);
 int sq_rows_bind(struct sq_store *s, sqlite3_stmt *q, int param, const struct sq_rows_def *def,
@@ -113,6 +119,35 @@ sqlite3_stmt *sq_rows_query(struct sq_store *s, const char *sql, const struct sq
 			    const struct sq_rows *rows, struct tip_error *err);
 int sq_rows_run(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
 		const union sq_cell *cells, size_t n, const char *what, struct tip_error *err);
+
+/* The entries of a first load sorted by (type, value) in bounded memory (store_sqlite_sort.c):
+ * sq_sort_add copies an entry in (a full chunk of memory is sorted and written to a temporary
+ * file); sq_sort_rewind starts a merge (again); sq_sort_next gives the next distinct key's entry
+ * (1; 0 at the end; < 0 with err set): an entry listed twice once, with the attributes its later
+ * listings gave and its last listing's attribute hash. What it points to is valid until the
+ * next call. host and registrable are NULL where they are the value (schema 9). */
+struct sq_sort_ent {
+	int type, family, prefix;
+	const uint8_t *addr; /* 16 bytes when family (IPv4 in the first 4) */
+	const char *value, *host, *registrable, *category, *threat, *tags;
+	int64_t listed_since; /* 0: none */
+	uint64_t h;           /* the listing snapshot's key hash and attribute hash */
+	uint32_t h2, ah;
+};
+struct sq_sort;
+/* chunk: the bytes of entries a chunk holds (0: the default, 8 MiB; the tests take less) */
+struct sq_sort *sq_sort_new(size_t chunk);
+void sq_sort_free(struct sq_sort *so);
+int sq_sort_add(struct sq_sort *so, const struct sq_sort_ent *e, struct tip_error *err);
+int sq_sort_rewind(struct sq_sort *so, struct tip_error *err);
+int sq_sort_next(struct sq_sort *so, const struct sq_sort_ent **e, struct tip_error *err);
+/* (type, value)'s sort key: the type and the value's first 7 bytes as one integer, in the
+ * order of (type, value) (missing bytes are 0, below any byte of text) */
+uint64_t sq_sort_prefix(int type, const char *value);
+/* An indicator's host and registrable domain as stored: NULL where empty or the value itself
+ * (schema 9); buf holds a registrable domain computed now (registrable_pending). */
+const char *sq_ind_host(const struct tip_indicator *ind);
+const char *sq_ind_registrable(const struct tip_indicator *ind, char *buf, size_t len);
 
 /* Frees the state of a listing pass (store_sqlite_feeds.c); NULL is fine. */
 void sq_listing_free(struct sq_listing *l);

@@ -71,15 +71,15 @@ static const char q_feed_ok[] =
 /* The written entries are kept in key order as they come (a B-tree, no sort afterwards); an
  * entry listed twice is one row, its later attributes winning. Random inserts into a B-tree
  * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a feed that
- * changed whole), and from the first entry of a first load (nothing listed before: every
- * entry is written), they go to a plain table instead, sorted once by settle (a bulk pass):
- *  - without attributes, everything in the plain table (a plain list's first load): the
- *    sorter's output goes straight into the indicators, and the sightings are written from
- *    the indicators' ids (q_plain_indicators, settle_plain); no sorted copy;
- *  - otherwise the sorted entries are copied into one plain table (q_listing_sort), read in
- *    order by the indicators and the sightings (q_bulk_indicators, settle_bulk).
- * Merging the plain table into the B-tree instead (before 2026-11-26) cost 4 s at 1M
- * entries, the sort and the copy 3.9 s, the sort alone 2-3 s (docs/performance.md). */
+ * changed whole) they go to a plain table instead, and settle sorts everything once into one
+ * plain table (q_listing_sort), read in order by the indicators and the sightings
+ * (q_bulk_indicators, settle_bulk). Merging the plain table into the B-tree instead (before
+ * 2026-11-26) cost 4 s at 1M entries, the sort and the copy 3.9 s, the sort alone 2-3 s
+ * (docs/performance.md).
+ *
+ * A first load (nothing listed before: every entry is written) takes none of these tables:
+ * its entries go to the sorter of store_sqlite_sort.c, and settle_first writes the indicators
+ * and the sightings from its merge (tip_listing_first, a row table streamed). */
 #define LISTING_TREE_MAX 150000
 /* The main database's page cache during a listing pass: 24 MiB instead of the connection's
  * 32. The pass's peak memory is the two snapshots (24 bytes an entry each) plus the caches: at
@@ -108,9 +108,6 @@ static const char q_listing_put_more[] =
 static const char q_listing_sort[] =
 	"CREATE TEMP TABLE listing_sorted AS SELECT *, 0 AS seq FROM temp.listing UNION ALL"
 	" SELECT *, rowid FROM temp.listing_more ORDER BY o, type, value, seq";
-static const char q_listing_sort_more[] =
-	"CREATE TEMP TABLE listing_sorted AS SELECT * FROM temp.listing_more"
-	" ORDER BY o, type, value, rowid";
 static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
 static const char q_listing_drop[] =
 	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
@@ -173,34 +170,29 @@ static const char q_bulk_sightings_new[] =
 	" category, threat, tags, listed_since)"
 	" SELECT ?1, tip_listing_id(h, k), ?3, ?3, ?2, category, threat, tags, listed_since"
 	" FROM temp.listing_sorted WHERE true ORDER BY rowid" SETTLE_SIGHTING_UPSERT;
-/* A bulk pass without attributes (a plain list, a hosts file: every sighting's category,
- * threat, tags and listed_since NULL) keeps no sorted copy: the indicators are written from
- * the sorter's output, an indicator known before hands its id to tip_listing_known through the
- * upsert's WHERE (false: nothing is written to it), and the sightings are written from the
- * indicators themselves: the new ones are the ids above the largest before (?4), the known
- * ones those in temp.listing_known. */
-#define PLAIN_INDICATOR_COLS "type, value, host, registrable, family, addr, prefix"
-static const char q_plain_indicators[] =
-	"INSERT INTO indicator (" PLAIN_INDICATOR_COLS ", first_seen)"
-	" SELECT " PLAIN_INDICATOR_COLS ", ?3 FROM temp.listing_more"
-	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY o, type, value"
-	" ON CONFLICT (type, value) DO UPDATE SET first_seen = first_seen"
-	" WHERE tip_listing_known(indicator.id, indicator.type, indicator.value)";
-static const char q_plain_sightings_new[] =
-	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
-	" SELECT ?1, id, ?3, ?3, ?2 FROM indicator WHERE id > ?4"
-	" AND tip_listing_hash(id, type, value)";
 static const char q_known_create[] =
 	"DROP TABLE IF EXISTS temp.listing_known;"
 	"CREATE TEMP TABLE listing_known (id INTEGER PRIMARY KEY);"
 	"CREATE TEMP VIEW listing_ids AS SELECT id FROM temp.listing_known";
 static const char q_known_put[] = "INSERT OR IGNORE INTO temp.listing_known VALUES (?1)";
-static const char q_plain_sightings_known[] =
-	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark)"
-	" SELECT ?1, i.id, ?3, ?3, ?2 FROM temp.listing_known k CROSS JOIN indicator i"
-	" ON i.id = k.id WHERE tip_listing_hash(i.id, i.type, i.value)"
-	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"
-	" last_mark = excluded.last_mark, removed = NULL";
+/* A first load (settle_first): ?1 the sorter's merge as a row table (each distinct key once,
+ * in (type, value) order), ?2 the source, ?3 the mark, ?4 now. An indicator known before the
+ * pass (another source's) hands its id to tip_listing_known through the upsert's WHERE, which
+ * is false: nothing is written to it. The new ones take consecutive ids in this order (each
+ * the largest plus one), checked after. The sightings then come from the same order again, by
+ * id (appended, bar the known indicators). */
+#define FIRST_INDICATOR_COLS "type, value, host, registrable, family, addr, prefix"
+static const char q_first_indicators[] =
+	"INSERT INTO indicator (" FIRST_INDICATOR_COLS ", first_seen)"
+	" SELECT " FIRST_INDICATOR_COLS ", ?4 FROM tip_listing_first(?1)"
+	" WHERE ?2 IS NOT NULL AND ?3 IS NOT NULL"
+	" ON CONFLICT (type, value) DO UPDATE SET first_seen = first_seen"
+	" WHERE tip_listing_known(indicator.id, indicator.type, indicator.value)";
+static const char q_first_sightings[] =
+	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
+	" category, threat, tags, listed_since)"
+	" SELECT ?2, id, ?4, ?4, ?3, category, threat, tags, listed_since"
+	" FROM tip_listing_first_sightings(?1) WHERE true" SETTLE_SIGHTING_UPSERT;
 static const char q_settle_ids[] =
 	"CREATE TEMP TABLE listing_idt AS " LISTING_IDS_JOIN ";"
 	"CREATE TEMP VIEW listing_ids AS SELECT * FROM temp.listing_idt";
@@ -449,8 +441,15 @@ struct sq_listing {
 	uint32_t prev_h2;
 	int64_t n_distinct, base, n_ord;
 	bool attrs;           /* some entry written had attributes */
-	int64_t *known;       /* a plain bulk pass: the ids of the indicators known before */
+	int64_t *known;       /* a first load: the ids of the indicators known before */
 	size_t n_known, cap_known;
+	/* a first load (nothing listed before): its entries sorted (store_sqlite_sort.c), and
+	 * the merge's entry in the statement at work (settle_first) with the id of the indicator
+	 * it met, if known before; the sightings' rows given so far */
+	struct sq_sort *sort;
+	const struct sq_sort_ent *cur;
+	int64_t cur_known;
+	size_t n_sight;
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -597,6 +596,7 @@ void sq_listing_free(struct sq_listing *l)
 	free(l->seen);
 	free(l->got);
 	free(l->known);
+	sq_sort_free(l->sort);
 	free(l);
 }
 
@@ -865,52 +865,32 @@ static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	sqlite3_result_int64(cx, l->base + l->n_ord);
 }
 
-/* A plain bulk pass's indicator and its key for the new snapshot (no attributes) */
-static bool got_indicator(sqlite3_context *cx, struct sq_listing *l, sqlite3_value **argv)
-{
-	struct snap_ent *e = got_next(cx, l, "listing: more indicators than entries written");
-	if (!e)
-		return false;
-	key_hash(&l->head, sqlite3_value_int(argv[1]), (const char *)sqlite3_value_text(argv[2]), e);
-	e->ah = attr_hash(NULL, NULL, NULL, 0);
-	e->id = sqlite3_value_int64(argv[0]);
-	return true;
-}
-
-/* tip_listing_known(id, type, value): an indicator known before the pass (q_plain_indicators'
- * conflict); false, so that the upsert writes nothing */
+/* tip_listing_known(id, type, value): the indicator known before the pass that the first load's
+ * current entry met (q_first_indicators' conflict); false, so that the upsert writes nothing.
+ * Each distinct key comes once, so any other conflict is an error. */
 static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
 	struct sq_listing *l = settle_of(cx, "tip_listing_known", true);
+	int64_t id;
+	const char *v;
 	(void)argc;
 	if (!l)
 		return;
-	/* an entry listed twice meets the indicator its first listing just made. Only the id is
-	 * kept here (the key is hashed when the sighting is written): this runs while the sorter
-	 * still holds its memory, and a key for the snapshot is three times the size */
-	if (sqlite3_value_int64(argv[0]) <= l->base) {
-		if (l->n_known >= (size_t)l->n_changed) {
-			sqlite3_result_error(cx, "listing: more indicators than entries written", -1);
-			return;
-		}
-		if (l->n_known == l->cap_known) {
-			l->cap_known = l->cap_known ? 2 * l->cap_known : 1024;
-			l->known = tip_xrealloc(l->known, l->cap_known * sizeof(*l->known));
-		}
-		l->known[l->n_known++] = sqlite3_value_int64(argv[0]);
+	id = sqlite3_value_int64(argv[0]);
+	v = (const char *)sqlite3_value_text(argv[2]);
+	if (!l->cur || id <= 0 || id > l->base || l->cur_known ||
+	    sqlite3_value_int(argv[1]) != l->cur->type || !v || strcmp(v, l->cur->value)) {
+		sqlite3_result_error(cx, "tip_listing_known: not the known indicator of the entry "
+					 "being written", -1);
+		return;
 	}
+	l->cur_known = id;
+	if (l->n_known == l->cap_known) {
+		l->cap_known = l->cap_known ? 2 * l->cap_known : 1024;
+		l->known = tip_xrealloc(l->known, l->cap_known * sizeof(*l->known));
+	}
+	l->known[l->n_known++] = id;
 	sqlite3_result_int(cx, 0);
-}
-
-/* tip_listing_hash(id, type, value): a new indicator of a plain bulk pass; true */
-static void listing_hash_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-	struct sq_listing *l = settle_of(cx, "tip_listing_hash", true);
-	(void)argc;
-	if (!l)
-		return;
-	if (got_indicator(cx, l, argv))
-		sqlite3_result_int(cx, 1);
 }
 
 int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
@@ -932,10 +912,7 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 					       NULL, NULL) != SQLITE_OK ||
 		    sqlite3_create_function_v2(s->db, "tip_listing_known", 3,
 					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_known_fn,
-					       NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_create_function_v2(s->db, "tip_listing_hash", 3,
-					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_hash_fn, NULL,
-					       NULL, NULL) != SQLITE_OK)
+					       NULL, NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
 		s->listing_fn = true;
 	}
@@ -949,6 +926,8 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	}
 	build_dir(l);
 	l->seen = tip_xcalloc(l->n_old + 1, 1);
+	if (!l->n_old)
+		l->sort = sq_sort_new(0);
 	tip_debug("listing begin: %.3f s: snapshot of %zu read", (double)(tip_monotonic() - t0) / TIP_SEC,
 		  l->n_old);
 	return 0;
@@ -998,18 +977,6 @@ static void entry_key(struct sq_listing *l, const struct tip_indicator *ind, str
 	key_hash(&l->head, ind->type, ind->value, k);
 }
 
-/* The sort key's first column: the type and the first 7 bytes of the value as one integer,
- * in the order of (type, value) (a shorter value's missing bytes are 0, below any byte of
- * text). SQLite's sorter compares a leading integer without decoding the records; only the
- * entries whose first 7 bytes are the same (URLs: "http://") go on to the (type, value) tail. */
-static int64_t sort_prefix(enum tip_ind_type type, const char *value)
-{
-	uint64_t o = (uint64_t)type << 56;
-	for (int i = 0; i < 7 && value[i]; i++)
-		o |= (uint64_t)(unsigned char)value[i] << (48 - 8 * i);
-	return (int64_t)o;
-}
-
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err)
@@ -1036,8 +1003,30 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		}
 		l->seen[i] |= 2;
 	}
-	/* a first load (nothing listed before) writes every entry: all to the plain table */
-	more = !l->n_old || l->n_changed >= LISTING_TREE_MAX;
+	if (attrs && (attrs->category || attrs->threat || attrs->tags || attrs->listed_since))
+		l->attrs = true;
+	if (l->sort) { /* a first load: every entry is written, sorted first */
+		char reg[TIP_DOMAIN_MAX + 1];
+		struct sq_sort_ent se = {
+			.type = ind->type,
+			.family = ind->family,
+			.prefix = ind->prefix,
+			.addr = ind->addr,
+			.value = ind->value,
+			.host = sq_ind_host(ind),
+			.registrable = sq_ind_registrable(ind, reg, sizeof(reg)),
+			.category = attrs ? attrs->category : NULL,
+			.threat = attrs ? attrs->threat : NULL,
+			.tags = attrs ? attrs->tags : NULL,
+			.listed_since = attrs ? attrs->listed_since : 0,
+			.h = k.h,
+			.h2 = k.h2,
+			.ah = k.ah,
+		};
+		l->n_changed++;
+		return sq_sort_add(l->sort, &se, err);
+	}
+	more = l->n_changed >= LISTING_TREE_MAX;
 	if (!(q = sq_prep(s, more ? q_listing_put_more : q_listing_put, err)))
 		return TIP_ESTORE;
 	sq_bind_indicator(q, ind);
@@ -1050,11 +1039,9 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 	sq_bind_int(q, 12, (int64_t)k.h);
 	sq_bind_int(q, 13, (int64_t)((uint64_t)k.h2 << 32 | k.ah));
-	sq_bind_int(q, 14, sort_prefix(ind->type, ind->value));
+	sq_bind_int(q, 14, (int64_t)sq_sort_prefix(ind->type, ind->value));
 	l->n_changed++;
 	l->n_more += more;
-	if (attrs && (attrs->category || attrs->threat || attrs->tags || attrs->listed_since))
-		l->attrs = true;
 	return sq_done(s, q, err, "listing entry");
 }
 
@@ -1177,44 +1164,198 @@ static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, t
 	return settle_sightings(s, l, mark, now, any_removed, returned, err);
 }
 
-/* A bulk pass without attributes (q_plain_indicators): no sorted copy. */
-static int settle_plain(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+/* A first load's rows (settle_first): the sorter's merge, each distinct key once. */
+static const struct sq_rows_def first_def = {
+	"tip_listing_first",
+	"CREATE TABLE x (type INTEGER, value TEXT, host TEXT, registrable TEXT, family INTEGER,"
+	" addr BLOB, prefix INTEGER, rows HIDDEN)",
+	"itttibi",
+};
+static const struct sq_rows_def first_sightings_def = {
+	"tip_listing_first_sightings",
+	"CREATE TABLE x (id INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"
+	" rows HIDDEN)",
+	"ittti",
+};
+
+static int first_fail(char **msg, const struct tip_error *err)
+{
+	*msg = sqlite3_mprintf("%s", err->msg);
+	return -1;
+}
+
+/* The entry written before is done: its id is the known indicator's, or the next new one;
+ * its key goes to the new snapshot. */
+static void first_done(struct sq_listing *l)
+{
+	struct snap_ent *e;
+	if (!l->cur)
+		return;
+	e = &l->got[l->n_got++];
+	e->h = l->cur->h;
+	e->h2 = l->cur->h2;
+	e->ah = l->cur->ah;
+	e->id = l->cur_known ? l->cur_known : l->base + ++l->n_ord;
+	l->cur = NULL;
+}
+
+static int first_next(void *arg, char **msg)
+{
+	struct sq_listing *l = arg;
+	struct tip_error err = { 0 };
+	int rc;
+	first_done(l);
+	l->cur_known = 0;
+	if ((rc = sq_sort_next(l->sort, &l->cur, &err)) < 0)
+		return first_fail(msg, &err);
+	if (rc && l->n_got >= (size_t)l->n_changed) {
+		*msg = sqlite3_mprintf("listing: more keys than entries written");
+		return -1;
+	}
+	if (!rc)
+		l->cur = NULL;
+	return rc;
+}
+
+static void result_text(sqlite3_context *cx, const char *v)
+{
+	if (v)
+		sqlite3_result_text(cx, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_result_null(cx);
+}
+
+static void first_column(void *arg, sqlite3_context *cx, int col)
+{
+	const struct sq_sort_ent *e = ((struct sq_listing *)arg)->cur;
+	switch (col) {
+	case 0: sqlite3_result_int(cx, e->type); return;
+	case 1: result_text(cx, e->value); return;
+	case 2: result_text(cx, e->host); return;
+	case 3: result_text(cx, e->registrable); return;
+	}
+	if (!e->family)
+		sqlite3_result_null(cx);
+	else if (col == 4)
+		sqlite3_result_int(cx, e->family);
+	else if (col == 5)
+		sqlite3_result_blob(cx, e->addr, e->family == 4 ? 4 : 16, SQLITE_STATIC);
+	else
+		sqlite3_result_int(cx, e->prefix);
+}
+
+/* The sightings: the ids given above in the same order; with attributes, the merge again for
+ * them (its keys checked against the ids' keys). */
+static int first_sightings_next(void *arg, char **msg)
+{
+	struct sq_listing *l = arg;
+	struct tip_error err = { 0 };
+	int rc = l->n_sight < l->n_got;
+	if (l->attrs) {
+		if ((rc = sq_sort_next(l->sort, &l->cur, &err)) < 0)
+			return first_fail(msg, &err);
+		if (rc && (l->n_sight >= l->n_got || l->cur->h != l->got[l->n_sight].h ||
+			   l->cur->h2 != l->got[l->n_sight].h2)) {
+			*msg = sqlite3_mprintf("listing: the entries' second merge differs from the first");
+			return -1;
+		}
+	}
+	l->n_sight += (size_t)rc;
+	return rc;
+}
+
+static void first_sightings_column(void *arg, sqlite3_context *cx, int col)
+{
+	const struct sq_listing *l = arg;
+	const struct sq_sort_ent *e = l->attrs ? l->cur : NULL;
+	switch (col) {
+	case 0: sqlite3_result_int64(cx, l->got[l->n_sight - 1].id); return;
+	case 1: result_text(cx, e ? e->category : NULL); return;
+	case 2: result_text(cx, e ? e->threat : NULL); return;
+	case 3: result_text(cx, e ? e->tags : NULL); return;
+	}
+	if (e && e->listed_since)
+		sqlite3_result_int64(cx, e->listed_since);
+	else
+		sqlite3_result_null(cx);
+}
+
+/* One statement of settle_first over the rows, ?2 source, ?3 mark, ?4 now. */
+static int first_step(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+		      const struct sq_rows *rows, int64_t mark, tip_time_t now,
+		      struct tip_error *err)
+{
+	sqlite3_stmt *q = sq_rows_query(s, sql, def, rows, err);
+	tip_time_t t0 = tip_monotonic();
+	double c0 = thread_cpu();
+	int rc;
+	if (!q)
+		return TIP_ESTORE;
+	sq_bind_int(q, 2, s->listing->source_id);
+	sq_bind_int(q, 3, mark);
+	sq_bind_int(q, 4, now);
+	rc = sq_done(s, q, err, "listing diff");
+	sqlite3_bind_null(q, 1);
+	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, thread_cpu() - c0, sql);
+	return rc;
+}
+
+/* A first load: the indicators and the sightings from the sorter's merge. */
+static int settle_first(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
 			int64_t *returned, struct tip_error *err)
 {
-	int64_t any_removed = 1;
+	struct sq_rows rows = { .next = first_next, .column = first_column, .arg = l };
+	int64_t max1, any_removed = 1;
 	sqlite3_stmt *q;
 	tip_time_t t0;
 	int rc;
 
 	l->n_known = 0;
-	if ((rc = max_indicator(s, &l->base, err)) < 0 ||
-	    (rc = settle_step(s, q_plain_indicators, l->source_id, mark, now, NULL, err)) < 0 ||
-	    (rc = settle_step(s, q_plain_sightings_new, l->source_id, mark, now, NULL, err)) < 0)
+	l->n_ord = 0;
+	l->cur = NULL;
+	if ((rc = max_indicator(s, &l->base, err)) < 0 || (rc = sq_sort_rewind(l->sort, err)) < 0 ||
+	    (rc = first_step(s, q_first_indicators, &first_def, &rows, mark, now, err)) < 0 ||
+	    (rc = max_indicator(s, &max1, err)) < 0)
 		return rc;
-	if (!l->n_known)
-		return 0;
-	/* the known ones: their sightings may exist, removed ones return */
-	t0 = tip_monotonic();
-	if ((rc = sq_exec(s, q_known_create, err)) < 0)
-		return rc;
-	for (size_t i = 0; i < l->n_known; i++) {
-		if (!(q = sq_prep(s, q_known_put, err)))
-			return TIP_ESTORE;
-		sq_bind_int(q, 1, l->known[i]);
-		if ((rc = sq_done(s, q, err, "listing entry")) < 0)
+	if (max1 - l->base != l->n_ord || l->n_ord + (int64_t)l->n_known != (int64_t)l->n_got)
+		return tip_error_set(err, TIP_ESTORE,
+				     "listing diff: %lld new indicators, ids %lld to %lld given",
+				     (long long)(max1 - l->base), (long long)l->base + 1,
+				     (long long)(l->base + l->n_ord));
+	if (l->n_known) {
+		/* known indicators: their sightings may exist, removed ones return */
+		t0 = tip_monotonic();
+		if ((rc = sq_exec(s, q_known_create, err)) < 0)
+			return rc;
+		for (size_t i = 0; i < l->n_known; i++) {
+			if (!(q = sq_prep(s, q_known_put, err)))
+				return TIP_ESTORE;
+			sq_bind_int(q, 1, l->known[i]);
+			if ((rc = sq_done(s, q, err, "listing entry")) < 0)
+				return rc;
+		}
+		tip_debug("listing settle: %.3f s: %zu known indicators",
+			  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
+		if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
+				      err)) < 0 ||
+		    (any_removed &&
+		     ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) <
+			      0 ||
+		      (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned,
+					err)) < 0)))
 			return rc;
 	}
-	tip_debug("listing settle: %.3f s: %zu known indicators",
-		  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
-	free(l->known);
-	l->known = NULL;
-	if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+	rows.next = first_sightings_next;
+	rows.column = first_sightings_column;
+	l->n_sight = 0;
+	if ((l->attrs && (rc = sq_sort_rewind(l->sort, err)) < 0) ||
+	    (rc = first_step(s, q_first_sightings, &first_sightings_def, &rows, mark, now, err)) < 0)
 		return rc;
-	if (any_removed &&
-	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
-	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
-		return rc;
-	return settle_step(s, q_plain_sightings_known, l->source_id, mark, now, NULL, err);
+	if (l->n_sight != l->n_got)
+		return tip_error_set(err, TIP_ESTORE, "listing diff: %zu sightings for %zu keys",
+				     l->n_sight, l->n_got);
+	return 0;
 }
 
 /* What the old snapshot has and the pass did not see: removed now; last_seen becomes the
@@ -1274,7 +1415,6 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	size_t n = 0, cap, w;
 	int64_t n_kept = 0;
 	tip_time_t t0;
-	bool plain;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -1283,19 +1423,16 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	/* a bulk pass: everything written sorted into one plain table (the temporary tables go
 	 * with q_listing_drop) */
 	t0 = tip_monotonic();
-	plain = l->n_more == l->n_changed && !l->attrs;
-	if ((l->n_more && !plain &&
-	     (rc = sq_exec(s, l->n_more < l->n_changed ? q_listing_sort : q_listing_sort_more,
-			   err)) < 0) ||
-	    (!plain && (rc = sq_exec(s, q_listing_more_drop, err)) < 0))
+	if ((l->n_more && (rc = sq_exec(s, q_listing_sort, err)) < 0) ||
+	    (rc = sq_exec(s, q_listing_more_drop, err)) < 0)
 		return rc;
 	if (l->n_changed) {
 		tip_debug("listing settle: %.3f s: %lld written entries in key order (%s)",
 			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed,
-			  !l->n_more ? "kept" : !plain ? "sorted" : "sorted by the indicators' insert");
+			  l->sort ? "merged from the sorter" : !l->n_more ? "kept" : "sorted");
 		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
-		if (plain)
-			rc = settle_plain(s, l, mark, now, &c->returned, err);
+		if (l->sort)
+			rc = settle_first(s, l, mark, now, &c->returned, err);
 		else if (l->n_more)
 			rc = settle_bulk(s, l, mark, now, &c->returned, err);
 		else

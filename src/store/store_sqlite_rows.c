@@ -9,6 +9,9 @@
  * instead of a statement per row: one cursor on t, SQLite's next-row fast path when the rows
  * come in t's key order, and none of the per-statement work (reset, binds, cursor set-up).
  * A function called without its array is a usage error (SQLITE_CONSTRAINT at prepare time).
+ *
+ * The rows may also be made one at a time by the caller's next() and column() (a merge that
+ * streams them, store_sqlite_feeds.c): the same table, nothing held in memory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@ struct rows_cursor {
 	sqlite3_vtab_cursor base;
 	const struct sq_rows *rows;
 	size_t i;
+	bool eof; /* rows made one at a time: past the last */
 };
 
 static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -85,6 +89,20 @@ static int rows_close(sqlite3_vtab_cursor *cur)
 	return SQLITE_OK;
 }
 
+/* rows made one at a time: the next one, or the end, or the caller's error as the statement's */
+static int stream_next(struct rows_cursor *c)
+{
+	char *msg = NULL;
+	int rc = c->rows->next(c->rows->arg, &msg);
+	if (rc < 0) {
+		sqlite3_free(c->base.pVtab->zErrMsg);
+		c->base.pVtab->zErrMsg = msg ? msg : sqlite3_mprintf("row source failed");
+		return SQLITE_ERROR;
+	}
+	c->eof = rc == 0;
+	return SQLITE_OK;
+}
+
 static int rows_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc,
 		       sqlite3_value **argv)
 {
@@ -94,18 +112,22 @@ static int rows_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_st
 	/* a pointer of another type (or none) reads as NULL: no rows */
 	c->rows = argc == 1 ? sqlite3_value_pointer(argv[0], v->def->name) : NULL;
 	c->i = 0;
-	return SQLITE_OK;
+	c->eof = false;
+	return c->rows && c->rows->next ? stream_next(c) : SQLITE_OK;
 }
 
 static int rows_next(sqlite3_vtab_cursor *cur)
 {
-	((struct rows_cursor *)cur)->i++;
-	return SQLITE_OK;
+	struct rows_cursor *c = (struct rows_cursor *)cur;
+	c->i++;
+	return c->rows->next ? stream_next(c) : SQLITE_OK;
 }
 
 static int rows_eof(sqlite3_vtab_cursor *cur)
 {
 	const struct rows_cursor *c = (const struct rows_cursor *)cur;
+	if (c->rows && c->rows->next)
+		return c->eof;
 	return !c->rows || c->i >= c->rows->n;
 }
 
@@ -116,6 +138,10 @@ static int rows_column(sqlite3_vtab_cursor *cur, sqlite3_context *cx, int col)
 	const union sq_cell *cell;
 	if (col < 0 || col >= v->ncols) {
 		sqlite3_result_null(cx);
+		return SQLITE_OK;
+	}
+	if (c->rows->next) {
+		c->rows->column(c->rows->arg, cx, col);
 		return SQLITE_OK;
 	}
 	cell = &c->rows->cell[c->i * (size_t)v->ncols + (size_t)col];

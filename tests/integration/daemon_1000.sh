@@ -52,6 +52,20 @@ fds() {
 	kill -CONT $1
 	echo "$own $((socks - kids))"
 }
+# The same, sampled up to five times 50 ms apart, with the fewest extra sockets. A child just
+# reaped counts too until its run's end is written (sched/child.c ended(): waitpid, the store,
+# then close); +2 was seen once on a loaded machine. A leaked socket stays in every sample.
+fds_min() {
+	local own extra o e
+	read -r own extra < <(fds $1)
+	for _ in 1 2 3 4; do
+		[ "$extra" -le 1 ] && break
+		sleep 0.05
+		read -r o e < <(fds $1)
+		[ "$e" -lt "$extra" ] && own=$o extra=$e
+	done
+	echo "$own $extra"
+}
 wait_runs() { # wait_runs N: until the store holds N ended runs (at most 120 s)
 	for _ in $(seq 1200); do
 		[ "$(q "SELECT count(*) FROM run WHERE ended IS NOT NULL")" -ge "$1" ] && return 0
@@ -66,10 +80,10 @@ P=$!
 at_exit "kill -9 $P 2>/dev/null"
 t0=$(date +%s%N)
 wait_runs $warm
-read -r fds0 extra0 < <(fds $P)
+read -r fds0 extra0 < <(fds_min $P)
 rss0=$(rss $P) n0=$(q "SELECT count(*) FROM run WHERE ended IS NOT NULL")
 wait_runs $((warm + 1000))
-read -r fds1 extra1 < <(fds $P)
+read -r fds1 extra1 < <(fds_min $P)
 rss1=$(rss $P) n1=$(q "SELECT count(*) FROM run WHERE ended IS NOT NULL")
 secs=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ "$fds1" != "$fds0" ]; then # say what they are, for whoever reads the failure
@@ -83,7 +97,7 @@ wait $P
 assert_eq "$?" 0 "the master stops cleanly after the runs"
 echo "# master after $n0 runs: RSS ${rss0} kB, ${fds0} fds + ${extra0} socket(s) beyond its children; after $n1 runs: RSS ${rss1} kB, ${fds1} fds + ${extra1} (asan: $asan; $n1 runs in ${secs}ms)"
 assert_eq "$fds1" "$fds0" "the master's own descriptors are unchanged over $((n1 - n0)) runs ($fds0)"
-assert_eq "$([ "$extra1" -le 1 ] && [ "$extra1" -ge 0 ] && echo yes)" yes "one socket per child, no more (+$extra1: 1 only just after a fork)"
+assert_eq "$([ "$extra1" -le 1 ] && [ "$extra1" -ge 0 ] && echo yes)" yes "one socket per child, no more (+$extra1: 1 only just after a fork or a reap; the fewest of up to 5 samples)"
 grow=$((rss1 - rss0))
 assert_eq "$([ "$grow" -le 1024 ] && echo yes)" yes "the master's RSS grew by ${grow} kB over $((n1 - n0)) runs (bound 1024 kB)"
 assert_eq "$(q "SELECT count(*) FROM run WHERE status <> 'ok' AND status <> 'killed'")" 0 "every run ended ok (leaks included)"

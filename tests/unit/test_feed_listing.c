@@ -7,8 +7,9 @@
  * The per-row API is the independent reference: it writes each entry by itself, with no
  * snapshot, no temporary tables and no hashing. Snapshot 1 is bigger than what the listing
  * keeps in one temporary B-tree (150,000 entries, store_sqlite_feeds.c). Pass 1, a first load,
- * writes every entry to the plain table and settles it sorted (the bulk path, every indicator
- * new); pass 6 lists snapshot 1 again with every category changed, so that it writes 150,000
+ * goes through the sorter (store_sqlite_sort.c: its 160,000 entries with their categories fill
+ * more than one 8 MiB chunk, so one sorted run is merged from its temporary file, d7's two
+ * listings in different runs) and makes every indicator new; pass 6 lists snapshot 1 again with every category changed, so that it writes 150,000
  * entries to the B-tree and the rest to the plain table (the bulk path over both, every
  * indicator known), with an entry listed twice across that boundary. The counts asserted come
  * from how the snapshots are built (below), not from either store.
@@ -261,10 +262,10 @@ static void test_listing_equals_per_row(void **state)
 	}
 }
 
-/* Plain lists (no attributes at all: category, threat, tags and listed_since NULL) take
- * another bulk path when everything is written (a first load): no sorted copy, the sightings
- * written from the new indicators' ids and the known ones' (store_sqlite_feeds.c,
- * settle_plain). Two sources in one store, against the per-row API again:
+/* Plain lists (no attributes at all: category, threat, tags and listed_since NULL): a first
+ * load's sightings then take the ids the indicators' insert gave, without a second merge
+ * (store_sqlite_feeds.c, settle_first). Two sources in one store, against the per-row API
+ * again:
  *   1. source x lists P entries, all new (the store is empty); one entry listed twice;
  *   2. source y lists P entries, the first half of them already x's: known indicators;
  *   3. source x lists nothing: all of x's sightings removed;
