@@ -141,7 +141,7 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		goto fail;
 	/* a first fetch writes every entry: the registrable domains are computed by the parser's
 	 * thread then; later, only for the entries that are written, by the store's */
-	if ((rc = tip_feed_parse_piped(def, f->body, false, on_entry, on_hint,
+	if ((rc = tip_feed_parse_piped(def, f->body, fs->last_success == 0, on_entry, on_hint,
 				       &p, &stats, err)) < 0) {
 		/* the callback's own failure (the store, a cancel) is the one to report */
 		if (p.err.msg[0])
