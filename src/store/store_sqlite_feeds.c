@@ -46,12 +46,17 @@ static const char q_feed_ok[] =
  * previous snapshot is kept as a sorted array of keyed 96-bit hashes of (type, value) with the
  * indicator id and a hash of the attributes (table listing_snapshot, one BLOB per source).
  * listing_seen looks each entry up in it in memory: an entry that is there with the same
- * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed)
- * goes into a temporary table, which is kept or sorted in key order and written set-based
- * (indicators in (type, value) order, sightings, 'returned' events; a 'listed' event is the
- * sighting's first_seen, view sighting_history). What the old snapshot has and the pass did not
- * see is marked removed, set-based in indicator-id order. Then the new snapshot replaces the
- * old one.
+ * attributes costs no SQLite work at all. Only the rest (new, returned, attributes changed) is
+ * written: it goes to the sorter of store_sqlite_sort.c (chunks sorted by a thread of their
+ * own, merged at settle), and settle_written writes it set-based from the merge, each distinct
+ * key once in (type, value) order: the indicators, then the sightings, and 'returned' events
+ * (a 'listed' event is the sighting's first_seen, view sighting_history). What the old snapshot
+ * has and the pass did not see is marked removed, set-based in indicator-id order. Then the new
+ * snapshot replaces the old one.
+ *
+ * Until 2026-11-26 the written entries went to temporary SQLite tables instead (a B-tree in key
+ * order for a churn pass, a plain table sorted by SQLite past 150,000 entries and for a first
+ * load); the sorter made a first load of 1M entries ~45 % faster (docs/performance.md).
  *
  * last_seen of an active sighting of a feed is therefore not rewritten on every pass: it is
  * the source's last_success (every active sighting was in the last successful pass), and the
@@ -60,27 +65,6 @@ static const char q_feed_ok[] =
  *
  * The hash is SipHash-2-4 (128-bit output, 96 bits kept) under a random key stored with the
  * snapshot: feeds are hostile input, and a crafted collision would hide an entry. */
-#define LISTING_COLS                                                                         \
-	"(type INTEGER NOT NULL, value TEXT NOT NULL, host TEXT, registrable TEXT, family INTEGER," \
-	" addr BLOB, prefix INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"  \
-	" h INTEGER NOT NULL, k INTEGER NOT NULL, o INTEGER NOT NULL"
-#define LISTING_MERGE                                                                         \
-	" ON CONFLICT (type, value) DO UPDATE SET category = coalesce(excluded.category, category)," \
-	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"        \
-	" listed_since = coalesce(excluded.listed_since, listed_since), k = excluded.k"
-/* The written entries are kept in key order as they come (a B-tree, no sort afterwards); an
- * entry listed twice is one row, its later attributes winning. Random inserts into a B-tree
- * are cheap while it fits the temporary cache: past LISTING_TREE_MAX entries (a feed that
- * changed whole) they go to a plain table instead, and settle sorts everything once into one
- * plain table (q_listing_sort), read in order by the indicators and the sightings
- * (q_bulk_indicators, settle_bulk). Merging the plain table into the B-tree instead (before
- * 2026-11-26) cost 4 s at 1M entries, the sort and the copy 3.9 s, the sort alone 2-3 s
- * (docs/performance.md).
- *
- * A first load (nothing listed before: every entry is written) takes none of these tables:
- * its entries go to the sorter of store_sqlite_sort.c, and settle_first writes the indicators
- * and the sightings from its merge (tip_listing_first, a row table streamed). */
-#define LISTING_TREE_MAX 150000
 /* The main database's page cache during a listing pass: 24 MiB instead of the connection's
  * 32. The pass's peak memory is the two snapshots (24 bytes an entry each) plus the caches: at
  * 1M entries 95 MB with 32 MiB, against the 100 MB bound; 85 MB with 24, 74.5 MB with 16.
@@ -88,31 +72,10 @@ static const char q_feed_ok[] =
  * 24 MiB, and perhaps 5-10 % less with 16. The setting stays for the connection: a feeds pass
  * is a child process of its own. */
 static const char q_listing_create[] =
-	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
-	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_more;"
-	"DROP TABLE IF EXISTS temp.listing_sorted; DROP TABLE IF EXISTS temp.listing_known;"
-	"PRAGMA main.cache_size = -24576; PRAGMA temp.cache_size = -12288;"
-	"CREATE TEMP TABLE listing " LISTING_COLS ", PRIMARY KEY (type, value)) WITHOUT ROWID;"
-	"CREATE TEMP TABLE listing_more " LISTING_COLS ")";
-static const char q_listing_put[] =
-	"INSERT INTO temp.listing VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	" ?14)"
-	LISTING_MERGE;
-static const char q_listing_put_more[] =
-	"INSERT INTO temp.listing_more VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	" ?13, ?14)";
-/* A bulk pass (anything in the overflow; every entry of a first load): the written entries
- * sorted once into a plain table, in key order, an entry listed twice as consecutive rows in
- * the order written (seq: the B-tree's rows, 0, are the earlier ones, then the overflow's by
- * rowid; said rather than left to the order in which SQLite's merge and sorter keep ties). */
-static const char q_listing_sort[] =
-	"CREATE TEMP TABLE listing_sorted AS SELECT *, 0 AS seq FROM temp.listing UNION ALL"
-	" SELECT *, rowid FROM temp.listing_more ORDER BY o, type, value, seq";
-static const char q_listing_more_drop[] = "DROP TABLE temp.listing_more";
+	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_known;"
+	"PRAGMA main.cache_size = -24576; PRAGMA temp.cache_size = -12288;";
 static const char q_listing_drop[] =
-	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_idt;"
-	"DROP TABLE IF EXISTS temp.listing; DROP TABLE IF EXISTS temp.listing_sorted;"
-	"DROP TABLE IF EXISTS temp.listing_known; DROP TABLE IF EXISTS temp.listing_more";
+	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_known";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
 static const char q_snap_put[] =
@@ -124,79 +87,37 @@ static const char q_snap_rebuild[] =
 	" WHERE s.source_id = ?1 AND s.removed IS NULL";
 static const char q_prev_success[] =
 	"SELECT coalesce(last_success, 0) FROM source WHERE id = ?1";
-/* settle: ?1 source, ?2 mark, ?3 now; the joins are forced to start from the (small, sorted)
- * temporary table */
-static const char q_settle_indicators[] =
-	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
-	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing"
-	" WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY type, value"
-	" ON CONFLICT (type, value) DO NOTHING";
-/* The written entries with their indicator ids (view listing_ids): a join in key order on both
- * sides (the temporary B-tree and the (type, value) index). Written once into a table when the
- * pass is small (a churn pass: the statements that follow then probe the sightings by id); for
- * a big pass (a first load) the view is the join itself, done by each statement that needs it,
- * which costs less than writing and reading back every row. Not sorted by id: the new
- * indicators just got their ids in this same key order, so the sighting writes append; only
- * the entries already known elsewhere land out of order. */
-#define LISTING_IDS_JOIN                                                                       \
-	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
-	" l.tags AS tags, l.listed_since AS listed_since"                                       \
-	" FROM temp.listing l CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
-#define LISTING_IDS_SORTED                                                                     \
-	"SELECT i.id AS id, l.h AS h, l.k AS k, l.category AS category, l.threat AS threat,"    \
-	" l.tags AS tags, l.listed_since AS listed_since FROM temp.listing_sorted l"            \
-	" CROSS JOIN indicator i ON i.type = l.type AND i.value = l.value"
-/* A bulk pass: the indicators in key order as above; tip_listing_count(h, k) counts the
- * distinct keys (an entry listed twice is two consecutive rows). When every distinct key
- * became a new indicator, their ids are consecutive in this same order (each new rowid is
- * the largest plus one), and the sightings take them from tip_listing_id instead of a join of
- * every entry with the (type, value) index. */
-static const char q_bulk_indicators[] =
-	"INSERT INTO indicator (type, value, host, registrable, family, addr, prefix, first_seen)"
-	" SELECT type, value, host, registrable, family, addr, prefix, ?3 FROM temp.listing_sorted"
-	" WHERE tip_listing_count(h, k) AND ?1 IS NOT NULL AND ?2 IS NOT NULL ORDER BY rowid"
-	" ON CONFLICT (type, value) DO NOTHING";
+/* settle: ?1 source, ?2 mark, ?3 now */
 static const char q_max_indicator[] = "SELECT coalesce(max(id), 0) FROM indicator";
-static const char q_settle_ids_sorted[] = "CREATE TEMP VIEW listing_ids AS " LISTING_IDS_SORTED;
 #define SETTLE_SIGHTING_UPSERT                                                                 \
 	" ON CONFLICT (source_id, indicator_id) DO UPDATE SET last_seen = excluded.last_seen,"    \
 	" last_mark = excluded.last_mark, removed = NULL,"                                       \
 	" category = coalesce(excluded.category, category),"                                     \
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"      \
 	" listed_since = coalesce(excluded.listed_since, listed_since)"
-/* every entry a new indicator: ids by tip_listing_id (the upsert: an entry listed twice) */
-static const char q_bulk_sightings_new[] =
-	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
-	" category, threat, tags, listed_since)"
-	" SELECT ?1, tip_listing_id(h, k), ?3, ?3, ?2, category, threat, tags, listed_since"
-	" FROM temp.listing_sorted WHERE true ORDER BY rowid" SETTLE_SIGHTING_UPSERT;
 static const char q_known_create[] =
 	"DROP TABLE IF EXISTS temp.listing_known;"
 	"CREATE TEMP TABLE listing_known (id INTEGER PRIMARY KEY);"
 	"CREATE TEMP VIEW listing_ids AS SELECT id FROM temp.listing_known";
 static const char q_known_put[] = "INSERT OR IGNORE INTO temp.listing_known VALUES (?1)";
-/* A first load (settle_first): ?1 the sorter's merge as a row table (each distinct key once,
- * in (type, value) order), ?2 the source, ?3 the mark, ?4 now. An indicator known before the
- * pass (another source's) hands its id to tip_listing_known through the upsert's WHERE, which
- * is false: nothing is written to it. The new ones take consecutive ids in this order (each
- * the largest plus one), checked after. The sightings then come from the same order again, by
- * id (appended, bar the known indicators). */
-#define FIRST_INDICATOR_COLS "type, value, host, registrable, family, addr, prefix"
-static const char q_first_indicators[] =
-	"INSERT INTO indicator (" FIRST_INDICATOR_COLS ", first_seen)"
-	" SELECT " FIRST_INDICATOR_COLS ", ?4 FROM tip_listing_first(?1)"
+/* The written entries (settle_written): ?1 the sorter's merge as a row table (each distinct key
+ * once, in (type, value) order), ?2 the source, ?3 the mark, ?4 now. An indicator known before
+ * the pass (another source's, or this one's with new attributes or coming back) hands its id to
+ * tip_listing_known through the upsert's WHERE, which is false: nothing is written to it. The
+ * new ones take consecutive ids in this order (each the largest plus one), checked after. The
+ * sightings then come in the same order again, by id (appended, bar the known indicators). */
+#define WRITTEN_INDICATOR_COLS "type, value, host, registrable, family, addr, prefix"
+static const char q_written_indicators[] =
+	"INSERT INTO indicator (" WRITTEN_INDICATOR_COLS ", first_seen)"
+	" SELECT " WRITTEN_INDICATOR_COLS ", ?4 FROM tip_listing_written(?1)"
 	" WHERE ?2 IS NOT NULL AND ?3 IS NOT NULL"
 	" ON CONFLICT (type, value) DO UPDATE SET first_seen = first_seen"
 	" WHERE tip_listing_known(indicator.id, indicator.type, indicator.value)";
-static const char q_first_sightings[] =
+static const char q_written_sightings[] =
 	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
 	" category, threat, tags, listed_since)"
 	" SELECT ?2, id, ?4, ?4, ?3, category, threat, tags, listed_since"
-	" FROM tip_listing_first_sightings(?1) WHERE true" SETTLE_SIGHTING_UPSERT;
-static const char q_settle_ids[] =
-	"CREATE TEMP TABLE listing_idt AS " LISTING_IDS_JOIN ";"
-	"CREATE TEMP VIEW listing_ids AS SELECT * FROM temp.listing_idt";
-static const char q_settle_ids_big[] = "CREATE TEMP VIEW listing_ids AS " LISTING_IDS_JOIN;
+	" FROM tip_listing_written_sightings(?1) WHERE true" SETTLE_SIGHTING_UPSERT;
 /* a removed sighting that comes back: its removal becomes an event, then 'returned' (the
  * sighting's removed is cleared by the write that follows) */
 static const char q_settle_unremoved[] =
@@ -209,13 +130,6 @@ static const char q_settle_returned[] =
 	" SELECT ?1, l.id, ?3, 'returned' FROM temp.listing_ids l"
 	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
 	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL";
-/* tip_listing_key(h, k, id) hands each written entry's key to the new snapshot as the
- * sightings are written (one read of the written entries, not a second one for the snapshot) */
-static const char q_settle_sightings[] =
-	"INSERT INTO sighting (source_id, indicator_id, first_seen, last_seen, last_mark,"
-	" category, threat, tags, listed_since)"
-	" SELECT ?1, id, ?3, ?3, ?2, category, threat, tags, listed_since"
-	" FROM temp.listing_ids WHERE tip_listing_key(h, k, id)" SETTLE_SIGHTING_UPSERT;
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
@@ -430,22 +344,16 @@ struct sq_listing {
 	int dir_bits;
 	uint8_t *seen;        /* per old entry: 1 seen unchanged, 2 seen with other attributes */
 	bool stored;          /* the snapshot was read as stored (not rebuilt under a new key) */
-	int64_t n_changed;    /* entries written to the temporary tables */
-	int64_t n_more;       /* of which to the overflow (plain) table */
-	struct snap_ent *got; /* the written entries' keys with their ids (tip_listing_key) */
+	int64_t n_changed;    /* entries written (to the sorter) */
+	struct snap_ent *got; /* the written keys with their ids, in merge order (settle_written) */
 	size_t n_got;
-	/* a bulk pass's walk over its sorted entries (tip_listing_count, tip_listing_id): the key
-	 * before, the distinct keys counted, and the ids given from base + 1 on */
-	bool has_prev;
-	uint64_t prev_h;
-	uint32_t prev_h2;
-	int64_t n_distinct, base, n_ord;
+	int64_t base, n_ord;  /* the largest indicator id before settle, the new ids given */
 	bool attrs;           /* some entry written had attributes */
-	int64_t *known;       /* a first load: the ids of the indicators known before */
+	int64_t *known;       /* the ids of the written entries' indicators known before */
 	size_t n_known, cap_known;
-	/* a first load (nothing listed before): its entries sorted (store_sqlite_sort.c), and
-	 * the merge's entry in the statement at work (settle_first) with the id of the indicator
-	 * it met, if known before; the sightings' rows given so far */
+	/* the written entries, sorted (store_sqlite_sort.c), and the merge's entry in the
+	 * statement at work (settle_written) with the id of the indicator it met, if known before;
+	 * the sightings' rows given so far */
 	struct sq_sort *sort;
 	const struct sq_sort_ent *cur;
 	int64_t cur_known;
@@ -781,92 +689,8 @@ static struct sq_listing *settle_of(sqlite3_context *cx, const char *fn, bool ne
 	return NULL;
 }
 
-/* The next of the written keys (l->got, one per entry written at most); NULL, with the
- * function's error `overflow` set, past them. */
-static struct snap_ent *got_next(sqlite3_context *cx, struct sq_listing *l, const char *overflow)
-{
-	if (l->n_got >= (size_t)l->n_changed) {
-		sqlite3_result_error(cx, overflow, -1);
-		return NULL;
-	}
-	return &l->got[l->n_got++];
-}
-
-/* tip_listing_key(h, k, id): see q_settle_sightings; true */
-static void listing_key_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-	struct sq_listing *l = settle_of(cx, "tip_listing_key", true);
-	struct snap_ent *e;
-	uint64_t k;
-
-	(void)argc;
-	if (!l || !(e = got_next(cx, l, "tip_listing_key: more entries than written")))
-		return;
-	k = (uint64_t)sqlite3_value_int64(argv[1]);
-	e->h = (uint64_t)sqlite3_value_int64(argv[0]);
-	e->h2 = (uint32_t)(k >> 32);
-	e->ah = (uint32_t)k;
-	e->id = sqlite3_value_int64(argv[2]);
-	sqlite3_result_int(cx, 1);
-}
-
-/* A bulk pass's sorted entries one by one: true if this one's key differs from the one before
- * (an entry listed twice is two consecutive rows with one key). */
-static bool key_next(struct sq_listing *l, uint64_t h, uint32_t h2)
-{
-	if (l->has_prev && l->prev_h == h && l->prev_h2 == h2)
-		return false;
-	l->has_prev = true;
-	l->prev_h = h;
-	l->prev_h2 = h2;
-	return true;
-}
-
-/* tip_listing_count(h, k): counts the distinct keys (q_bulk_indicators); true */
-static void listing_count_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-	struct sq_listing *l = settle_of(cx, "tip_listing_count", false);
-	(void)argc;
-	if (!l)
-		return;
-	if (key_next(l, (uint64_t)sqlite3_value_int64(argv[0]),
-		     (uint32_t)((uint64_t)sqlite3_value_int64(argv[1]) >> 32)))
-		l->n_distinct++;
-	sqlite3_result_int(cx, 1);
-}
-
-/* tip_listing_id(h, k): the indicator id of a bulk pass's entry when every distinct key became
- * a new indicator (q_bulk_sightings_new): base + the key's place among the distinct keys; its
- * key goes to the new snapshot (an entry listed twice: its later attributes' hash, as
- * LISTING_MERGE keeps them) */
-static void listing_id_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-	struct sq_listing *l = settle_of(cx, "tip_listing_id", true);
-	uint64_t h, k;
-
-	(void)argc;
-	if (!l)
-		return;
-	h = (uint64_t)sqlite3_value_int64(argv[0]);
-	k = (uint64_t)sqlite3_value_int64(argv[1]);
-	if (key_next(l, h, (uint32_t)(k >> 32))) {
-		struct snap_ent *e;
-		if (l->n_ord >= l->n_distinct) {
-			sqlite3_result_error(cx, "tip_listing_id: more keys than counted", -1);
-			return;
-		}
-		if (!(e = got_next(cx, l, "tip_listing_id: more keys than counted")))
-			return;
-		e->h = h;
-		e->h2 = (uint32_t)(k >> 32);
-		e->id = l->base + ++l->n_ord;
-	}
-	l->got[l->n_got - 1].ah = (uint32_t)k;
-	sqlite3_result_int64(cx, l->base + l->n_ord);
-}
-
 /* tip_listing_known(id, type, value): the indicator known before the pass that the first load's
- * current entry met (q_first_indicators' conflict); false, so that the upsert writes nothing.
+ * current entry met (q_written_indicators' conflict); false, so that the upsert writes nothing.
  * Each distinct key comes once, so any other conflict is an error. */
 static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
@@ -901,16 +725,7 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	int rc;
 
 	if (!s->listing_fn) {
-		if (sqlite3_create_function_v2(s->db, "tip_listing_key", 3,
-					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_key_fn, NULL,
-					       NULL, NULL) != SQLITE_OK ||
-		    sqlite3_create_function_v2(s->db, "tip_listing_count", 2,
-					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_count_fn,
-					       NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_create_function_v2(s->db, "tip_listing_id", 2,
-					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_id_fn, NULL,
-					       NULL, NULL) != SQLITE_OK ||
-		    sqlite3_create_function_v2(s->db, "tip_listing_known", 3,
+		if (sqlite3_create_function_v2(s->db, "tip_listing_known", 3,
 					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_known_fn,
 					       NULL, NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
@@ -926,8 +741,7 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	}
 	build_dir(l);
 	l->seen = tip_xcalloc(l->n_old + 1, 1);
-	if (!l->n_old)
-		l->sort = sq_sort_new(0);
+	l->sort = sq_sort_new(0);
 	tip_debug("listing begin: %.3f s: snapshot of %zu read", (double)(tip_monotonic() - t0) / TIP_SEC,
 		  l->n_old);
 	return 0;
@@ -984,8 +798,6 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	struct sq_store *s = sq_of(st);
 	struct sq_listing *l = s->listing;
 	struct snap_ent k, *e;
-	sqlite3_stmt *q;
-	bool more;
 
 	(void)now, (void)mark;
 	if (!l || l->source_id != source_id)
@@ -1005,7 +817,7 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 	if (attrs && (attrs->category || attrs->threat || attrs->tags || attrs->listed_since))
 		l->attrs = true;
-	if (l->sort) { /* a first load: every entry is written, sorted first */
+	{ /* written: to the sorter */
 		char reg[TIP_DOMAIN_MAX + 1];
 		struct sq_sort_ent se = {
 			.type = ind->type,
@@ -1026,23 +838,6 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 		l->n_changed++;
 		return sq_sort_add(l->sort, &se, err);
 	}
-	more = l->n_changed >= LISTING_TREE_MAX;
-	if (!(q = sq_prep(s, more ? q_listing_put_more : q_listing_put, err)))
-		return TIP_ESTORE;
-	sq_bind_indicator(q, ind);
-	if (attrs) {
-		sq_bind_text(q, 8, attrs->category);
-		sq_bind_text(q, 9, attrs->threat);
-		sq_bind_text(q, 10, attrs->tags);
-		if (attrs->listed_since)
-			sq_bind_int(q, 11, attrs->listed_since);
-	}
-	sq_bind_int(q, 12, (int64_t)k.h);
-	sq_bind_int(q, 13, (int64_t)((uint64_t)k.h2 << 32 | k.ah));
-	sq_bind_int(q, 14, (int64_t)sq_sort_prefix(ind->type, ind->value));
-	l->n_changed++;
-	l->n_more += more;
-	return sq_done(s, q, err, "listing entry");
 }
 
 /* this thread's CPU time, for the debug log's steps (the machine is shared: wall times move) */
@@ -1083,102 +878,26 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 	return 0;
 }
 
-/* A settle step that is a plain statement list, timed for the debug log. */
-static int exec_timed(struct sq_store *s, const char *sql, struct tip_error *err)
-{
-	tip_time_t t0 = tip_monotonic();
-	int rc = sq_exec(s, sql, err);
-	tip_debug("listing settle: %.3f s: %.60s", (double)(tip_monotonic() - t0) / TIP_SEC, sql);
-	return rc;
-}
-
 static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err)
 {
 	return sq_int(s, q_max_indicator, max, err, "listing diff");
 }
 
-/* The written entries' sightings, through the view listing_ids: removed ones that come back
- * first get their removal and return as events (when any sighting of the source is removed),
- * then every sighting is written. */
-static int settle_sightings(struct sq_store *s, struct sq_listing *l, int64_t mark,
-			    tip_time_t now, int64_t any_removed, int64_t *returned,
-			    struct tip_error *err)
-{
-	int rc;
-	if (any_removed &&
-	    ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) < 0 ||
-	     (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) < 0))
-		return rc;
-	return settle_step(s, q_settle_sightings, l->source_id, mark, now, NULL, err);
-}
-
-/* A small pass (a churn pass): its entries kept in key order by the temporary B-tree. */
-static int settle_kept(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
-		       int64_t *returned, struct tip_error *err)
-{
-	/* big: more written than a quarter of what was listed before */
-	bool big = (size_t)l->n_changed > l->n_old / 4;
-	int64_t any_removed = 1;
-	int rc;
-
-	if ((rc = settle_step(s, q_settle_indicators, l->source_id, mark, now, NULL, err)) < 0 ||
-	    (rc = exec_timed(s, big ? q_settle_ids_big : q_settle_ids, err)) < 0 ||
-	    (big && (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
-				      err)) < 0))
-		return rc;
-	return settle_sightings(s, l, mark, now, any_removed, returned, err);
-}
-
-/* A bulk pass's indicators and sightings from its sorted table (q_bulk_indicators). */
-static int settle_bulk(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
-		       int64_t *returned, struct tip_error *err)
-{
-	int64_t max0, max1, added, any_removed = 1;
-	int rc;
-
-	l->has_prev = false;
-	l->n_distinct = 0;
-	if ((rc = max_indicator(s, &max0, err)) < 0 ||
-	    (rc = settle_step(s, q_bulk_indicators, l->source_id, mark, now, &added, err)) < 0 ||
-	    (rc = max_indicator(s, &max1, err)) < 0)
-		return rc;
-	if (added == l->n_distinct && max1 - max0 == added) {
-		/* every key a new indicator, ids max0 + 1 .. max1 in key order: no sighting of
-		 * them can exist, nothing returns */
-		l->has_prev = false;
-		l->base = max0;
-		l->n_ord = 0;
-		if ((rc = settle_step(s, q_bulk_sightings_new, l->source_id, mark, now, NULL,
-				      err)) < 0)
-			return rc;
-		if (l->n_ord != l->n_distinct)
-			return tip_error_set(err, TIP_ESTORE,
-					     "listing diff: %lld ids given for %lld new indicators",
-					     (long long)l->n_ord, (long long)l->n_distinct);
-		return 0;
-	}
-	/* some were known (listed by another source, or before): the ids by the join */
-	if ((rc = exec_timed(s, q_settle_ids_sorted, err)) < 0 ||
-	    (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
-		return rc;
-	return settle_sightings(s, l, mark, now, any_removed, returned, err);
-}
-
-/* A first load's rows (settle_first): the sorter's merge, each distinct key once. */
-static const struct sq_rows_def first_def = {
-	"tip_listing_first",
+/* The written entries' rows (settle_written): the sorter's merge, each distinct key once. */
+static const struct sq_rows_def written_def = {
+	"tip_listing_written",
 	"CREATE TABLE x (type INTEGER, value TEXT, host TEXT, registrable TEXT, family INTEGER,"
 	" addr BLOB, prefix INTEGER, rows HIDDEN)",
 	"itttibi",
 };
-static const struct sq_rows_def first_sightings_def = {
-	"tip_listing_first_sightings",
+static const struct sq_rows_def written_sightings_def = {
+	"tip_listing_written_sightings",
 	"CREATE TABLE x (id INTEGER, category TEXT, threat TEXT, tags TEXT, listed_since INTEGER,"
 	" rows HIDDEN)",
 	"ittti",
 };
 
-static int first_fail(char **msg, const struct tip_error *err)
+static int written_fail(char **msg, const struct tip_error *err)
 {
 	*msg = sqlite3_mprintf("%s", err->msg);
 	return -1;
@@ -1186,7 +905,7 @@ static int first_fail(char **msg, const struct tip_error *err)
 
 /* The entry written before is done: its id is the known indicator's, or the next new one;
  * its key goes to the new snapshot. */
-static void first_done(struct sq_listing *l)
+static void written_done(struct sq_listing *l)
 {
 	struct snap_ent *e;
 	if (!l->cur)
@@ -1199,15 +918,15 @@ static void first_done(struct sq_listing *l)
 	l->cur = NULL;
 }
 
-static int first_next(void *arg, char **msg)
+static int written_next(void *arg, char **msg)
 {
 	struct sq_listing *l = arg;
 	struct tip_error err = { 0 };
 	int rc;
-	first_done(l);
+	written_done(l);
 	l->cur_known = 0;
 	if ((rc = sq_sort_next(l->sort, &l->cur, &err)) < 0)
-		return first_fail(msg, &err);
+		return written_fail(msg, &err);
 	if (rc && l->n_got >= (size_t)l->n_changed) {
 		*msg = sqlite3_mprintf("listing: more keys than entries written");
 		return -1;
@@ -1225,7 +944,7 @@ static void result_text(sqlite3_context *cx, const char *v)
 		sqlite3_result_null(cx);
 }
 
-static void first_column(void *arg, sqlite3_context *cx, int col)
+static void written_column(void *arg, sqlite3_context *cx, int col)
 {
 	const struct sq_sort_ent *e = ((struct sq_listing *)arg)->cur;
 	switch (col) {
@@ -1246,14 +965,14 @@ static void first_column(void *arg, sqlite3_context *cx, int col)
 
 /* The sightings: the ids given above in the same order; with attributes, the merge again for
  * them (its keys checked against the ids' keys). */
-static int first_sightings_next(void *arg, char **msg)
+static int written_sightings_next(void *arg, char **msg)
 {
 	struct sq_listing *l = arg;
 	struct tip_error err = { 0 };
 	int rc = l->n_sight < l->n_got;
 	if (l->attrs) {
 		if ((rc = sq_sort_next(l->sort, &l->cur, &err)) < 0)
-			return first_fail(msg, &err);
+			return written_fail(msg, &err);
 		if (rc && (l->n_sight >= l->n_got || l->cur->h != l->got[l->n_sight].h ||
 			   l->cur->h2 != l->got[l->n_sight].h2)) {
 			*msg = sqlite3_mprintf("listing: the entries' second merge differs from the first");
@@ -1264,7 +983,7 @@ static int first_sightings_next(void *arg, char **msg)
 	return rc;
 }
 
-static void first_sightings_column(void *arg, sqlite3_context *cx, int col)
+static void written_sightings_column(void *arg, sqlite3_context *cx, int col)
 {
 	const struct sq_listing *l = arg;
 	const struct sq_sort_ent *e = l->attrs ? l->cur : NULL;
@@ -1280,8 +999,8 @@ static void first_sightings_column(void *arg, sqlite3_context *cx, int col)
 		sqlite3_result_null(cx);
 }
 
-/* One statement of settle_first over the rows, ?2 source, ?3 mark, ?4 now. */
-static int first_step(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
+/* One statement of settle_written over the rows, ?2 source, ?3 mark, ?4 now. */
+static int written_step(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
 		      const struct sq_rows *rows, int64_t mark, tip_time_t now,
 		      struct tip_error *err)
 {
@@ -1301,11 +1020,11 @@ static int first_step(struct sq_store *s, const char *sql, const struct sq_rows_
 	return rc;
 }
 
-/* A first load: the indicators and the sightings from the sorter's merge. */
-static int settle_first(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
+/* The written entries: the indicators and the sightings from the sorter's merge. */
+static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
 			int64_t *returned, struct tip_error *err)
 {
-	struct sq_rows rows = { .next = first_next, .column = first_column, .arg = l };
+	struct sq_rows rows = { .next = written_next, .column = written_column, .arg = l };
 	int64_t max1, any_removed = 1;
 	sqlite3_stmt *q;
 	tip_time_t t0;
@@ -1315,7 +1034,7 @@ static int settle_first(struct sq_store *s, struct sq_listing *l, int64_t mark, 
 	l->n_ord = 0;
 	l->cur = NULL;
 	if ((rc = max_indicator(s, &l->base, err)) < 0 || (rc = sq_sort_rewind(l->sort, err)) < 0 ||
-	    (rc = first_step(s, q_first_indicators, &first_def, &rows, mark, now, err)) < 0 ||
+	    (rc = written_step(s, q_written_indicators, &written_def, &rows, mark, now, err)) < 0 ||
 	    (rc = max_indicator(s, &max1, err)) < 0)
 		return rc;
 	if (max1 - l->base != l->n_ord || l->n_ord + (int64_t)l->n_known != (int64_t)l->n_got)
@@ -1346,11 +1065,11 @@ static int settle_first(struct sq_store *s, struct sq_listing *l, int64_t mark, 
 					err)) < 0)))
 			return rc;
 	}
-	rows.next = first_sightings_next;
-	rows.column = first_sightings_column;
+	rows.next = written_sightings_next;
+	rows.column = written_sightings_column;
 	l->n_sight = 0;
 	if ((l->attrs && (rc = sq_sort_rewind(l->sort, err)) < 0) ||
-	    (rc = first_step(s, q_first_sightings, &first_sightings_def, &rows, mark, now, err)) < 0)
+	    (rc = written_step(s, q_written_sightings, &written_sightings_def, &rows, mark, now, err)) < 0)
 		return rc;
 	if (l->n_sight != l->n_got)
 		return tip_error_set(err, TIP_ESTORE, "listing diff: %zu sightings for %zu keys",
@@ -1420,24 +1139,9 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	memset(c, 0, sizeof(*c));
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing settle outside a listing pass");
-	/* a bulk pass: everything written sorted into one plain table (the temporary tables go
-	 * with q_listing_drop) */
-	t0 = tip_monotonic();
-	if ((l->n_more && (rc = sq_exec(s, q_listing_sort, err)) < 0) ||
-	    (rc = sq_exec(s, q_listing_more_drop, err)) < 0)
-		return rc;
 	if (l->n_changed) {
-		tip_debug("listing settle: %.3f s: %lld written entries in key order (%s)",
-			  (double)(tip_monotonic() - t0) / TIP_SEC, (long long)l->n_changed,
-			  l->sort ? "merged from the sorter" : !l->n_more ? "kept" : "sorted");
 		l->got = tip_xmalloc((size_t)l->n_changed * sizeof(*l->got));
-		if (l->sort)
-			rc = settle_first(s, l, mark, now, &c->returned, err);
-		else if (l->n_more)
-			rc = settle_bulk(s, l, mark, now, &c->returned, err);
-		else
-			rc = settle_kept(s, l, mark, now, &c->returned, err);
-		if (rc < 0)
+		if ((rc = settle_written(s, l, mark, now, &c->returned, err)) < 0)
 			return rc;
 	}
 	t0 = tip_monotonic();

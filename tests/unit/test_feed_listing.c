@@ -5,14 +5,13 @@
  * same sightings (first_seen, removed, category) and the same history (view sighting_history).
  *
  * The per-row API is the independent reference: it writes each entry by itself, with no
- * snapshot, no temporary tables and no hashing. Snapshot 1 is bigger than what the listing
- * keeps in one temporary B-tree (150,000 entries, store_sqlite_feeds.c). Pass 1, a first load,
- * goes through the sorter (store_sqlite_sort.c: its 160,000 entries with their categories fill
- * more than one 8 MiB chunk, so one sorted run is merged from its temporary file, d7's two
- * listings in different runs) and makes every indicator new; pass 6 lists snapshot 1 again with every category changed, so that it writes 150,000
- * entries to the B-tree and the rest to the plain table (the bulk path over both, every
- * indicator known), with an entry listed twice across that boundary. The counts asserted come
- * from how the snapshots are built (below), not from either store.
+ * snapshot, no sorter and no hashing. Every pass writes what it must through the sorter
+ * (store_sqlite_sort.c). Pass 1, a first load, writes snapshot 1's 160,000 entries with their
+ * categories: more than one 8 MiB chunk, so one sorted run is merged from its temporary file
+ * with the last chunk, d7's two listings in different runs; every indicator is new. Pass 6
+ * lists snapshot 1 again with every category changed: 160,000 entries written again, every
+ * indicator known (their ids come back through the upsert), d7 listed twice. The counts
+ * asserted come from how the snapshots are built (below), not from either store.
  *
  * Passes 4 and 5 list snapshot 3 again (nothing changes: the stored snapshot is kept as it is)
  * and then snapshot 2 again (diffed against that kept snapshot). The listing store is given
@@ -99,8 +98,9 @@ static void snapshot(int s, emit_fn emit, void *arg)
 			emit(arg, i, "renamed");
 		break;
 	}
-	/* d7 listed twice in every snapshot, the second time (in snapshots 1 and 4 past the
-	 * 150,000 boundary) with another category: the later wins. In snapshot 4 the first
+	/* d7 listed twice in every snapshot, the second time (in snapshots 1 and 4 in the
+	 * sorter's last chunk, the first in a run written before) with another category: the
+	 * later wins. In snapshot 4 the first
 	 * listing ("renamed") differs from what is stored and the second ("late") equals it: the
 	 * second must still win over the first, written just before it. */
 	emit(arg, 7, "late");
