@@ -163,6 +163,8 @@ const char *tip_indicator_registrable(const struct tip_indicator *ind, char *buf
 int tip_domain_normalize(const char *in, size_t len, char *out, size_t outlen, bool *idn,
 			 struct tip_error *err);
 int tip_registrable_domain(const char *domain, char *out, size_t outlen);
+/* The same as a suffix of `domain` (libpsl answers with one), or NULL if it has none. */
+const char *tip_registrable_suffix(const char *domain);
 /* An address (family 4 or 6, 16 bytes) in canonical text: dotted quad, or RFC 5952 IPv6.
  * buf should hold INET6_ADDRSTRLEN (46) bytes. Returns buf. */
 char *tip_addr_format(int family, const uint8_t *addr, char *buf, size_t len);

@@ -252,17 +252,19 @@ static void psl_load(void)
 		psl_ctx = psl_builtin();
 }
 
+const char *tip_registrable_suffix(const char *domain)
+{
+	pthread_once(&psl_once, psl_load);
+	/* NULL: a public suffix itself, or unknown */
+	return psl_ctx ? psl_registrable_domain(psl_ctx, domain) : NULL;
+}
+
 int tip_registrable_domain(const char *domain, char *out, size_t outlen)
 {
-	const char *r;
-
-	pthread_once(&psl_once, psl_load);
+	const char *r = tip_registrable_suffix(domain);
 	out[0] = '\0';
-	if (!psl_ctx)
-		return TIP_ENOTFOUND;
-	r = psl_registrable_domain(psl_ctx, domain);
 	if (!r)
-		return TIP_ENOTFOUND; /* a public suffix itself, or unknown */
+		return TIP_ENOTFOUND;
 	return tip_strlcpy(out, r, outlen) ? 0 : TIP_ELIMIT;
 }
 

@@ -103,8 +103,8 @@ struct tip_feed_stats {
 
 /* One accepted entry: the normalised indicator, its attributes (strings live only during the
  * call) and the line it started on. The indicator's registrable domain is left for
- * tip_indicator_registrable() (TIP_IND_LATER_REGISTRABLE) unless the parser was told
- * tip_feed_parser_registrable_now(). */
+ * tip_indicator_registrable() (TIP_IND_LATER_REGISTRABLE): the store finds it for the entries
+ * it writes, on its sort thread (store_sqlite_sort.c). */
 typedef int (*tip_feed_entry_cb)(void *arg, const struct tip_indicator *ind,
 				 const struct tip_sighting_attrs *attrs, int64_t line);
 
@@ -119,10 +119,6 @@ int tip_feed_parser_push(struct tip_feed_parser *p, const char *data, size_t len
 /* End of input: flushes the last line and checks the document ended well. */
 int tip_feed_parser_finish(struct tip_feed_parser *p, struct tip_error *err);
 const struct tip_feed_stats *tip_feed_parser_stats(const struct tip_feed_parser *p);
-/* Computes each entry's registrable domain while parsing (a libpsl look-up per domain) instead
- * of leaving it for later: for a pass that will write most entries (a feed's first fetch), so
- * that the parser's thread does it, not the store's. */
-void tip_feed_parser_registrable_now(struct tip_feed_parser *p, bool now);
 void tip_feed_parser_free(struct tip_feed_parser *p);
 
 /* ---------------------------------------------------------------------------------------- */

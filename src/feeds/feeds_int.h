@@ -7,7 +7,7 @@
 #include "feeds.h"
 
 /* The parse thread of a feed run (pipe.c). A feed run is two jobs of about the same size on a
- * big feed: parsing (normalising every line: libidn2, libpsl, libcurl's URL parser) and the
+ * big feed: parsing (normalising every line: libidn2, libcurl's URL parser) and the
  * store's work (hashing, the diff, the writes). The parser runs in a thread of its own and hands
  * the accepted entries over in batches, in order, to the thread that owns the store, which calls
  * `cb` for each as the parser would have. Memory is bounded by a few batches in flight.
@@ -18,8 +18,8 @@
  * Returns what the parse returned (0, or its fatal error in *err), or the first negative value
  * `cb` returned (its own error then lives with the callback's argument, as for the parser). */
 typedef void (*tip_feed_hint_cb)(void *arg, enum tip_ind_type type, const char *value);
-int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool registrable_now,
-			 tip_feed_entry_cb cb, tip_feed_hint_cb hint, void *arg,
+int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, tip_feed_entry_cb cb,
+			 tip_feed_hint_cb hint, void *arg,
 			 struct tip_feed_stats *stats, struct tip_error *err);
 
 /* XML feeds (parse_xml.c, expat): see there. The record callback gets the record's fields'

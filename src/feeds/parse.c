@@ -885,11 +885,6 @@ static int column_spec(struct tip_feed_parser *p, int c, const char *spec, struc
 	return 0;
 }
 
-void tip_feed_parser_registrable_now(struct tip_feed_parser *p, bool now)
-{
-	p->parse_flags = now ? 0 : TIP_IND_LATER_REGISTRABLE;
-}
-
 int tip_feed_parser_new(const struct tip_feed_def *def, tip_feed_entry_cb cb, void *arg,
 			struct tip_feed_parser **out, struct tip_error *err)
 {

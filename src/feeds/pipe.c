@@ -45,7 +45,6 @@ struct pipe {
 	/* the parser's side */
 	const struct tip_feed_def *def;
 	FILE *body;
-	bool registrable_now;
 	struct batch *cur;
 	int prc;
 	struct tip_error perr;
@@ -186,7 +185,6 @@ static void *parse_main(void *arg)
 
 	if ((rc = tip_feed_parser_new(p->def, on_parsed, p, &parser, &p->perr)) < 0)
 		goto out;
-	tip_feed_parser_registrable_now(parser, p->registrable_now);
 	while ((n = fread(buf, 1, CHUNK, p->body)) > 0)
 		if ((rc = tip_feed_parser_push(parser, buf, n, &p->perr)) < 0)
 			goto out;
@@ -301,11 +299,11 @@ static int deliver(struct batch *b, struct tip_indicator *ind, tip_feed_entry_cb
 	return 0;
 }
 
-int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, bool registrable_now,
-			 tip_feed_entry_cb cb, tip_feed_hint_cb hint, void *arg,
+int tip_feed_parse_piped(const struct tip_feed_def *def, FILE *body, tip_feed_entry_cb cb,
+			 tip_feed_hint_cb hint, void *arg,
 			 struct tip_feed_stats *stats, struct tip_error *err)
 {
-	struct pipe p = { .def = def, .body = body, .registrable_now = registrable_now };
+	struct pipe p = { .def = def, .body = body };
 	struct tip_indicator *ind = tip_xmalloc(sizeof(*ind));
 	struct batch *b;
 	pthread_t th;

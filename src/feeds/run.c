@@ -139,10 +139,9 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		return rc;
 	if ((rc = tip_store_listing_begin(ctx->store, fs->id, err)) < 0)
 		goto fail;
-	/* a first fetch writes every entry: the registrable domains are computed by the parser's
-	 * thread then; later, only for the entries that are written, by the store's */
-	if ((rc = tip_feed_parse_piped(def, f->body, fs->last_success == 0, on_entry, on_hint,
-				       &p, &stats, err)) < 0) {
+	/* the registrable domains are left for later: the store finds those of the entries it
+	 * writes, on its sort thread (store_sqlite_sort.c) */
+	if ((rc = tip_feed_parse_piped(def, f->body, on_entry, on_hint, &p, &stats, err)) < 0) {
 		/* the callback's own failure (the store, a cancel) is the one to report */
 		if (p.err.msg[0])
 			tip_error_set(err, rc, "%s", p.err.msg);

@@ -120,12 +120,13 @@ sqlite3_stmt *sq_rows_query(struct sq_store *s, const char *sql, const struct sq
 int sq_rows_run(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
 		const union sq_cell *cells, size_t n, const char *what, struct tip_error *err);
 
-/* The entries of a first load sorted by (type, value) in bounded memory (store_sqlite_sort.c):
- * sq_sort_add copies an entry in (a full chunk of memory is sorted and written to a temporary
- * file); sq_sort_rewind starts a merge (again); sq_sort_next gives the next distinct key's entry
- * (1; 0 at the end; < 0 with err set): an entry listed twice once, with the attributes its later
- * listings gave and its last listing's attribute hash. What it points to is valid until the
- * next call. host and registrable are NULL where they are the value (schema 9). */
+/* The entries a listing pass writes, sorted by (type, value) in bounded memory
+ * (store_sqlite_sort.c): sq_sort_add copies an entry in (a full chunk of memory is sorted and
+ * written to a temporary file); sq_sort_rewind starts a merge (again); sq_sort_next gives the
+ * next distinct key's entry (1; 0 at the end; < 0 with err set): an entry listed twice once,
+ * with the attributes its later listings gave and its last listing's attribute hash. What it
+ * points to is valid until the next call. host and registrable are NULL where they are the
+ * value (schema 9). */
 struct sq_sort_ent {
 	int type, family, prefix;
 	const uint8_t *addr; /* 16 bytes when family (IPv4 in the first 4) */
@@ -133,6 +134,9 @@ struct sq_sort_ent {
 	int64_t listed_since; /* 0: none */
 	uint64_t h;           /* the listing snapshot's key hash and attribute hash */
 	uint32_t h2, ah;
+	/* sq_sort_add: registrable is NULL and left for the sort thread to find from the host (or
+	 * from the value where host is NULL); a domain host is needed */
+	bool registrable_later;
 };
 struct sq_sort;
 /* chunk: the bytes of entries a chunk holds (0: the default, 8 MiB; the tests take less) */

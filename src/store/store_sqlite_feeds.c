@@ -689,9 +689,9 @@ static struct sq_listing *settle_of(sqlite3_context *cx, const char *fn, bool ne
 	return NULL;
 }
 
-/* tip_listing_known(id, type, value): the indicator known before the pass that the first load's
- * current entry met (q_written_indicators' conflict); false, so that the upsert writes nothing.
- * Each distinct key comes once, so any other conflict is an error. */
+/* tip_listing_known(id, type, value): the indicator known before the pass that the written entry
+ * at work met (q_written_indicators' conflict); false, so that the upsert writes nothing. Each
+ * distinct key comes once, so any other conflict is an error. */
 static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
 	struct sq_listing *l = settle_of(cx, "tip_listing_known", true);
@@ -817,8 +817,10 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 	if (attrs && (attrs->category || attrs->threat || attrs->tags || attrs->listed_since))
 		l->attrs = true;
-	{ /* written: to the sorter */
+	{ /* written: to the sorter, which finds a registrable domain left for later (libpsl, the
+	   * costliest step of a domain) on its own thread */
 		char reg[TIP_DOMAIN_MAX + 1];
+		bool later = ind->registrable_pending && ind->host[0];
 		struct sq_sort_ent se = {
 			.type = ind->type,
 			.family = ind->family,
@@ -826,7 +828,8 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 			.addr = ind->addr,
 			.value = ind->value,
 			.host = sq_ind_host(ind),
-			.registrable = sq_ind_registrable(ind, reg, sizeof(reg)),
+			.registrable = later ? NULL : sq_ind_registrable(ind, reg, sizeof(reg)),
+			.registrable_later = later,
 			.category = attrs ? attrs->category : NULL,
 			.threat = attrs ? attrs->threat : NULL,
 			.tags = attrs ? attrs->tags : NULL,

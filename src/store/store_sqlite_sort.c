@@ -1,23 +1,23 @@
 /*
- * store_sqlite_sort.c — the entries of a first load sorted by (type, value) in bounded memory:
- * an external merge sort for the listing pass (store_sqlite_feeds.c).
+ * store_sqlite_sort.c — the entries a listing pass writes, sorted by (type, value) in bounded
+ * memory: an external merge sort for store_sqlite_feeds.c.
  *
- * Why: a first load makes every entry a new indicator, and the (type, value) index takes them
- * cheaply only in key order (1M entries: 8.0 s in the order listed, under 1 s sorted;
- * docs/performance.md). They went into a temporary SQLite table that SQLite's sorter then
- * ordered: about 2 s to write them and 2 s to sort them, one after the other on the store's
- * thread. Here an entry costs a copy into a chunk of memory while the parser's thread goes on;
- * a full chunk is sorted (qsort of 16-byte items: the key's first bytes as an integer and the
- * record's address) and written to an unlinked temporary file as one sorted run, by a thread
- * of its own while the store's thread fills the other chunk (done on the store's thread, the
- * sort made the parser's thread wait: both waited ~0.4 s of a 1.5 s parse of 1M entries). The
- * settle then merges the runs and the last chunk, still in memory, and gives each distinct key
- * once.
+ * Why: the (type, value) index takes new indicators cheaply only in key order (a first load of
+ * 1M entries: 8.0 s in the order listed, under 1 s sorted; docs/performance.md). The entries
+ * went into temporary SQLite tables, which SQLite's sorter then ordered: for a first load about
+ * 2 s to write them and 2 s to sort them, one after the other on the store's thread. Here an
+ * entry costs a copy into a chunk of memory while the parser's thread goes on; a full chunk is
+ * sorted (qsort of 16-byte items: the key's first bytes as an integer and the record's address)
+ * and written to an unlinked temporary file as one sorted run, by a thread of its own while the
+ * store's thread fills the other chunk (done on the store's thread, the sort made the parser's
+ * thread wait: both waited ~0.4 s of a 1.5 s parse of 1M entries). The settle then merges the
+ * runs and the last chunk, still in memory, and gives each distinct key once.
  *
  * An entry listed twice is one merged entry: its attributes are those of its later listings
- * where they give them (LISTING_MERGE in store_sqlite_feeds.c does the same), its attribute
- * hash that of its last listing. Ties are broken by the order listed: a chunk's items by their
- * address (records are appended), the runs by their number (the last chunk is the latest).
+ * where they give them (as the sighting upsert keeps a stored attribute that a listing leaves
+ * out), its attribute hash that of its last listing. Ties are broken by the order listed: a
+ * chunk's items by their address (records are appended), the runs by their number (the last
+ * chunk is the latest).
  *
  * Memory: two chunks (SORT_CHUNK), their items, and a read buffer a run at the merge.
  */
@@ -36,15 +36,20 @@
 #define N_STR 6 /* value, host, registrable, category, threat, tags */
 
 /* One entry, packed: this header, the address (16 bytes) if family, then the strings present
- * with their NULs; the whole a multiple of 8 bytes. */
+ * with their NULs; the whole a multiple of 8 bytes. A registrable domain left for later
+ * (REC_REG_LATER) is found by the sort thread and kept as a suffix of the host, or of the value
+ * where the host is the value (REC_REG_SUFFIX: len[2] is where it starts); neither is stored as a
+ * string of its own. */
 struct rec {
 	uint64_t h;
 	uint32_t h2, ah;
 	int64_t listed_since;
 	uint32_t len[N_STR]; /* without the NUL; NO_STR for NULL */
 	uint32_t size;
-	uint8_t type, family, prefix, pad;
+	uint8_t type, family, prefix, flags;
 };
+#define REC_REG_LATER 1u
+#define REC_REG_SUFFIX 2u
 
 struct item {
 	uint64_t o; /* sq_sort_prefix of the record's (type, value) */
@@ -118,12 +123,34 @@ static void rec_strs(const struct rec *r, const char *v[N_STR])
 {
 	const char *p = rec_value(r);
 	for (int i = 0; i < N_STR; i++) {
-		if (r->len[i] == NO_STR) {
+		if (r->len[i] == NO_STR || (i == 2 && r->flags)) {
 			v[i] = NULL;
 			continue;
 		}
 		v[i] = p;
 		p += r->len[i] + 1;
+	}
+	if (r->flags & REC_REG_SUFFIX)
+		v[2] = (v[1] ? v[1] : v[0]) + r->len[2];
+}
+
+/* The chunk's registrable domains left for later: found now (libpsl), as suffixes. One that is
+ * the value itself stays NULL (schema 9), as does a host without one (a public suffix). */
+static void find_registrable(struct chunk *c)
+{
+	for (size_t i = 0; i < c->n_items; i++) {
+		struct rec *r = (struct rec *)c->items[i].r;
+		const char *v[N_STR], *base, *reg;
+		if (!(r->flags & REC_REG_LATER))
+			continue;
+		rec_strs(r, v);
+		base = v[1] ? v[1] : v[0];
+		reg = tip_registrable_suffix(base);
+		r->flags = 0;
+		if (reg && !(reg == base && base == v[0])) {
+			r->flags = REC_REG_SUFFIX;
+			r->len[2] = (uint32_t)(reg - base);
+		}
 	}
 }
 
@@ -201,6 +228,7 @@ static int write_run(struct sq_sort *so, struct chunk *c, struct tip_error *err)
 	int rc;
 	if (!so->file && (rc = open_file(so, err)) < 0)
 		return rc;
+	find_registrable(c);
 	qsort(c->items, c->n_items, sizeof(*c->items), item_cmp);
 	for (size_t i = 0; i < c->n_items; i++)
 		if (fwrite(c->items[i].r, c->items[i].r->size, 1, so->file) != 1)
@@ -322,6 +350,7 @@ int sq_sort_add(struct sq_sort *so, const struct sq_sort_ent *e, struct tip_erro
 	r->type = (uint8_t)e->type;
 	r->family = (uint8_t)e->family;
 	r->prefix = (uint8_t)e->prefix;
+	r->flags = e->registrable_later && !e->registrable ? REC_REG_LATER : 0;
 	p = (uint8_t *)(r + 1);
 	if (e->family) {
 		memcpy(p, e->addr, 16);
@@ -429,6 +458,7 @@ int sq_sort_rewind(struct sq_sort *so, struct tip_error *err)
 		if ((rc = wait_idle(so, err)) < 0)
 			return rc;
 		stop_thread(so);
+		find_registrable(so->cur);
 		qsort(c->items, c->n_items, sizeof(*c->items), item_cmp);
 		so->n_rd = so->n_runs + (c->n_items ? 1 : 0);
 		so->rd = tip_xcalloc(so->n_rd ? so->n_rd : 1, sizeof(*so->rd));

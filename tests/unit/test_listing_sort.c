@@ -8,8 +8,12 @@
  * The sorter is given small chunks (64 KiB) so that 60,000 entries make about a hundred sorted
  * runs in its temporary file, merged through its heap, the last chunk from memory; keys are
  * listed up to five times, in different runs, with attributes that come and go. The merge is
- * done twice (sq_sort_rewind), as a first load with attributes does. One more test gives an
- * entry bigger than a chunk (a 100,000-byte tags field) between ordinary ones.
+ * done twice (sq_sort_rewind), as a first load with attributes does. The domains and URLs leave
+ * their registrable domain for the sorter to find (sq_sort_ent.registrable_later), in the
+ * spilled chunks on its thread and in the last one at the merge; the expected one comes from
+ * tip_registrable_domain() called here on the host (none where it is the value itself). One
+ * more test gives an entry bigger than a chunk (a 100,000-byte tags field) between ordinary
+ * ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +36,8 @@ struct ref {
 	uint8_t addr[16];
 	char value[64];
 	const char *host;
+	bool later;     /* the registrable domain left for the sorter to find */
+	char reg[64];   /* the one expected ("" for none), from tip_registrable_domain() here */
 	const char *category, *threat, *tags;
 	int64_t listed_since;
 	uint64_t h;
@@ -50,8 +56,9 @@ static void key_of(int k, struct ref *r)
 	memset(r, 0, sizeof(*r));
 	switch (k % 3) {
 	case 0:
-		r->type = TIP_IND_DOMAIN;
-		snprintf(r->value, sizeof(r->value), "d%d.example", k * 7919 % KEYS);
+		r->type = TIP_IND_DOMAIN; /* a subdomain, or its own registrable domain */
+		snprintf(r->value, sizeof(r->value), k % 2 ? "d%d.example.com" : "d%d.com",
+			 k * 7919 % KEYS);
 		break;
 	case 1:
 		r->type = TIP_IND_IPV4;
@@ -70,6 +77,13 @@ static void key_of(int k, struct ref *r)
 	}
 	r->h = (uint64_t)k * 0x9e3779b97f4a7c15ULL;
 	r->h2 = (uint32_t)k;
+	if (r->type != TIP_IND_IPV4) {
+		/* expected as the store would have it: none where it is the value itself */
+		r->later = true;
+		tip_registrable_domain(r->host ? r->host : r->value, r->reg, sizeof(r->reg));
+		if (!strcmp(r->reg, r->value))
+			r->reg[0] = '\0';
+	}
 }
 
 static int ref_cmp(const void *a, const void *b)
@@ -90,6 +104,7 @@ static void add(struct sq_sort *so, const struct ref *r)
 		.type = r->type, .family = r->family, .prefix = r->prefix, .addr = r->addr,
 		.value = r->value, .host = r->host, .category = r->category, .threat = r->threat,
 		.tags = r->tags, .listed_since = r->listed_since, .h = r->h, .h2 = r->h2, .ah = r->ah,
+		.registrable_later = r->later,
 	};
 	if (sq_sort_add(so, &e, &err) < 0)
 		fail_msg("sq_sort_add: %s", err.msg);
@@ -117,7 +132,9 @@ static void check_merge(struct sq_sort *so, const struct ref *want, size_t n)
 			fail_msg("key %zu: %d/%s, expected %d/%s", i, e->type, e->value, w->type,
 				 w->value);
 		assert_true(str_eq(e->host, w->host));
-		assert_null(e->registrable);
+		if (!str_eq(e->registrable, w->reg[0] ? w->reg : NULL))
+			fail_msg("%s: registrable %s, expected %s", w->value,
+				 e->registrable ? e->registrable : "(null)", w->reg[0] ? w->reg : "(null)");
 		assert_int_equal(e->family, w->family);
 		assert_int_equal(e->prefix, w->prefix);
 		if (w->family)
