@@ -145,9 +145,6 @@ void sq_sort_free(struct sq_sort *so);
 int sq_sort_add(struct sq_sort *so, const struct sq_sort_ent *e, struct tip_error *err);
 int sq_sort_rewind(struct sq_sort *so, struct tip_error *err);
 int sq_sort_next(struct sq_sort *so, const struct sq_sort_ent **e, struct tip_error *err);
-/* (type, value)'s sort key: the type and the value's first 7 bytes as one integer, in the
- * order of (type, value) (missing bytes are 0, below any byte of text) */
-uint64_t sq_sort_prefix(int type, const char *value);
 /* An indicator's host and registrable domain as stored: NULL where empty or the value itself
  * (schema 9); buf holds a registrable domain computed now (registrable_pending). */
 const char *sq_ind_host(const struct tip_indicator *ind);

@@ -52,7 +52,7 @@ struct rec {
 #define REC_REG_SUFFIX 2u
 
 struct item {
-	uint64_t o; /* sq_sort_prefix of the record's (type, value) */
+	uint64_t o; /* sort_prefix of the record's (type, value) */
 	const struct rec *r;
 };
 
@@ -105,7 +105,9 @@ struct sq_sort {
 	struct sq_sort_ent ent;
 };
 
-uint64_t sq_sort_prefix(int type, const char *value)
+/* (type, value)'s sort key: the type and the value's first 7 bytes as one integer, in the order
+ * of (type, value) (missing bytes are 0, below any byte of text) */
+static uint64_t sort_prefix(int type, const char *value)
 {
 	uint64_t o = (uint64_t)type << 56;
 	for (int i = 0; i < 7 && value[i]; i++)
@@ -364,7 +366,7 @@ int sq_sort_add(struct sq_sort *so, const struct sq_sort_ent *e, struct tip_erro
 		}
 	}
 	c->len += size;
-	c->items[c->n_items].o = sq_sort_prefix(e->type, e->value);
+	c->items[c->n_items].o = sort_prefix(e->type, e->value);
 	c->items[c->n_items++].r = r;
 	return 0;
 }
@@ -420,7 +422,7 @@ static int reader_next(struct sq_sort *so, struct reader *rd, struct tip_error *
 	}
 	rd->cur = r;
 	rd->pos += r->size;
-	rd->o = sq_sort_prefix(r->type, rec_value(r));
+	rd->o = sort_prefix(r->type, rec_value(r));
 	return 0;
 }
 
