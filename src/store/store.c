@@ -314,9 +314,10 @@ int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct ti
 	return st->ops->feed_result(st, feed_id, r, err);
 }
 
-int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
+int tip_store_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool *same_tag,
+			    struct tip_error *err)
 {
-	return st->ops->listing_begin(st, source_id, err);
+	return st->ops->listing_begin(st, source_id, tag, same_tag, err);
 }
 
 int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, struct tip_error *err)

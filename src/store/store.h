@@ -180,7 +180,14 @@ int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct ti
  * same attributes are not written, the others are held in temporary storage (on disk) until
  * settle; memory is about 24 bytes per entry of the snapshot. An active sighting's last_seen
  * is then the source's last_success (what tip_store_sightings returns; removal stores it). */
-int tip_store_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err);
+int tip_store_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool *same_tag,
+			    struct tip_error *err);
+/* tag (listing_begin): the caller's value, kept with the snapshot this pass leaves, e.g. a hash
+ * of the rules it applies to the entries written (the feeds' watch policy). *same_tag: the
+ * snapshot the pass is diffed against was left by a pass with the same tag (false for a source
+ * without one, or one rebuilt from the sightings).
+ * listing_seen returns 1 for an entry written (new, returned, or with other attributes), 0 for
+ * one listed before as it is, < 0 on failure. */
 int tip_store_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 			   tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 			   struct tip_error *err);

@@ -32,7 +32,8 @@ struct store_ops {
 	int (*feed_list)(struct tip_store *st, bool all, tip_feed_cb cb, void *arg, struct tip_error *err);
 	int (*feed_get)(struct tip_store *st, const char *name, tip_feed_cb cb, void *arg, struct tip_error *err);
 	int (*feed_result)(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r, struct tip_error *err);
-	int (*listing_begin)(struct tip_store *st, int64_t source_id, struct tip_error *err);
+	int (*listing_begin)(struct tip_store *st, int64_t source_id, uint64_t tag, bool *same_tag,
+			     struct tip_error *err);
 	int (*listing_seen)(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind, tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs, struct tip_error *err);
 	void (*listing_hint)(struct tip_store *st, enum tip_ind_type type, const char *value);
 	int (*listing_settle)(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now, struct tip_listing_counts *counts, struct tip_error *err);

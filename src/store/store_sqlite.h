@@ -198,7 +198,8 @@ int sq_feed_get(struct tip_store *st, const char *name, tip_feed_cb cb, void *ar
 		struct tip_error *err);
 int sq_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_result *r,
 		   struct tip_error *err);
-int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err);
+int sq_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool *same_tag,
+		     struct tip_error *err);
 int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_indicator *ind,
 		    tip_time_t now, int64_t mark, const struct tip_sighting_attrs *attrs,
 		    struct tip_error *err);

@@ -308,11 +308,12 @@ int sq_feed_result(struct tip_store *st, int64_t feed_id, const struct tip_feed_
 /* The listing snapshot */
 
 #define SNAP_MAGIC 0x54495053u /* "TIPS", native byte order: a foreign one is rebuilt */
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u /* 2: with the caller's tag (a version 1 snapshot is rebuilt) */
 
 struct snap_head {
 	uint32_t magic, version;
 	uint64_t k0, k1; /* the SipHash key of this snapshot */
+	uint64_t tag;    /* the tag of the pass that left it (tip_store_listing_begin) */
 };
 
 struct snap_ent {
@@ -344,6 +345,7 @@ struct sq_listing {
 	int dir_bits;
 	uint8_t *seen;        /* per old entry: 1 seen unchanged, 2 seen with other attributes */
 	bool stored;          /* the snapshot was read as stored (not rebuilt under a new key) */
+	bool same_tag;        /* ... with this pass's tag */
 	int64_t n_changed;    /* entries written (to the sorter) */
 	struct snap_ent *got; /* the written keys with their ids, in merge order (settle_written) */
 	size_t n_got;
@@ -717,7 +719,8 @@ static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv
 	sqlite3_result_int(cx, 0);
 }
 
-int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *err)
+int sq_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool *same_tag,
+		     struct tip_error *err)
 {
 	struct sq_store *s = sq_of(st);
 	struct sq_listing *l;
@@ -742,6 +745,9 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, struct tip_error *
 	build_dir(l);
 	l->seen = tip_xcalloc(l->n_old + 1, 1);
 	l->sort = sq_sort_new(0);
+	*same_tag = l->stored && l->head.tag == tag;
+	l->same_tag = *same_tag;
+	l->head.tag = tag;
 	tip_debug("listing begin: %.3f s: snapshot of %zu read", (double)(tip_monotonic() - t0) / TIP_SEC,
 		  l->n_old);
 	return 0;
@@ -838,8 +844,9 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 			.h2 = k.h2,
 			.ah = k.ah,
 		};
+		int rc;
 		l->n_changed++;
-		return sq_sort_add(l->sort, &se, err);
+		return (rc = sq_sort_add(l->sort, &se, err)) < 0 ? rc : 1;
 	}
 }
 
@@ -1154,8 +1161,8 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 		  (long long)c->removed);
 
 	/* nothing written and nothing removed (a re-fetch of the same list): the stored snapshot
-	 * is the new one as it is */
-	if (!l->n_changed && l->stored && !memchr(l->seen, 0, l->n_old)) {
+	 * is the new one as it is (unless its tag changes) */
+	if (!l->n_changed && l->stored && l->same_tag && !memchr(l->seen, 0, l->n_old)) {
 		c->total = (int64_t)l->n_old;
 		tip_debug("listing settle: snapshot of %zu unchanged", l->n_old);
 		if ((rc = sq_exec(s, q_listing_drop, err)) < 0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Diff semantics over three snapshots of one file:// feed (add, keep, remove, come back), the
 # history events they leave, the watch policy (all / none / by category, registrable domains of
-# URLs), bad lines counted and reported with their line numbers, and config errors naming
+# URLs; applied to the entries written, and to all once when it changes), bad lines counted and reported with their line numbers, and config errors naming
 # file, line and key. Expected values are worked out by hand from the snapshots below.
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -87,6 +87,21 @@ assert_rc 0 "category feed" -- tip feed fetch cats quiet
 assert_eq "$(tip watch list --json | jq -r '[.[] | select(.source == "feed:cats") | .domain] | join(" ")')" \
 	"evil.example phish.example" "watch = phishing: only the phishing rows (URL by its registrable domain)"
 assert_eq "$(tip watch list --json | jq -r '[.[] | select(.source == "feed:quiet")] | length')" "0" "watch = none adds nothing"
+
+# the policy is applied to the entries a pass writes: a domain the user took off the watch list
+# stays off while the feed lists it unchanged (run.c)
+assert_rc 0 "watch rm a.example" -- tip watch rm a.example
+assert_rc 0 "snapshot 3 again" -- tip feed fetch hist
+assert_match "$OUT" "5 listed, 0 new, 0 removed" "nothing changed in the feed"
+assert_eq "$(tip watch list --json | jq -r '[.[] | select(.source == "feed:hist") | .domain] | join(" ")')" \
+	"b.example c.example example.co.uk" "a.example stays off the watch list"
+# ... and a changed policy is applied to every entry once, though none of them changed: quiet
+# (none -> all) adds mal.example (phish.example and evil.example are watched already, from cats)
+sed -i 's/^watch = none$/watch = all/' "$T/tip.conf"
+assert_rc 0 "quiet, watch = all now" -- tip feed fetch quiet
+assert_match "$OUT" "3 listed, 0 new, 0 removed" "quiet's list unchanged"
+assert_eq "$(tip watch list --json | jq -r '[.[] | select(.source == "feed:quiet") | .domain] | join(" ")')" \
+	"mal.example" "the new policy applied to the unchanged entries"
 
 # config errors name file, line and key
 cp "$T/tip.conf" "$T/good.conf"

@@ -137,10 +137,11 @@ static void emit(void *arg, int64_t i, const char *override)
 static void run_pass(struct pass *p, int s, struct tip_listing_counts *c)
 {
 	struct tip_error err = { 0 };
+	bool same_tag;
 	int64_t removed = 0;
 	OK(tip_store_begin(p->st, &err));
 	if (!p->per_row)
-		OK(tip_store_listing_begin(p->st, p->source, &err));
+		OK(tip_store_listing_begin(p->st, p->source, 1, &same_tag, &err));
 	snapshot(s, emit, p);
 	if (p->per_row)
 		OK(tip_store_sighting_sweep(p->st, p->source, p->mark, p->now, &removed, &err));
@@ -303,9 +304,10 @@ static void plain_pass(struct pass *p, int64_t from, int64_t to, int64_t twice,
 	struct tip_error err = { 0 };
 	struct tip_sighting_attrs attrs = { 0 };
 	int64_t removed = 0;
+	bool same_tag;
 	OK(tip_store_begin(p->st, &err));
 	if (!p->per_row)
-		OK(tip_store_listing_begin(p->st, p->source, &err));
+		OK(tip_store_listing_begin(p->st, p->source, 1, &same_tag, &err));
 	for (int64_t n = from; n <= to; n++) {
 		int64_t i = n < to ? n : twice; /* the last entry: one listed before */
 		if (n == to && twice < 0)
@@ -398,11 +400,75 @@ static void test_plain_first_loads(void **state)
 			 P + 3 * P);
 }
 
+/* What listing_seen tells the caller (1: written, 0: listed before as it is) and the tag kept
+ * with the snapshot (listing_begin's same_tag), over six passes of one source; the expected
+ * values follow from the passes as written here. */
+static int seen_one(struct tip_store *st, int64_t src, int i, const char *category, int64_t mark)
+{
+	struct tip_error err = { 0 };
+	struct tip_indicator ind;
+	struct tip_sighting_attrs attrs = { .category = category };
+	char text[32];
+	int rc;
+	snprintf(text, sizeof(text), "t%d.example", i);
+	OK(tip_indicator_parse(text, strlen(text), TIP_IND_DOMAIN, &ind, &err));
+	rc = tip_store_listing_seen(st, src, &ind, mark * 1000, mark, &attrs, &err);
+	if (rc < 0)
+		fail_msg("listing_seen: %s", err.msg);
+	return rc;
+}
+
+static void test_written_and_tag(void **state)
+{
+	/* per pass: its tag, the entries (number, category) and what listing_seen must return,
+	 * and whether the snapshot before it has the same tag */
+	static const struct {
+		uint64_t tag;
+		bool same;
+		int n;
+		struct { int i; const char *cat; int written; } e[3];
+	} pass[] = {
+		{ 5, false, 2, { { 0, NULL, 1 }, { 1, NULL, 1 } } },           /* new source */
+		{ 5, true, 3, { { 0, NULL, 0 }, { 1, "x", 1 }, { 2, NULL, 1 } } }, /* t1 other attrs, t2 new */
+		{ 6, false, 3, { { 0, NULL, 0 }, { 1, "x", 0 }, { 2, NULL, 0 } } }, /* nothing written */
+		{ 6, true, 3, { { 0, NULL, 0 }, { 1, "x", 0 }, { 2, NULL, 0 } } },  /* its tag was kept */
+		{ 6, true, 1, { { 0, NULL, 0 } } },                                /* t1, t2 removed */
+		{ 6, true, 2, { { 0, NULL, 0 }, { 1, "x", 1 } } },                 /* t1 returns */
+	};
+	char path[300];
+	struct tip_error err = { 0 };
+	struct tip_store *st = open_new("tag", path, sizeof(path));
+	struct tip_listing_counts c;
+	int64_t src;
+	(void)state;
+
+	OK(tip_store_source_id(st, "feed:t", "feed", &src, &err));
+	for (size_t p = 0; p < sizeof(pass) / sizeof(pass[0]); p++) {
+		bool same = !pass[p].same;
+		OK(tip_store_begin(st, &err));
+		OK(tip_store_listing_begin(st, src, pass[p].tag, &same, &err));
+		if (same != pass[p].same)
+			fail_msg("pass %zu: same_tag %d, expected %d", p + 1, same, pass[p].same);
+		for (int k = 0; k < pass[p].n; k++)
+			if (seen_one(st, src, pass[p].e[k].i, pass[p].e[k].cat, (int64_t)p + 1) !=
+			    pass[p].e[k].written)
+				fail_msg("pass %zu: t%d.example written should be %d", p + 1,
+					 pass[p].e[k].i, pass[p].e[k].written);
+		OK(tip_store_listing_settle(st, src, (int64_t)p + 1, ((tip_time_t)p + 1) * 1000, &c,
+					    &err));
+		OK(tip_store_commit(st, &err));
+	}
+	assert_int_equal(c.total, 2);
+	assert_int_equal(c.returned, 1);
+	tip_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listing_equals_per_row),
 		cmocka_unit_test(test_plain_first_loads),
+		cmocka_unit_test(test_written_and_tag),
 	};
 	int rc;
 	tip_log_init("test", false, TIP_LOG_WARN);
