@@ -99,7 +99,8 @@ static const char q_known_create[] =
 	"DROP TABLE IF EXISTS temp.listing_known;"
 	"CREATE TEMP TABLE listing_known (id INTEGER PRIMARY KEY);"
 	"CREATE TEMP VIEW listing_ids AS SELECT id FROM temp.listing_known";
-static const char q_known_put[] = "INSERT OR IGNORE INTO temp.listing_known VALUES (?1)";
+static const char q_known_put[] =
+	"INSERT OR IGNORE INTO temp.listing_known SELECT id FROM tip_listing_known_ids(?1)";
 /* The written entries (settle_written): ?1 the sorter's merge as a row table (each distinct key
  * once, in (type, value) order), ?2 the source, ?3 the mark, ?4 now. An indicator known before
  * the pass (another source's, or this one's with new attributes or coming back) hands its id to
@@ -1009,10 +1010,31 @@ static void written_sightings_column(void *arg, sqlite3_context *cx, int col)
 		sqlite3_result_null(cx);
 }
 
-/* One statement of settle_written over the rows, ?2 source, ?3 mark, ?4 now. */
+/* The ids of the known indicators met (l->known), as a row table */
+static const struct sq_rows_def known_ids_def = {
+	"tip_listing_known_ids",
+	"CREATE TABLE x (id INTEGER, rows HIDDEN)",
+	"i",
+};
+
+static int known_next(void *arg, char **msg)
+{
+	struct sq_listing *l = arg;
+	(void)msg;
+	return l->n_sight++ < l->n_known;
+}
+
+static void known_column(void *arg, sqlite3_context *cx, int col)
+{
+	const struct sq_listing *l = arg;
+	(void)col;
+	sqlite3_result_int64(cx, l->known[l->n_sight - 1]);
+}
+
+/* One statement of settle_written over the rows, ?2 source, ?3 mark, ?4 now (if it has them). */
 static int written_step(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
-		      const struct sq_rows *rows, int64_t mark, tip_time_t now,
-		      struct tip_error *err)
+			const struct sq_rows *rows, int64_t mark, tip_time_t now,
+			struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_rows_query(s, sql, def, rows, err);
 	tip_time_t t0 = tip_monotonic();
@@ -1020,9 +1042,11 @@ static int written_step(struct sq_store *s, const char *sql, const struct sq_row
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
-	sq_bind_int(q, 2, s->listing->source_id);
-	sq_bind_int(q, 3, mark);
-	sq_bind_int(q, 4, now);
+	if (sqlite3_bind_parameter_count(q) >= 4) {
+		sq_bind_int(q, 2, s->listing->source_id);
+		sq_bind_int(q, 3, mark);
+		sq_bind_int(q, 4, now);
+	}
 	rc = sq_done(s, q, err, "listing diff");
 	sqlite3_bind_null(q, 1);
 	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
@@ -1032,11 +1056,10 @@ static int written_step(struct sq_store *s, const char *sql, const struct sq_row
 
 /* The written entries: the indicators and the sightings from the sorter's merge. */
 static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark, tip_time_t now,
-			int64_t *returned, struct tip_error *err)
+			  int64_t *returned, struct tip_error *err)
 {
 	struct sq_rows rows = { .next = written_next, .column = written_column, .arg = l };
 	int64_t max1, any_removed = 1;
-	sqlite3_stmt *q;
 	tip_time_t t0;
 	int rc;
 
@@ -1054,16 +1077,12 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 				     (long long)(l->base + l->n_ord));
 	if (l->n_known) {
 		/* known indicators: their sightings may exist, removed ones return */
+		struct sq_rows ids = { .next = known_next, .column = known_column, .arg = l };
 		t0 = tip_monotonic();
-		if ((rc = sq_exec(s, q_known_create, err)) < 0)
+		l->n_sight = 0;
+		if ((rc = sq_exec(s, q_known_create, err)) < 0 ||
+		    (rc = written_step(s, q_known_put, &known_ids_def, &ids, mark, now, err)) < 0)
 			return rc;
-		for (size_t i = 0; i < l->n_known; i++) {
-			if (!(q = sq_prep(s, q_known_put, err)))
-				return TIP_ESTORE;
-			sq_bind_int(q, 1, l->known[i]);
-			if ((rc = sq_done(s, q, err, "listing entry")) < 0)
-				return rc;
-		}
 		tip_debug("listing settle: %.3f s: %zu known indicators",
 			  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
 		if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
