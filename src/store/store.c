@@ -62,6 +62,13 @@ int tip_store_watch_add(struct tip_store *st, const char *domain, const char *so
 	return st->ops->watch_add(st, domain, source, now, result, err);
 }
 
+int tip_store_watch_add_many(struct tip_store *st, const char *const *domains, size_t n,
+			     const char *source, tip_time_t now, struct tip_watch_counts *counts,
+			     struct tip_error *err)
+{
+	return st->ops->watch_add_many(st, domains, n, source, now, counts, err);
+}
+
 int tip_store_watch_rm(struct tip_store *st, const char *domain, tip_time_t now, bool *removed, struct tip_error *err)
 {
 	return st->ops->watch_rm(st, domain, now, removed, err);

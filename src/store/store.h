@@ -67,6 +67,14 @@ enum tip_watch_result { TIP_WATCH_ADDED = 1, TIP_WATCH_REACTIVATED, TIP_WATCH_PR
 /* domain must be canonical (tip_indicator_parse). *result (may be NULL) says what happened. */
 int tip_store_watch_add(struct tip_store *st, const char *domain, const char *source,
 			tip_time_t now, enum tip_watch_result *result, struct tip_error *err);
+/* Many domains at once, as tip_store_watch_add for each in turn (a domain given twice is
+ * present the second time), in two statements (a feed pass that watches what it lists). */
+struct tip_watch_counts {
+	int64_t added, reactivated, present;
+};
+int tip_store_watch_add_many(struct tip_store *st, const char *const *domains, size_t n,
+			     const char *source, tip_time_t now, struct tip_watch_counts *counts,
+			     struct tip_error *err);
 /* *removed is false when the domain was not actively watched. */
 int tip_store_watch_rm(struct tip_store *st, const char *domain, tip_time_t now, bool *removed,
 		       struct tip_error *err);

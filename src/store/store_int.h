@@ -16,6 +16,9 @@ struct store_ops {
 	int (*commit)(struct tip_store *st, struct tip_error *err);
 	int (*rollback)(struct tip_store *st);
 	int (*watch_add)(struct tip_store *st, const char *domain, const char *source, tip_time_t now, enum tip_watch_result *result, struct tip_error *err);
+	int (*watch_add_many)(struct tip_store *st, const char *const *domains, size_t n,
+			      const char *source, tip_time_t now, struct tip_watch_counts *counts,
+			      struct tip_error *err);
 	int (*watch_rm)(struct tip_store *st, const char *domain, tip_time_t now, bool *removed, struct tip_error *err);
 	int (*watch_list)(struct tip_store *st, bool all, tip_watch_cb cb, void *arg, struct tip_error *err);
 	int (*watch_get)(struct tip_store *st, const char *domain, tip_watch_cb cb, void *arg, struct tip_error *err);

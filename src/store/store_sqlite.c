@@ -337,6 +337,7 @@ const struct store_ops store_sqlite_ops = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.watch_add = sq_watch_add,
+	.watch_add_many = sq_watch_add_many,
 	.watch_rm = sq_watch_rm,
 	.watch_list = sq_watch_list,
 	.watch_get = sq_watch_get,

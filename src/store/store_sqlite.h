@@ -162,6 +162,9 @@ int sq_schema_version(struct sq_store *s, int *version, struct tip_error *err);
 int sq_migrate(struct sq_store *s, int target, int *from, int *to, struct tip_error *err);
 
 /* Area implementations, wired into the ops table in store_sqlite.c. */
+int sq_watch_add_many(struct tip_store *st, const char *const *domains, size_t n,
+		      const char *source, tip_time_t now, struct tip_watch_counts *counts,
+		      struct tip_error *err);
 int sq_watch_add(struct tip_store *st, const char *domain, const char *source, tip_time_t now,
 		 enum tip_watch_result *result, struct tip_error *err);
 int sq_watch_rm(struct tip_store *st, const char *domain, tip_time_t now, bool *removed,

@@ -1,4 +1,5 @@
 /* store_sqlite_watch.c — the watch list in SQLite. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_sqlite.h"
@@ -62,6 +63,56 @@ int sq_watch_add(struct tip_store *st, const char *domain, const char *source, t
 out:
 	if (result)
 		*result = r;
+	return 0;
+}
+
+/* The domains as a row table (?1): the removed ones watched again, then the new ones. */
+static const struct sq_rows_def watch_rows_def = {
+	"tip_watch_rows",
+	"CREATE TABLE x (domain TEXT, rows HIDDEN)",
+	"t",
+};
+static const char q_watch_reactivate_many[] =
+	"UPDATE watch SET removed = NULL, source = ?2, next_due = 0 FROM tip_watch_rows(?1) r"
+	" WHERE watch.domain = r.domain AND watch.removed IS NOT NULL";
+static const char q_watch_insert_many[] =
+	"INSERT OR IGNORE INTO watch (domain, source, added, next_due)"
+	" SELECT domain, ?2, ?3, 0 FROM tip_watch_rows(?1)";
+
+int sq_watch_add_many(struct tip_store *st, const char *const *domains, size_t n,
+		      const char *source, tip_time_t now, struct tip_watch_counts *counts,
+		      struct tip_error *err)
+{
+	struct sq_store *s = sq_of(st);
+	/* the rows: one cell each, the domain's text */
+	union sq_cell *cells = tip_xmalloc((n ? n : 1) * sizeof(*cells));
+	struct sq_rows rows;
+	const char *sql[2] = { q_watch_reactivate_many, q_watch_insert_many };
+	int64_t changed[2] = { 0, 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		cells[i].s = domains[i];
+	rows = (struct sq_rows){ .cell = cells, .n = n };
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		sqlite3_stmt *q = sq_rows_query(s, sql[k], &watch_rows_def, &rows, err);
+		if (!q) {
+			rc = TIP_ESTORE;
+			break;
+		}
+		sq_bind_text(q, 2, source);
+		if (k == 1)
+			sq_bind_int(q, 3, now);
+		rc = sq_done(s, q, err, "watch add");
+		sqlite3_bind_null(q, 1);
+		changed[k] = sqlite3_changes(s->db);
+	}
+	free(cells);
+	if (rc < 0)
+		return rc;
+	counts->reactivated = changed[0];
+	counts->added = changed[1];
+	counts->present = (int64_t)n - changed[0] - changed[1];
 	return 0;
 }
 

@@ -95,6 +95,14 @@ assert_rc 0 "snapshot 3 again" -- tip feed fetch hist
 assert_match "$OUT" "5 listed, 0 new, 0 removed" "nothing changed in the feed"
 assert_eq "$(tip watch list --json | jq -r '[.[] | select(.source == "feed:hist") | .domain] | join(" ")')" \
 	"b.example c.example example.co.uk" "a.example stays off the watch list"
+# ... until the feed drops it and lists it again: written again, so watched again
+printf 'b.example\nc.example\n198.51.100.0/24\nhttp://www.shop.example.co.uk/x\n' > "$f"
+assert_rc 0 "snapshot 3 without a" -- tip feed fetch hist
+printf 'a.example\nb.example\nc.example\n198.51.100.0/24\nhttp://www.shop.example.co.uk/x\n' > "$f"
+assert_rc 0 "snapshot 3 with a again" -- tip feed fetch hist
+assert_match "$OUT" "5 listed, 1 new, 0 removed" "a back in the feed"
+assert_eq "$(tip watch list --json | jq -r '[.[] | select(.source == "feed:hist") | .domain] | join(" ")')" \
+	"a.example b.example c.example example.co.uk" "a.example watched again"
 # ... and a changed policy is applied to every entry once, though none of them changed: quiet
 # (none -> all) adds mal.example (phish.example and evil.example are watched already, from cats)
 sed -i 's/^watch = none$/watch = all/' "$T/tip.conf"

@@ -298,6 +298,61 @@ static void test_watch(void **state)
 	tip_store_close(st);
 }
 
+/* watch_add_many against watch_add one at a time (the reference) on two stores with the same
+ * start: one domain watched, one removed, one absent; the batch gives each of them, one twice
+ * and one of them three times. Counts and the resulting rows (source, added, removed) must be
+ * the same. */
+static void test_watch_add_many(void **state)
+{
+	static const char *const start_rm = "gone.example";
+	static const char *const batch[] = { "new.example", "kept.example", "gone.example",
+					     "new.example", "gone.example", "other.example",
+					     "new.example" };
+	const size_t n = sizeof(batch) / sizeof(batch[0]);
+	char pa[300], pb[300];
+	struct tip_store *a = open_new(pa, sizeof(pa)), *b = open_new(pb, sizeof(pb));
+	struct tip_store *both[2] = { a, b };
+	struct tip_error err = { 0 };
+	struct tip_watch_counts c = { 0 }, one = { 0 };
+	struct watches wa, wb;
+	bool removed;
+	(void)state;
+
+	for (int k = 0; k < 2; k++) {
+		OK(tip_store_watch_add(both[k], "kept.example", "cli", 1000, NULL, &err));
+		OK(tip_store_watch_add(both[k], start_rm, "cli", 1000, NULL, &err));
+		OK(tip_store_watch_rm(both[k], start_rm, 1500, &removed, &err));
+	}
+	OK(tip_store_watch_add_many(a, batch, n, "feed:x", 2000, &c, &err));
+	for (size_t i = 0; i < n; i++) {
+		enum tip_watch_result r;
+		OK(tip_store_watch_add(b, batch[i], "feed:x", 2000, &r, &err));
+		*(r == TIP_WATCH_ADDED ? &one.added
+		  : r == TIP_WATCH_REACTIVATED ? &one.reactivated : &one.present) += 1;
+	}
+	assert_int_equal(c.added, one.added);
+	assert_int_equal(c.reactivated, one.reactivated);
+	assert_int_equal(c.present, one.present);
+	/* and as worked out by hand: new, other added; gone reactivated; the rest present */
+	assert_int_equal(c.added, 2);
+	assert_int_equal(c.reactivated, 1);
+	assert_int_equal(c.present, 4);
+	memset(&wa, 0, sizeof(wa));
+	memset(&wb, 0, sizeof(wb));
+	OK(tip_store_watch_list(a, true, watch_cb, &wa, &err));
+	OK(tip_store_watch_list(b, true, watch_cb, &wb, &err));
+	assert_int_equal(wa.n, 4);
+	assert_int_equal(wa.n, wb.n);
+	for (int i = 0; i < wa.n; i++) {
+		assert_string_equal(wa.domain[i], wb.domain[i]);
+		assert_string_equal(wa.source[i], wb.source[i]);
+		assert_int_equal(wa.added[i], wb.added[i]);
+		assert_int_equal(wa.removed[i], wb.removed[i]);
+	}
+	tip_store_close(a);
+	tip_store_close(b);
+}
+
 static int64_t put_ind(struct tip_store *st, const char *text, tip_time_t now)
 {
 	struct tip_indicator ind;
@@ -1029,7 +1084,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_errors), cmocka_unit_test(test_schema_versions),
-		cmocka_unit_test(test_watch),       cmocka_unit_test(test_sightings),
+		cmocka_unit_test(test_watch),       cmocka_unit_test(test_watch_add_many),
+		cmocka_unit_test(test_sightings),
 		cmocka_unit_test(test_containing),  cmocka_unit_test(test_pdns),
 		cmocka_unit_test(test_rounds),      cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_runs),        cmocka_unit_test(test_transactions),
