@@ -12,7 +12,32 @@ struct batch {
 	bool skip_invalid;
 	tip_time_t now;
 	int64_t added, reactivated, present, removed, absent, invalid;
+	struct tip_strv pending; /* domains to add, ADD_BATCH at a time */
 };
+
+/* Domains are added in batches (tip_store_watch_add_many sorts each and writes it in two
+ * statements): 600,000 domains from a file took 5.9 s one at a time. */
+#define ADD_BATCH 65536
+
+static int flush(struct cli *c, struct batch *b)
+{
+	struct tip_watch_counts n;
+	struct tip_error err = { 0 };
+	int rc = 0;
+	if (b->pending.n) {
+		if (tip_store_watch_add_many(c->st, (const char *const *)b->pending.v,
+					     b->pending.n, b->source, b->now, &n, &err) < 0) {
+			cli_err("watch", "%s", err.msg);
+			rc = EXIT_RUNTIME;
+		} else {
+			b->added += n.added;
+			b->reactivated += n.reactivated;
+			b->present += n.present;
+		}
+	}
+	tip_strv_free(&b->pending);
+	return rc;
+}
 
 /* One domain from `where` (an argument or FILE:LINE). Returns 0, or EXIT_RUNTIME to abort. */
 static int one(struct cli *c, struct batch *b, const char *text, size_t len, const char *where)
@@ -21,7 +46,9 @@ static int one(struct cli *c, struct batch *b, const char *text, size_t len, con
 	struct tip_error err = { 0 };
 	int rc;
 
-	if (tip_indicator_parse(text, len, TIP_IND_DOMAIN, &ind, &err) < 0) {
+	/* the value is all that is kept: no registrable domain (a libpsl look-up) */
+	if (tip_indicator_parse_flags(text, len, TIP_IND_DOMAIN, TIP_IND_LATER_REGISTRABLE, &ind,
+				      &err) < 0) {
 		b->invalid++;
 		if (b->skip_invalid) {
 			fprintf(stderr, "tip watch: %s: skipped: %s\n", where, err.msg);
@@ -31,11 +58,8 @@ static int one(struct cli *c, struct batch *b, const char *text, size_t len, con
 		return EXIT_RUNTIME;
 	}
 	if (b->add) {
-		enum tip_watch_result r;
-		rc = tip_store_watch_add(c->st, ind.value, b->source, b->now, &r, &err);
-		if (rc == 0)
-			*(r == TIP_WATCH_ADDED ? &b->added
-			  : r == TIP_WATCH_REACTIVATED ? &b->reactivated : &b->present) += 1;
+		tip_strv_push(&b->pending, ind.value);
+		return b->pending.n == ADD_BATCH ? flush(c, b) : 0;
 	} else {
 		bool removed;
 		rc = tip_store_watch_rm(c->st, ind.value, b->now, &removed, &err);
@@ -140,6 +164,8 @@ static int add_rm(struct cli *c, bool add, int argc, char **argv)
 	}
 	for (size_t i = 0; i < files.n && rc == 0; i++)
 		rc = from_file(c, &b, files.v[i]);
+	if (rc == 0)
+		rc = flush(c, &b);
 	if (rc != 0) {
 		tip_store_rollback(c->st);
 		fprintf(stderr, "tip watch: nothing was changed\n");
@@ -170,6 +196,7 @@ static int add_rm(struct cli *c, bool add, int argc, char **argv)
 			printf(", skipped %lld invalid\n", (long long)b.invalid);
 	}
 out:
+	tip_strv_free(&b.pending);
 	tip_strv_free(&files);
 	return rc;
 }

@@ -33,62 +33,35 @@ struct pass {
 	struct tip_error err;
 	int64_t n, watched;
 	bool watch_every; /* the policy applies to every entry, not only to the written ones */
-	/* the domains to watch, added WATCH_BATCH at a time (watch_flush): their text one after
-	 * the other in wbuf, each with its NUL */
-	char *wbuf;
-	size_t wlen, wcap, wn;
+	struct tip_strv watch; /* the domains to watch, added WATCH_BATCH at a time */
 };
 
-/* The domains a pass watches go onto the list in sorted batches of WATCH_BATCH, two statements
- * each (tip_store_watch_add_many): they come in the feed's order, and 750,000 of them one at a
- * time into the watch list's unique index were the store thread's bottleneck of a 1M-entry
- * first fetch with `watch = all` (its parse phase 4.4 s, the parser waiting 3.0 s of it).
- * Sorted, each batch walks that index in order. `tip feed fetch` of the benchmark's 1M lines,
- * user CPU: one at a time 9.0-9.2 s, unsorted batches of 8,192 9.3 s, sorted batches of 65,536
- * 6.2-7.5 s (none watched: 5.9 s); batches of 262,144 were no faster and took 6 MB more. */
+/* The domains a pass watches go onto the list in batches of WATCH_BATCH, two statements each
+ * (tip_store_watch_add_many, which sorts them): they come in the feed's order, and 750,000 of
+ * them one at a time into the watch list's unique index were the store thread's bottleneck of
+ * a 1M-entry first fetch with `watch = all` (its parse phase 4.4 s, the parser waiting 3.0 s
+ * of it). `tip feed fetch` of the benchmark's 1M lines, user CPU: one at a time 9.0-9.2 s,
+ * unsorted batches of 8,192 9.3 s, sorted batches of 65,536 6.2-7.5 s (none watched: 5.9 s);
+ * batches of 262,144 were no faster and took 6 MB more. */
 #define WATCH_BATCH 65536
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 /* The domains collected so far onto the watch list. */
 static int watch_flush(struct pass *p)
 {
-	const char **d;
 	struct tip_watch_counts c;
-	size_t off = 0;
-	int rc;
-	if (!p->wn)
-		return 0;
-	d = tip_xmalloc(p->wn * sizeof(*d));
-	for (size_t i = 0; i < p->wn; i++) {
-		d[i] = p->wbuf + off;
-		off += strlen(d[i]) + 1;
-	}
-	qsort(d, p->wn, sizeof(*d), str_cmp);
-	rc = tip_store_watch_add_many(p->ctx->store, d, p->wn, p->source, p->now, &c, &p->err);
-	free(d);
-	p->wn = p->wlen = 0;
-	if (rc < 0)
-		return rc;
-	p->watched += c.added + c.reactivated;
-	return 0;
+	int rc = 0;
+	if (p->watch.n &&
+	    (rc = tip_store_watch_add_many(p->ctx->store, (const char *const *)p->watch.v,
+					   p->watch.n, p->source, p->now, &c, &p->err)) == 0)
+		p->watched += c.added + c.reactivated;
+	tip_strv_free(&p->watch);
+	return rc;
 }
 
 static int watch_later(struct pass *p, const char *domain)
 {
-	size_t len = strlen(domain) + 1;
-	if (p->wlen + len > p->wcap) {
-		p->wcap = p->wcap ? 2 * p->wcap : 64 * 1024;
-		while (p->wcap < p->wlen + len)
-			p->wcap *= 2;
-		p->wbuf = tip_xrealloc(p->wbuf, p->wcap);
-	}
-	memcpy(p->wbuf + p->wlen, domain, len);
-	p->wlen += len;
-	return ++p->wn == WATCH_BATCH ? watch_flush(p) : 0;
+	tip_strv_push(&p->watch, domain);
+	return p->watch.n == WATCH_BATCH ? watch_flush(p) : 0;
 }
 
 /* The watch policy as the listing snapshot's tag (FNV-1a; never 0, which a snapshot rebuilt
@@ -265,11 +238,11 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 		tip_warnx("feed %s: %lld entries rejected; first: %s", def->name,
 			  (long long)st->rejected, st->samples);
 	ctx->items += st->entries;
-	free(p.wbuf);
+	tip_strv_free(&p.watch);
 	return 0;
 fail:
 	tip_store_rollback(ctx->store);
-	free(p.wbuf);
+	tip_strv_free(&p.watch);
 	return rc;
 }
 

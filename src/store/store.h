@@ -67,8 +67,10 @@ enum tip_watch_result { TIP_WATCH_ADDED = 1, TIP_WATCH_REACTIVATED, TIP_WATCH_PR
 /* domain must be canonical (tip_indicator_parse). *result (may be NULL) says what happened. */
 int tip_store_watch_add(struct tip_store *st, const char *domain, const char *source,
 			tip_time_t now, enum tip_watch_result *result, struct tip_error *err);
-/* Many domains at once, as tip_store_watch_add for each in turn (a domain given twice is
- * present the second time), in two statements (a feed pass that watches what it lists). */
+/* Many domains at once, in any order, as tip_store_watch_add for each in turn (a domain given
+ * twice is present the second time), in two statements: a feed pass that watches what it
+ * lists, `tip watch add --file`. Sorted first by the store; a batch of some 10,000 or more
+ * is where it pays. */
 struct tip_watch_counts {
 	int64_t added, reactivated, present;
 };

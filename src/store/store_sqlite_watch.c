@@ -79,6 +79,11 @@ static const char q_watch_insert_many[] =
 	"INSERT OR IGNORE INTO watch (domain, source, added, next_due)"
 	" SELECT domain, ?2, ?3, 0 FROM tip_watch_rows(?1)";
 
+static int cell_cmp(const void *a, const void *b)
+{
+	return strcmp(((const union sq_cell *)a)->s, ((const union sq_cell *)b)->s);
+}
+
 int sq_watch_add_many(struct tip_store *st, const char *const *domains, size_t n,
 		      const char *source, tip_time_t now, struct tip_watch_counts *counts,
 		      struct tip_error *err)
@@ -93,6 +98,9 @@ int sq_watch_add_many(struct tip_store *st, const char *const *domains, size_t n
 
 	for (size_t i = 0; i < n; i++)
 		cells[i].s = domains[i];
+	/* sorted: the watch list's unique index is then walked in order (in the order given, a
+	 * big batch of random domains cost as much as adding them one at a time) */
+	qsort(cells, n, sizeof(*cells), cell_cmp);
 	rows = (struct sq_rows){ .cell = cells, .n = n };
 	for (int k = 0; k < 2 && rc == 0; k++) {
 		sqlite3_stmt *q = sq_rows_query(s, sql[k], &watch_rows_def, &rows, err);

@@ -50,6 +50,10 @@ assert_eq "$(tip watch list --json | jq -r '.[].domain' | grep -c '^a.example$')
 assert_eq "$(tip watch list --all --json | jq -r '.[] | select(.domain=="a.example") | .removed != null')" "true" "kept with a removed time"
 assert_rc 0 "watch add again" -- tip watch add a.example
 assert_match "$OUT" "re-activated 1" "re-activated"
+# a batch counts as one at a time would (worked out by hand): d new, then d again and a, both
+# watched already
+assert_rc 0 "a file with a domain twice" -- bash -c "printf 'd.example\nd.example\na.example\n' | '$TIP' watch add --file -"
+assert_eq "$OUT" "added 1, re-activated 0, already watched 2" "counted as one at a time would"
 
 # lookup shows what the store knows
 assert_rc 0 "lookup --json" -- tip lookup EXAMPLE.com --json
