@@ -104,6 +104,10 @@ struct tip_strv {
 void tip_strv_push(struct tip_strv *sv, const char *s);
 void tip_strv_free(struct tip_strv *sv);
 
+/* A temporary file, already unlinked (gone when closed), in $TMPDIR or else /tmp; `what` names
+ * it in the error (which names the directory too). For the feeds' spool and the listing sort. */
+FILE *tip_tmpfile(const char *what, struct tip_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* The indicator model: what TIP accepts from outside, normalised so that one thing has one
  * spelling. Nothing that fails these checks is ever stored. */

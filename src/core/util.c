@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -95,6 +96,34 @@ void tip_strv_push(struct tip_strv *sv, const char *s)
 		sv->v = tip_xrealloc(sv->v, sv->cap * sizeof(*sv->v));
 	}
 	sv->v[sv->n++] = tip_xstrdup(s);
+}
+
+FILE *tip_tmpfile(const char *what, struct tip_error *err)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *f;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/tip-%s.XXXXXX", dir, what) >= sizeof(path)) {
+		tip_error_set(err, TIP_EINVAL, "%s: the temporary directory's name is too long", what);
+		return NULL;
+	}
+	if ((fd = mkstemp(path)) < 0) {
+		tip_error_set(err, TIP_EIO, "%s: cannot create a temporary file in %s: %s", what, dir,
+			      strerror(errno));
+		return NULL;
+	}
+	unlink(path);
+	if (!(f = fdopen(fd, "w+"))) {
+		int e = errno;
+		close(fd);
+		tip_error_set(err, TIP_EIO, "%s: temporary file: %s", what, strerror(e));
+		return NULL;
+	}
+	return f;
 }
 
 void tip_strv_free(struct tip_strv *sv)

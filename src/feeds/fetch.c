@@ -117,8 +117,8 @@ int tip_feed_fetch(const struct tip_feed_def *def, struct tip_feed_fetch *f, str
 	f->new_etag = f->new_last_modified = NULL;
 
 	pthread_once(&curl_once, curl_init);
-	if (!(s.f = tmpfile()))
-		return tip_error_set(err, TIP_EIO, "cannot create a spool file: %s", strerror(errno));
+	if (!(s.f = tip_tmpfile("spool", err)))
+		return err->code;
 	if (!(c = curl_easy_init())) {
 		fclose(s.f);
 		return tip_error_set(err, TIP_ENOMEM, "curl_easy_init failed");

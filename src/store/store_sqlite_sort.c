@@ -214,12 +214,11 @@ static int item_cmp(const void *a, const void *b)
 	return x->r < y->r ? -1 : x->r > y->r; /* the earlier listed first */
 }
 
-/* An unlinked file for the runs, where the feeds' spool goes too (tmpfile: /tmp). */
+/* An unlinked file for the runs, where the feeds' spool goes too ($TMPDIR, else /tmp). */
 static int open_file(struct sq_sort *so, struct tip_error *err)
 {
-	if (!(so->file = tmpfile()))
-		return tip_error_set(err, TIP_EIO, "listing sort: temporary file: %s",
-				     strerror(errno));
+	if (!(so->file = tip_tmpfile("listing-sort", err)))
+		return err->code;
 	setvbuf(so->file, NULL, _IOFBF, 256u << 10);
 	return 0;
 }

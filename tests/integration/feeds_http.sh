@@ -72,6 +72,12 @@ check_failure redirect "redirect to file://" "redirect refused|Protocol"
 check_failure error "HTTP 500" "HTTP status 500"
 check_failure html "HTML page instead of the list" "no entry parsed"
 assert_match "$(feed .last_status)" "200" "status of the HTML answer recorded"
+# no place for the spool: $TMPDIR is a directory that does not exist (the error names it)
+echo normal > "$www/.mode"
+assert_rc 1 "no temporary directory: fetch fails" -- env TMPDIR="$T/no-such-dir" "$TIP" feed fetch web
+assert_match "$(feed .last_error)" "spool: cannot create a temporary file in $T/no-such-dir" \
+	"the error names the directory"
+assert_eq "$(state)" "$good" "no temporary directory: previous state intact"
 
 # and back to normal: the change goes through
 echo normal > "$www/.mode"

@@ -238,9 +238,35 @@ static void test_free_unmerged(void **state)
 	sq_sort_free(so);
 }
 
+/* No place for the runs ($TMPDIR a directory that does not exist): the failure comes back from
+ * the sort thread, at a later add or at the merge, naming the directory; nothing is merged. */
+static void test_no_temporary_directory(void **state)
+{
+	struct sq_sort *so = sq_sort_new(4096);
+	struct tip_error err = { 0 };
+	struct ref r;
+	int rc = 0;
+	(void)state;
+	setenv("TMPDIR", "/nonexistent-tip-test-dir", 1);
+	for (int i = 0; i < 1000 && rc == 0; i++) {
+		struct sq_sort_ent e = { 0 };
+		key_of(i, &r);
+		e.type = r.type, e.family = r.family, e.prefix = r.prefix, e.addr = r.addr;
+		e.value = r.value, e.host = r.host;
+		rc = sq_sort_add(so, &e, &err);
+	}
+	if (rc == 0)
+		rc = sq_sort_rewind(so, &err);
+	unsetenv("TMPDIR");
+	assert_true(rc < 0);
+	assert_non_null(strstr(err.msg, "/nonexistent-tip-test-dir"));
+	sq_sort_free(so);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_temporary_directory),
 		cmocka_unit_test(test_merge_equals_reference),
 		cmocka_unit_test(test_entry_bigger_than_a_chunk),
 		cmocka_unit_test(test_free_unmerged),
