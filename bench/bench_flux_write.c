@@ -35,13 +35,6 @@
 
 #define TX 32768
 
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double wall_now(void)
 {
 	struct timespec ts;
@@ -100,7 +93,7 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, bool added, 
 	static struct tip_answer ans[FLUSH];
 	static struct tip_watch_done done[FLUSH];
 	struct tip_error err = { 0 };
-	double c0 = cpu_now(), w0 = wall_now();
+	double c0 = tip_thread_cpu(), w0 = wall_now();
 	size_t m = 0;
 
 	if (tip_store_bulk(st, true, &err) < 0)
@@ -142,7 +135,7 @@ static void write_pass(struct tip_store *st, long n, tip_time_t at, bool added, 
 	}
 	if (tip_store_bulk(st, false, &err) < 0)
 		die("checkpoint", &err);
-	*cpu = (cpu_now() - c0) / (double)n;
+	*cpu = (tip_thread_cpu() - c0) / (double)n;
 	*wall = (wall_now() - w0) / (double)n;
 }
 
@@ -185,10 +178,10 @@ static void one(const char *dir, int version, long n, double res[4][2])
 		res[1][1] += w / next_passes;
 	}
 	{
-		double c0 = cpu_now(), w0 = wall_now();
+		double c0 = tip_thread_cpu(), w0 = wall_now();
 		if (tip_store_pdns_fold(st, 0, &err) < 0)
 			die("fold", &err);
-		res[3][0] = (cpu_now() - c0) / (double)(n * next_passes);
+		res[3][0] = (tip_thread_cpu() - c0) / (double)(n * next_passes);
 		res[3][1] = (wall_now() - w0) / (double)(n * next_passes);
 	}
 	res[2][0] = res[2][1] = 0;

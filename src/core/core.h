@@ -76,6 +76,9 @@ typedef int64_t tip_time_t; /* microseconds since 1970-01-01T00:00:00Z */
 
 tip_time_t tip_now(void);           /* CLOCK_REALTIME */
 tip_time_t tip_monotonic(void);     /* CLOCK_MONOTONIC */
+/* The calling thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID), for the debug log's and
+ * the benchmarks' step timings: on a shared machine wall times move. */
+double tip_thread_cpu(void);
 /* Writes "2026-11-25T19:56:23Z": whole seconds (microseconds are kept in the store, not shown). */
 char *tip_time_format(tip_time_t t, char *buf, size_t len);
 #define TIP_TIME_BUFLEN 40

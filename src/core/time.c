@@ -23,6 +23,13 @@ tip_time_t tip_monotonic(void)
 	return clock_us(CLOCK_MONOTONIC);
 }
 
+double tip_thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 char *tip_time_format(tip_time_t t, char *buf, size_t len)
 {
 	time_t s = (time_t)(t / TIP_SEC);

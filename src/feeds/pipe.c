@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "feeds_int.h"
 
@@ -52,13 +51,6 @@ struct pipe {
 	/* for the debug log: the parser's CPU time, the time each side waited for the other */
 	double parse_cpu, parse_wait, store_wait;
 };
-
-static double thread_cpu(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static struct batch *batch_get(struct pipe *p)
 {
@@ -201,7 +193,7 @@ out:
 	tip_feed_parser_free(parser);
 	free(buf);
 	pthread_mutex_lock(&p->mu);
-	p->parse_cpu = thread_cpu();
+	p->parse_cpu = tip_thread_cpu();
 	p->prc = rc;
 	p->done = true;
 	pthread_cond_broadcast(&p->cond);

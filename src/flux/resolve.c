@@ -264,13 +264,6 @@ struct resolver {
 	bool cancelled;
 };
 
-static double thread_cpu(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -532,7 +525,7 @@ static void *w_main(void *arg)
 			w_fail(w, rc);
 		}
 	}
-	w->cpu_s = thread_cpu();
+	w->cpu_s = tip_thread_cpu();
 	free(w->recs);
 	free(w->is_new);
 	free(w->done);
@@ -1514,11 +1507,11 @@ static int resolve_run(struct tip_module_ctx *ctx)
 	wb_flush(&r);
 	rc = writer_stop(&r.w); /* everything answered is stored when it returns */
 	fin = tip_monotonic();
-	fin_cpu = thread_cpu();
+	fin_cpu = tip_thread_cpu();
 	if (!r.nostore && rc == 0)
 		rc = tip_store_bulk(ctx->store, false, &r.w.err); /* index build, one checkpoint */
 	t1 = tip_monotonic();
-	fin_cpu = thread_cpu() - fin_cpu;
+	fin_cpu = tip_thread_cpu() - fin_cpu;
 	if (rc < 0)
 		*err = r.w.err;
 	else if (r.failed)

@@ -8,7 +8,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store_sqlite.h"
@@ -851,20 +850,12 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 }
 
-/* this thread's CPU time, for the debug log's steps (the machine is shared: wall times move) */
-static double thread_cpu(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, int64_t mark,
 		       tip_time_t now, int64_t *changes, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_prep(s, sql, err);
 	tip_time_t t0 = tip_monotonic();
-	double c0 = thread_cpu();
+	double c0 = tip_thread_cpu();
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
@@ -875,7 +866,7 @@ static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, i
 		sq_bind_int(q, 4, s->listing ? s->listing->base : 0);
 	rc = sqlite3_step(q);
 	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
-		  (double)(tip_monotonic() - t0) / TIP_SEC, thread_cpu() - c0, sql);
+		  (double)(tip_monotonic() - t0) / TIP_SEC, tip_thread_cpu() - c0, sql);
 	if (rc == SQLITE_ROW && changes) {
 		*changes = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
@@ -1038,7 +1029,7 @@ static int written_step(struct sq_store *s, const char *sql, const struct sq_row
 {
 	sqlite3_stmt *q = sq_rows_query(s, sql, def, rows, err);
 	tip_time_t t0 = tip_monotonic();
-	double c0 = thread_cpu();
+	double c0 = tip_thread_cpu();
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
@@ -1050,7 +1041,7 @@ static int written_step(struct sq_store *s, const char *sql, const struct sq_row
 	rc = sq_done(s, q, err, "listing diff");
 	sqlite3_bind_null(q, 1);
 	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
-		  (double)(tip_monotonic() - t0) / TIP_SEC, thread_cpu() - c0, sql);
+		  (double)(tip_monotonic() - t0) / TIP_SEC, tip_thread_cpu() - c0, sql);
 	return rc;
 }
 
