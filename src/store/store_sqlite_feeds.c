@@ -355,11 +355,12 @@ struct sq_listing {
 	size_t n_known, cap_known;
 	/* the written entries, sorted (store_sqlite_sort.c), and the merge's entry in the
 	 * statement at work (settle_written) with the id of the indicator it met, if known before;
-	 * the sightings' rows given so far */
+	 * the rows given so far by the row table at work that reads an array (the known ids, the
+	 * sightings' ids) */
 	struct sq_sort *sort;
 	const struct sq_sort_ent *cur;
 	int64_t cur_known;
-	size_t n_sight;
+	size_t n_given;
 };
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -678,30 +679,19 @@ static int snap_store(struct sq_store *s, struct sq_listing *l, struct snap_ent 
 	return rc == SQLITE_OK ? 0 : sq_fail(s, err, "listing snapshot write");
 }
 
-/* The listing pass a settle's SQL function `fn` works on; NULL, with the function's error
- * set, outside a settle (or, with need_got, before the written keys' array exists). */
-static struct sq_listing *settle_of(sqlite3_context *cx, const char *fn, bool need_got)
-{
-	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
-	char msg[80];
-	if (l && (!need_got || l->got))
-		return l;
-	snprintf(msg, sizeof(msg), "%s outside a listing settle", fn);
-	sqlite3_result_error(cx, msg, -1);
-	return NULL;
-}
-
 /* tip_listing_known(id, type, value): the indicator known before the pass that the written entry
  * at work met (q_written_indicators' conflict); false, so that the upsert writes nothing. Each
  * distinct key comes once, so any other conflict is an error. */
 static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
-	struct sq_listing *l = settle_of(cx, "tip_listing_known", true);
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
 	int64_t id;
 	const char *v;
 	(void)argc;
-	if (!l)
+	if (!l || !l->got) {
+		sqlite3_result_error(cx, "tip_listing_known outside a listing settle", -1);
 		return;
+	}
 	id = sqlite3_value_int64(argv[0]);
 	v = (const char *)sqlite3_value_text(argv[2]);
 	if (!l->cur || id <= 0 || id > l->base || l->cur_known ||
@@ -971,17 +961,17 @@ static int written_sightings_next(void *arg, char **msg)
 {
 	struct sq_listing *l = arg;
 	struct tip_error err = { 0 };
-	int rc = l->n_sight < l->n_got;
+	int rc = l->n_given < l->n_got;
 	if (l->attrs) {
 		if ((rc = sq_sort_next(l->sort, &l->cur, &err)) < 0)
 			return written_fail(msg, &err);
-		if (rc && (l->n_sight >= l->n_got || l->cur->h != l->got[l->n_sight].h ||
-			   l->cur->h2 != l->got[l->n_sight].h2)) {
+		if (rc && (l->n_given >= l->n_got || l->cur->h != l->got[l->n_given].h ||
+			   l->cur->h2 != l->got[l->n_given].h2)) {
 			*msg = sqlite3_mprintf("listing: the entries' second merge differs from the first");
 			return -1;
 		}
 	}
-	l->n_sight += (size_t)rc;
+	l->n_given += (size_t)rc;
 	return rc;
 }
 
@@ -990,7 +980,7 @@ static void written_sightings_column(void *arg, sqlite3_context *cx, int col)
 	const struct sq_listing *l = arg;
 	const struct sq_sort_ent *e = l->attrs ? l->cur : NULL;
 	switch (col) {
-	case 0: sqlite3_result_int64(cx, l->got[l->n_sight - 1].id); return;
+	case 0: sqlite3_result_int64(cx, l->got[l->n_given - 1].id); return;
 	case 1: result_text(cx, e ? e->category : NULL); return;
 	case 2: result_text(cx, e ? e->threat : NULL); return;
 	case 3: result_text(cx, e ? e->tags : NULL); return;
@@ -1012,14 +1002,14 @@ static int known_next(void *arg, char **msg)
 {
 	struct sq_listing *l = arg;
 	(void)msg;
-	return l->n_sight++ < l->n_known;
+	return l->n_given++ < l->n_known;
 }
 
 static void known_column(void *arg, sqlite3_context *cx, int col)
 {
 	const struct sq_listing *l = arg;
 	(void)col;
-	sqlite3_result_int64(cx, l->known[l->n_sight - 1]);
+	sqlite3_result_int64(cx, l->known[l->n_given - 1]);
 }
 
 /* One statement of settle_written over the rows, ?2 source, ?3 mark, ?4 now (if it has them). */
@@ -1070,7 +1060,7 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 		/* known indicators: their sightings may exist, removed ones return */
 		struct sq_rows ids = { .next = known_next, .column = known_column, .arg = l };
 		t0 = tip_monotonic();
-		l->n_sight = 0;
+		l->n_given = 0;
 		if ((rc = sq_exec(s, q_known_create, err)) < 0 ||
 		    (rc = written_step(s, q_known_put, &known_ids_def, &ids, mark, now, err)) < 0)
 			return rc;
@@ -1087,13 +1077,13 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 	}
 	rows.next = written_sightings_next;
 	rows.column = written_sightings_column;
-	l->n_sight = 0;
+	l->n_given = 0;
 	if ((l->attrs && (rc = sq_sort_rewind(l->sort, err)) < 0) ||
 	    (rc = written_step(s, q_written_sightings, &written_sightings_def, &rows, mark, now, err)) < 0)
 		return rc;
-	if (l->n_sight != l->n_got)
+	if (l->n_given != l->n_got)
 		return tip_error_set(err, TIP_ESTORE, "listing diff: %zu sightings for %zu keys",
-				     l->n_sight, l->n_got);
+				     l->n_given, l->n_got);
 	return 0;
 }
 
