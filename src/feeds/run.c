@@ -180,7 +180,7 @@ static int parse_and_store(struct tip_module_ctx *ctx, const struct tip_feed_def
 	bool same_policy;
 
 	snprintf(p.source, sizeof(p.source), "feed:%s", def->name);
-	if ((rc = tip_store_begin(ctx->store, err)) < 0)
+	if ((rc = tip_store_begin_bulk(ctx->store, err)) < 0)
 		return rc;
 	if ((rc = tip_store_listing_begin(ctx->store, fs->id, policy_tag(def), &same_policy, err)) <
 	    0)

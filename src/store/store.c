@@ -47,6 +47,11 @@ int tip_store_begin(struct tip_store *st, struct tip_error *err)
 	return st->ops->begin(st, err);
 }
 
+int tip_store_begin_bulk(struct tip_store *st, struct tip_error *err)
+{
+	return st->ops->begin_bulk ? st->ops->begin_bulk(st, err) : st->ops->begin(st, err);
+}
+
 int tip_store_commit(struct tip_store *st, struct tip_error *err)
 {
 	return st->ops->commit(st, err);

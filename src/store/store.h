@@ -45,6 +45,12 @@ int tip_store_schema_version(struct tip_store *st, int *version, struct tip_erro
 int tip_store_migrate(struct tip_store *st, int target, int *from, int *to, struct tip_error *err);
 
 int tip_store_begin(struct tip_store *st, struct tip_error *err);
+/* As tip_store_begin, for a batch whose references between rows the store's bulk path checks
+ * itself: a feed's listing pass (tip_store_listing_settle verifies that every sighting it
+ * writes names an indicator it inserted or met, and the source of the pass). Other writes in
+ * it must name rows that exist, as anywhere: the database does not check them row by row
+ * here. Nested in another transaction, it is that one's part. */
+int tip_store_begin_bulk(struct tip_store *st, struct tip_error *err);
 int tip_store_commit(struct tip_store *st, struct tip_error *err);
 int tip_store_rollback(struct tip_store *st);
 
@@ -182,7 +188,8 @@ int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct ti
 			  struct tip_error *err);
 
 /* A listing pass, the fast way (a complete snapshot of one source, e.g. a feed): inside one
- * transaction, listing_begin, then every entry of the pass through listing_seen with the same
+ * transaction (a bulk one, tip_store_begin_bulk, is what it is made for), listing_begin (which
+ * fails if there is no such source), then every entry of the pass through listing_seen with the same
  * `now` and `mark`, then listing_settle, which stores the indicators and sightings set-based,
  * writes the history events (listed, returned, removed), re-activates what came back and marks
  * removed what vanished. An entry listed twice in one pass counts once. The pass is diffed

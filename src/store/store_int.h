@@ -13,6 +13,7 @@ struct store_ops {
 	int (*schema_version)(struct tip_store *st, int *version, struct tip_error *err);
 	int (*migrate)(struct tip_store *st, int target, int *from, int *to, struct tip_error *err);
 	int (*begin)(struct tip_store *st, struct tip_error *err);
+	int (*begin_bulk)(struct tip_store *st, struct tip_error *err); /* NULL: begin */
 	int (*commit)(struct tip_store *st, struct tip_error *err);
 	int (*rollback)(struct tip_store *st);
 	int (*watch_add)(struct tip_store *st, const char *domain, const char *source, tip_time_t now, enum tip_watch_result *result, struct tip_error *err);

@@ -18,6 +18,7 @@ struct sq_store {
 	char *path;
 	int flags;
 	int tx_depth;
+	bool fk_off; /* a bulk transaction turned foreign-key checks off (sq_begin_bulk) */
 	struct sq_cache_ent *cache;
 	size_t cache_cap, cache_n;
 	struct sq_listing *listing; /* the listing pass in progress (store_sqlite_feeds.c) */

@@ -84,6 +84,9 @@ static const char q_snap_rebuild[] =
 	"SELECT s.indicator_id, i.type, i.value, s.category, s.threat, s.tags, s.listed_since"
 	" FROM sighting s JOIN indicator i ON i.id = s.indicator_id"
 	" WHERE s.source_id = ?1 AND s.removed IS NULL";
+/* the pass's source exists: its sightings name it, and a bulk transaction
+ * (tip_store_begin_bulk) leaves that reference to this check */
+static const char q_source_exists[] = "SELECT 1 FROM source WHERE id = ?1";
 static const char q_prev_success[] =
 	"SELECT coalesce(last_success, 0) FROM source WHERE id = ?1";
 /* settle: ?1 source, ?2 mark, ?3 now */
@@ -723,6 +726,19 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool
 					       NULL, NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
 		s->listing_fn = true;
+	}
+	{
+		sqlite3_stmt *q = sq_prep(s, q_source_exists, err);
+		if (!q)
+			return TIP_ESTORE;
+		sq_bind_int(q, 1, source_id);
+		rc = sqlite3_step(q);
+		sqlite3_reset(q);
+		if (rc == SQLITE_DONE)
+			return tip_error_set(err, TIP_EINVAL, "listing begin: no source %lld",
+					     (long long)source_id);
+		if (rc != SQLITE_ROW)
+			return sq_fail(s, err, "listing begin");
 	}
 	sq_listing_free(s->listing);
 	s->listing = l = tip_xcalloc(1, sizeof(*l));

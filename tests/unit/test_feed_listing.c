@@ -139,7 +139,7 @@ static void run_pass(struct pass *p, int s, struct tip_listing_counts *c)
 	struct tip_error err = { 0 };
 	bool same_tag;
 	int64_t removed = 0;
-	OK(tip_store_begin(p->st, &err));
+	OK(p->per_row ? tip_store_begin(p->st, &err) : tip_store_begin_bulk(p->st, &err));
 	if (!p->per_row)
 		OK(tip_store_listing_begin(p->st, p->source, 1, &same_tag, &err));
 	snapshot(s, emit, p);
@@ -184,6 +184,29 @@ static int64_t same_rows(const char *a, const char *b, const char *sql)
 	return n;
 }
 
+/* The rows of a store whose references do not hold, by SQLite's own check
+ * (PRAGMA foreign_key_check): the listing passes run in bulk transactions, where the store's
+ * own accounting stands in for the row-by-row checks (tip_store_begin_bulk). */
+static int64_t fk_violations(const char *path)
+{
+	sqlite3 *d;
+	sqlite3_stmt *q;
+	int64_t n = 0;
+	assert_int_equal(sqlite3_open_v2(path, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(d, "PRAGMA foreign_key_check", -1, &q, NULL), SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (n < 5)
+			print_message("foreign key violated: table %s rowid %lld parent %s\n",
+				      (const char *)sqlite3_column_text(q, 0),
+				      (long long)sqlite3_column_int64(q, 1),
+				      (const char *)sqlite3_column_text(q, 2));
+		n++;
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(d);
+	return n;
+}
+
 static void test_listing_equals_per_row(void **state)
 {
 	char pa[300], pb[300];
@@ -207,6 +230,7 @@ static void test_listing_equals_per_row(void **state)
 	}
 	tip_store_close(a.st);
 	tip_store_close(b.st);
+	assert_int_equal(fk_violations(pa), 0);
 
 	/* the counts, from how the snapshots are built */
 	assert_int_equal(c[1].total, N);
@@ -305,7 +329,7 @@ static void plain_pass(struct pass *p, int64_t from, int64_t to, int64_t twice,
 	struct tip_sighting_attrs attrs = { 0 };
 	int64_t removed = 0;
 	bool same_tag;
-	OK(tip_store_begin(p->st, &err));
+	OK(p->per_row ? tip_store_begin(p->st, &err) : tip_store_begin_bulk(p->st, &err));
 	if (!p->per_row)
 		OK(tip_store_listing_begin(p->st, p->source, 1, &same_tag, &err));
 	for (int64_t n = from; n <= to; n++) {
@@ -368,6 +392,7 @@ static void test_plain_first_loads(void **state)
 	}
 	tip_store_close(ax.st);
 	tip_store_close(bx.st);
+	assert_int_equal(fk_violations(pa), 0);
 
 	/* the counts, from the passes above */
 	assert_int_equal(c[1].total, P);
@@ -445,7 +470,7 @@ static void test_written_and_tag(void **state)
 	OK(tip_store_source_id(st, "feed:t", "feed", &src, &err));
 	for (size_t p = 0; p < sizeof(pass) / sizeof(pass[0]); p++) {
 		bool same = !pass[p].same;
-		OK(tip_store_begin(st, &err));
+		OK(tip_store_begin_bulk(st, &err));
 		OK(tip_store_listing_begin(st, src, pass[p].tag, &same, &err));
 		if (same != pass[p].same)
 			fail_msg("pass %zu: same_tag %d, expected %d", p + 1, same, pass[p].same);
@@ -463,12 +488,62 @@ static void test_written_and_tag(void **state)
 	tip_store_close(st);
 }
 
+/* A bulk transaction switches SQLite's foreign-key checks off only while it lasts: after its
+ * commit, and after its rollback, a sighting of a source that does not exist is refused again
+ * (as in any other transaction). A listing pass of a source that does not exist fails at
+ * listing_begin, and writes nothing. */
+static void test_bulk_references(void **state)
+{
+	char path[300];
+	struct tip_error err = { 0 };
+	struct tip_store *st = open_new("bulk", path, sizeof(path));
+	struct tip_sighting_attrs attrs = { 0 };
+	struct tip_listing_counts c;
+	struct tip_indicator ind;
+	int64_t src, id;
+	bool same;
+	(void)state;
+
+	OK(tip_store_source_id(st, "feed:b", "feed", &src, &err));
+	plain_entry(1, 0, &ind);
+	OK(tip_store_indicator_put(st, &ind, 1000, &id, &err));
+	/* committed */
+	OK(tip_store_begin_bulk(st, &err));
+	OK(tip_store_listing_begin(st, src, 1, &same, &err));
+	OK(tip_store_listing_seen(st, src, &ind, 2000, 1, &attrs, &err));
+	OK(tip_store_listing_settle(st, src, 1, 2000, &c, &err));
+	OK(tip_store_commit(st, &err));
+	assert_int_equal(c.total, 1);
+	if (tip_store_sighting_seen(st, src + 100, id, 3000, 2, &attrs, NULL, &err) >= 0)
+		fail_msg("a sighting of no source was stored after a bulk transaction's commit");
+	assert_non_null(strstr(err.msg, "FOREIGN KEY"));
+	/* rolled back, with a pass of no source */
+	OK(tip_store_begin_bulk(st, &err));
+	if (tip_store_listing_begin(st, src + 100, 1, &same, &err) >= 0)
+		fail_msg("a listing pass of no source began");
+	assert_non_null(strstr(err.msg, "no source"));
+	tip_store_rollback(st);
+	err.msg[0] = 0;
+	if (tip_store_sighting_seen(st, src + 100, id, 3000, 2, &attrs, NULL, &err) >= 0)
+		fail_msg("a sighting of no source was stored after a bulk transaction's rollback");
+	assert_non_null(strstr(err.msg, "FOREIGN KEY"));
+	/* nested in an ordinary transaction, it is that one's part: the checks stay on */
+	OK(tip_store_begin(st, &err));
+	OK(tip_store_begin_bulk(st, &err));
+	if (tip_store_sighting_seen(st, src + 100, id, 3000, 2, &attrs, NULL, &err) >= 0)
+		fail_msg("a sighting of no source was stored in a bulk transaction nested in another");
+	tip_store_rollback(st);
+	tip_store_close(st);
+	assert_int_equal(fk_violations(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listing_equals_per_row),
 		cmocka_unit_test(test_plain_first_loads),
 		cmocka_unit_test(test_written_and_tag),
+		cmocka_unit_test(test_bulk_references),
 	};
 	int rc;
 	tip_log_init("test", false, TIP_LOG_WARN);
