@@ -1,5 +1,6 @@
 /*
- * plan.c — the schedule as pure logic: no clock, no I/O but the store reads of restore.
+ * plan.c — the schedule as pure logic: no clock, no I/O but the store reads of restore (and
+ * /proc there, to tell whether a run the store shows 'running' still runs).
  *
  * A pass module's slots are anchor + k·interval. The anchor is the module's first start (or,
  * after a restart, its last recorded start), so the next start follows the schedule, not the
@@ -19,8 +20,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sched.h"
 
@@ -257,10 +260,67 @@ struct restore_state {
 	struct tip_error *err;
 };
 
-/* a process with this pid exists (a reused pid is possible, and reads as alive) */
+/* a process with this pid exists */
 static bool pid_alive(int64_t pid)
 {
 	return pid > 0 && pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* When the process with this pid started (Linux: field 22 of /proc/PID/stat, in clock ticks
+ * after the boot time btime of /proc/stat), 0 where /proc does not tell, -1 for a process that
+ * has ended (a zombie not yet reaped). */
+static tip_time_t proc_started(int64_t pid)
+{
+	char path[64], buf[1024], *p, *save = NULL;
+	unsigned long long ticks = 0, btime = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	size_t n;
+	FILE *f;
+	int field = 2;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if (hz <= 0 || !(f = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* the command name (field 2) is in parentheses and may hold anything: after its last ')'.
+	 * Field 3, the state: a zombie (Z) or a dead process (X, x) runs nothing any more. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X' || p[2] == 'x'))
+		return -1;
+	for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		if (++field == 22) {
+			ticks = strtoull(tok, NULL, 10);
+			break;
+		}
+	if (field != 22 || !(f = fopen("/proc/stat", "r")))
+		return 0;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "btime %llu", &btime) == 1)
+			break;
+	fclose(f);
+	if (!btime)
+		return 0;
+	return (tip_time_t)btime * TIP_SEC + (tip_time_t)(ticks * (unsigned long long)TIP_SEC / (unsigned long long)hz);
+}
+
+/* The process a 'running' row names still runs that run: its pid exists and, where /proc
+ * tells, the process started when the run did (the supervisor records `started` right after
+ * the fork; btime is whole seconds), so that a pid taken again by another process reads as
+ * gone. */
+#define RUN_START_SLACK (10 * TIP_SEC)
+static bool run_alive(int64_t pid, tip_time_t started)
+{
+	tip_time_t t;
+	if (!pid_alive(pid))
+		return false;
+	if (!(t = proc_started(pid)))
+		return true;
+	if (t < 0)
+		return false;
+	return t - started <= RUN_START_SLACK && started - t <= RUN_START_SLACK;
 }
 
 static int restore_row(void *arg, const struct tip_run *r)
@@ -270,18 +330,25 @@ static int restore_row(void *arg, const struct tip_run *r)
 	const char *status = r->status;
 
 	if (!strcmp(status, TIP_RUN_RUNNING)) {
-		/* `tip status` with a live master: the newest running row is running, if the child
-		 * it names still exists (a `tip run --once` or `tip feed fetch` killed with SIGKILL
-		 * leaves its row 'running' and its child dies with it, PR_SET_PDEATHSIG) */
-		if (rs->seen == 0 && rs->mode == TIP_RESTORE_VIEW_LIVE && pid_alive(r->pid)) {
-			e->running = true;
-			e->run_started = r->started;
-			e->run_id = r->id;
-			e->last_start = r->started;
-			rs->seen++;
+		/* the child it names still runs it: a live master's, or one of `tip run --once` or
+		 * `tip feed fetch`, whose supervisor writes its end. (One killed with SIGKILL leaves
+		 * its row 'running', and its child dies with it, PR_SET_PDEATHSIG.) `tip status`
+		 * shows the newest such run as running; a master starting leaves it alone. */
+		if (run_alive(r->pid, r->started)) {
+			if (rs->seen == 0 && rs->mode != TIP_RESTORE_MASTER) {
+				e->running = true;
+				e->run_started = r->started;
+				e->run_id = r->id;
+				e->last_start = r->started;
+				rs->seen++;
+			} else if (rs->mode == TIP_RESTORE_MASTER) {
+				tip_info("module %s: run %lld (pid %lld) runs beside this master, "
+					 "under another supervisor: left to it", e->m->name,
+					 (long long)r->id, (long long)r->pid);
+			}
 			return 0;
 		}
-		/* left by a master that died: no child of ours runs it */
+		/* left by a supervisor that died: no child of ours runs it */
 		if (rs->mode == TIP_RESTORE_MASTER) {
 			char why[128];
 			snprintf(why, sizeof(why), "the master that started it (pid %lld) stopped first",

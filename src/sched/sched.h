@@ -119,9 +119,11 @@ void tip_sched_plan_free(struct tip_sched_plan *p);
  * How a run the store still shows 'running' is taken depends on who asks: */
 enum tip_sched_restore {
 	TIP_RESTORE_MASTER,    /* a master starting: no child of ours runs it, so it is marked
-				* 'interrupted' in the store */
-	TIP_RESTORE_VIEW,      /* `tip status`, no master running: shown interrupted, not written */
-	TIP_RESTORE_VIEW_LIVE, /* `tip status` beside a running master: shown running */
+				* 'interrupted' in the store, unless its process still runs it (a
+				* `tip run --once` or `tip feed fetch` beside the master: left alone) */
+	TIP_RESTORE_VIEW,      /* `tip status`, no master running: shown interrupted, not written, */
+	TIP_RESTORE_VIEW_LIVE, /* `tip status` beside a running master: */
+	/* in both views, the newest run whose process still runs it is shown running */
 };
 int tip_sched_plan_restore(struct tip_sched_plan *p, struct tip_store *st, tip_time_t now,
 			   enum tip_sched_restore mode, struct tip_error *err);

@@ -115,6 +115,34 @@ assert_eq "$(q "SELECT status FROM run WHERE id=$run_id")" interrupted "the next
 assert_match "$(q "SELECT error FROM run WHERE id=$run_id")" "master .* stopped first" "with why"
 kill -TERM $C; wait $C
 
+# --- a run beside the master: a `tip run --once` that a master finds running is left to it --
+conf "[module hang]
+interval = 1h
+timeout = 2s
+[module quick]
+interval = 1h"
+"$TESTD" run --once hang 2> "$T/once.err" &
+O=$!
+at_exit "kill -9 $O 2>/dev/null"
+once_id=
+for _ in $(seq 50); do once_id=$(q "SELECT id FROM run WHERE module='hang' AND status='running'"); [ -n "$once_id" ] && break; sleep 0.1; done
+assert_match "$once_id" "^[0-9]+$" "run --once hang runs (run $once_id)"
+assert_rc 0 "status beside it, no master" -- "$TESTD" status --json
+assert_eq "$(echo "$OUT" | jq -r '.modules[] | select(.name=="hang") | .state')" running "status without a master: hang is running (its process runs it)"
+# a row naming a live process that started an hour after the run (a pid taken again by
+# another process): the run is gone. The process is this test's shell ($$).
+q "INSERT INTO run (module, pid, started, status) VALUES ('quick', $$, $(($(date +%s%6N) - 3600000000)), 'running')"
+stale_id=$(q "SELECT max(id) FROM run")
+start "$T/log5"
+E=$P
+sleep 0.3
+assert_eq "$(q "SELECT status FROM run WHERE id=$once_id")" running "a master starting left the run of run --once as it was"
+assert_match "$(cat "$T/log5")" "module hang: run $once_id \\(pid [0-9]+\\) runs beside this master" "and said why"
+assert_eq "$(q "SELECT status FROM run WHERE id=$stale_id")" interrupted "but marked the row whose pid a later process has (started an hour after the run) interrupted"
+wait $O
+assert_eq "$(q "SELECT status FROM run WHERE id=$once_id")" timeout "the run --once ended at its own timeout, recorded by its own supervisor"
+kill -TERM $E; wait $E
+
 # --- daemon mode ---------------------------------------------------------------------------
 assert_rc 0 "tip run daemonises and returns" -- "$TESTD" run
 D=$(cat "$T/tip.pid")
