@@ -303,7 +303,8 @@ static tip_time_t proc_started(int64_t pid)
 	fclose(f);
 	if (!btime)
 		return 0;
-	return (tip_time_t)btime * TIP_SEC + (tip_time_t)(ticks * (unsigned long long)TIP_SEC / (unsigned long long)hz);
+	return (tip_time_t)btime * TIP_SEC +
+	       (tip_time_t)(ticks * (unsigned long long)TIP_SEC / (unsigned long long)hz);
 }
 
 /* The process a 'running' row names still runs that run: its pid exists and, where /proc

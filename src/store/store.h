@@ -189,8 +189,8 @@ int tip_store_feed_result(struct tip_store *st, int64_t feed_id, const struct ti
 
 /* A listing pass, the fast way (a complete snapshot of one source, e.g. a feed): inside one
  * transaction (a bulk one, tip_store_begin_bulk, is what it is made for), listing_begin (which
- * fails if there is no such source), then every entry of the pass through listing_seen with the same
- * `now` and `mark`, then listing_settle, which stores the indicators and sightings set-based,
+ * fails if there is no such source), then every entry of the pass through listing_seen with
+ * the same `now` and `mark`, then listing_settle, which stores the indicators and sightings set-based,
  * writes the history events (listed, returned, removed), re-activates what came back and marks
  * removed what vanished. An entry listed twice in one pass counts once. The pass is diffed
  * against the source's previous snapshot (kept by the store): entries listed before with the

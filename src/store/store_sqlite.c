@@ -307,7 +307,7 @@ static void fk_restore(struct sq_store *s)
 /* A bulk transaction (store.h): the references of what its caller writes are checked by the
  * store's bulk path itself, so SQLite's row-by-row foreign-key checks are off inside it. They
  * cost a B-tree descent per reference and row, opening and closing a cursor each time: on a
- * first load of 1M entries, 0.4-0.6 s of the sightings' 1.8-2.0 s (docs/performance.md). Nested
+ * first load of 1M entries, 0.7-1.1 s of the sightings' 1.9-2.0 s (docs/performance.md). Nested
  * in another transaction, it is that one's part and changes nothing. */
 static int sq_begin_bulk(struct tip_store *st, struct tip_error *err)
 {
