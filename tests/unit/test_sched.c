@@ -21,6 +21,7 @@
 
 #define MS TIP_MSEC
 #define T0 (1700000000LL * TIP_SEC) /* any fixed wall time */
+static tip_time_t proc_t0; /* when this process started (main's first step): a real wall time */
 
 static int run_nothing(struct tip_module_ctx *ctx)
 {
@@ -545,25 +546,30 @@ static void test_restore(void **state)
 		tip_sched_plan_free(&p2);
 	}
 	{
-		/* `tip status` beside a live master: a running row whose process exists (this
-		 * test's own pid) is running, and the last result is the newest finished run's; one
-		 * whose process has ended (a child reaped here: a run killed with SIGKILL) is not
-		 * running, its run interrupted */
+		/* `tip status` beside a live master: a running row whose process runs it (this
+		 * test's own pid, the run started when this process did) is running, and the last
+		 * result is the newest finished run's; one whose process has ended (a child reaped
+		 * here: a run killed with SIGKILL) is not running, its run interrupted; and so is one
+		 * whose pid exists but started long after the run (this pid again, the run started
+		 * in 2023: a pid taken again by another process) */
 		struct tip_sched_plan p3;
 		pid_t gone = fork();
 		if (gone == 0)
 			_exit(0);
 		assert_true(gone > 0);
 		assert_int_equal(waitpid(gone, NULL, 0), gone);
-		tip_store_run_start(st, "a", getpid(), now + 21 * TIP_SEC, &id, &err);
+		tip_store_run_start(st, "a", getpid(), proc_t0, &id, &err);
 		tip_store_run_start(st, "b", gone, now + 21 * TIP_SEC, &id, &err);
+		tip_store_run_start(st, "c", getpid(), now + 21 * TIP_SEC, &id, &err);
 		assert_int_equal(tip_sched_plan_init(&p3, &cfg, mods, now + 22 * TIP_SEC, &err), 0);
 		assert_int_equal(tip_sched_plan_restore(&p3, st, now + 22 * TIP_SEC, TIP_RESTORE_VIEW_LIVE, &err), 0);
 		assert_true(entry(&p3, "a")->running);
-		assert_int_equal(entry(&p3, "a")->last_start, now + 21 * TIP_SEC);
+		assert_int_equal(entry(&p3, "a")->last_start, proc_t0);
 		assert_string_equal(entry(&p3, "a")->last_status, TIP_RUN_OK);
 		assert_false(entry(&p3, "b")->running);
 		assert_string_equal(entry(&p3, "b")->last_status, TIP_RUN_INTERRUPTED);
+		assert_false(entry(&p3, "c")->running);
+		assert_string_equal(entry(&p3, "c")->last_status, TIP_RUN_INTERRUPTED);
 		assert_int_equal(p3.n_running, 1);
 		tip_sched_plan_free(&p3);
 	}
@@ -578,6 +584,7 @@ static void test_restore(void **state)
 
 int main(void)
 {
+	proc_t0 = tip_now();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_drift),
 		cmocka_unit_test(test_overrun_skips),
