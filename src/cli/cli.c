@@ -137,8 +137,8 @@ static void usage_main(FILE *f)
 	fprintf(f, "\n"
 		   "options:\n"
 		   "  -c, --config FILE  configuration (else $TIP_CONFIG, ./tip.conf, /etc/tip/tip.conf)\n"
-		   "  -v, --verbose      more log output (debug)\n"
-		   "  -q, --quiet        warnings and errors only\n"
+		   "  -v, --verbose      more log output (debug), also from the module runs started\n"
+		   "  -q, --quiet        warnings and errors only, also from the module runs started\n"
 		   "  -h, --help         this help; `tip COMMAND --help` for a command's\n"
 		   "  -V, --version      the version\n"
 		   "\n"
@@ -231,6 +231,12 @@ int cli_config(struct cli *c)
 	else if (c->verbosity < 0)
 		lvl = TIP_LOG_WARN;
 	tip_log_init("cli", false, lvl);
+	/* the children this command starts (tip feed fetch, tip resolve, tip run --once, and the
+	 * master's) take their level from the config: -v and -q reach them through it */
+	if (c->verbosity) {
+		free(c->cfg.daemon.log_level);
+		c->cfg.daemon.log_level = tip_xstrdup(c->verbosity > 0 ? "debug" : "warn");
+	}
 	return 0;
 }
 

@@ -59,6 +59,9 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	{
 		char path[PATH_MAX];
 		struct tip_sched_opts o = { .modules = c->modules, .foreground = fg };
+		/* -v / -q (cli_config put them in the config) outlive a SIGHUP's new config */
+		if (c->verbosity)
+			o.log_level = c->cfg.daemon.log_level;
 		/* SIGHUP re-reads it after the daemon left the starting directory's context */
 		o.config_path = c->config_path && realpath(c->config_path, path) ? path
 											: c->config_path;

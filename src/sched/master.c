@@ -190,6 +190,10 @@ static void reload(struct master *M)
 		tip_config_free(&nc);
 		return;
 	}
+	if (M->o->log_level) {
+		free(nc.daemon.log_level);
+		nc.daemon.log_level = tip_xstrdup(M->o->log_level);
+	}
 	if (M->cfg_owned)
 		tip_config_free(&M->cfg_own);
 	M->cfg_own = nc;

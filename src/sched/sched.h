@@ -183,6 +183,8 @@ int tip_sched_run_once(const struct tip_config *cfg, const struct tip_module *m,
 
 struct tip_sched_opts {
 	const char *config_path;               /* re-read on SIGHUP; NULL: defaults */
+	const char *log_level;                 /* kept over the config's on SIGHUP (tip -v, -q);
+						* NULL: the config's */
 	const struct tip_module *const *modules; /* tip_modules, or a test's table */
 	bool foreground;                       /* else daemonise */
 };

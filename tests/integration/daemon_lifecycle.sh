@@ -143,6 +143,23 @@ wait $O
 assert_eq "$(q "SELECT status FROM run WHERE id=$once_id")" timeout "the run --once ended at its own timeout, recorded by its own supervisor"
 kill -TERM $E; wait $E
 
+# --- tip -v / -q: the master's children log at that level, also after a SIGHUP -------------
+conf "[module quick]
+interval = 200ms"
+"$TESTD" -v run --foreground 2> "$T/log6" &
+V=$!
+at_exit "kill -9 $V 2>/dev/null"
+for _ in $(seq 100); do grep -q started "$T/log6" && break; sleep 0.05; done
+sleep 0.3
+kill -HUP $V
+sleep 0.6
+kill -TERM $V; wait $V
+after=$(sed -n '/SIGHUP: config .* reloaded/,$p' "$T/log6")
+assert_match "$(cat "$T/log6")" "quick: a quick run" "-v: the children's debug lines"
+assert_match "$after" "quick: a quick run" "and still after SIGHUP read the config again (log_level info there)"
+assert_rc 0 "-q: run --once quick" -- "$TESTD" -q run --once quick
+assert_eq "$(grep -c 'quick' <<< "$ERR")" 0 "-q: nothing of the run on stderr (neither the cli's nor the child's info)"
+
 # --- daemon mode ---------------------------------------------------------------------------
 assert_rc 0 "tip run daemonises and returns" -- "$TESTD" run
 D=$(cat "$T/tip.pid")

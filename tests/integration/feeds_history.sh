@@ -26,6 +26,14 @@ assert_match "$OUT" "5 listed, 5 new, 0 removed, 1 lines rejected" "5 listed, th
 assert_match "$(tip feed list --json | jq -r '.[0].rejected_sample')" "^line 6: 'bad\.\.name': empty label" \
 	"the rejected line is reported with its number"
 fa=$(first a.example)
+# -v and -q reach the run's child process (the feeds module logs there): its debug lines with
+# -v; with -q its warnings (the rejected line) but not its info line
+assert_rc 0 "fetch again with -v" -- tip -v feed fetch hist
+assert_match "$ERR" "feeds: listing begin: [0-9.]+ s: snapshot of 5 read" "-v: the child's debug lines"
+assert_rc 0 "fetch again with -q" -- tip -q feed fetch hist
+assert_eq "$(grep -c ' listed (' <<< "$ERR") $(grep -c 'feeds: feed hist: 1 entries rejected' <<< "$ERR")" "0 1" \
+	"-q: the child's info line gone, its warning kept"
+assert_match "$OUT" "5 listed, 0 new, 0 removed, 1 lines rejected" "the result still on stdout"
 
 # snapshot 2: b and the network gone, c new, a and the address kept
 printf 'a.example\n192.0.2.1\nc.example\nhttp://www.shop.example.co.uk/x\n' > "$f"
