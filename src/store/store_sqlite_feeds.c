@@ -1072,8 +1072,13 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 				     "listing diff: %lld new indicators, ids %lld to %lld given",
 				     (long long)(max1 - l->base), (long long)l->base + 1,
 				     (long long)(l->base + l->n_ord));
-	if (l->n_known) {
-		/* known indicators: their sightings may exist, removed ones return */
+	/* known indicators: their sightings may exist, and removed ones return. Only a source
+	 * with removed sightings needs the known ids as a table: not a first load of entries
+	 * other sources list (0.45 s and the temporary table's cache for 1M of them). */
+	if (l->n_known &&
+	    (rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+		return rc;
+	if (l->n_known && any_removed) {
 		struct sq_rows ids = { .next = known_next, .column = known_column, .arg = l };
 		t0 = tip_monotonic();
 		l->n_given = 0;
@@ -1082,13 +1087,10 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 			return rc;
 		tip_debug("listing settle: %.3f s: %zu known indicators",
 			  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
-		if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed,
-				      err)) < 0 ||
-		    (any_removed &&
-		     ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) <
-			      0 ||
-		      (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned,
-					err)) < 0)))
+		if ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) <
+			    0 ||
+		    (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) <
+			    0)
 			return rc;
 	}
 	rows.next = written_sightings_next;
