@@ -123,7 +123,8 @@ int sq_rows_run(struct sq_store *s, const char *sql, const struct sq_rows_def *d
 
 /* The entries a listing pass writes, sorted by (type, value) in bounded memory
  * (store_sqlite_sort.c): sq_sort_add copies an entry in (a full chunk of memory is sorted and
- * written to a temporary file); sq_sort_rewind starts a merge (again); sq_sort_next gives the
+ * written to a temporary file); sq_sort_rewind starts a merge (again; no entry is added once
+ * the first began); sq_sort_next gives the
  * next distinct key's entry (1; 0 at the end; < 0 with err set): an entry listed twice once,
  * with the attributes its later listings gave and its last listing's attribute hash. What it
  * points to is valid until the next call. host and registrable are NULL where they are the

@@ -71,10 +71,7 @@ static const char q_feed_ok[] =
  * 24 MiB, and perhaps 5-10 % less with 16. The setting stays for the connection: a feeds pass
  * is a child process of its own. */
 static const char q_listing_create[] =
-	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_known;"
 	"PRAGMA main.cache_size = -24576; PRAGMA temp.cache_size = -12288;";
-static const char q_listing_drop[] =
-	"DROP VIEW IF EXISTS temp.listing_ids; DROP TABLE IF EXISTS temp.listing_known";
 static const char q_snap_get[] =
 	"SELECT n, length(keys) FROM listing_snapshot WHERE source_id = ?1";
 static const char q_snap_put[] =
@@ -97,12 +94,6 @@ static const char q_max_indicator[] = "SELECT coalesce(max(id), 0) FROM indicato
 	" category = coalesce(excluded.category, category),"                                     \
 	" threat = coalesce(excluded.threat, threat), tags = coalesce(excluded.tags, tags),"      \
 	" listed_since = coalesce(excluded.listed_since, listed_since)"
-static const char q_known_create[] =
-	"DROP TABLE IF EXISTS temp.listing_known;"
-	"CREATE TEMP TABLE listing_known (id INTEGER PRIMARY KEY);"
-	"CREATE TEMP VIEW listing_ids AS SELECT id FROM temp.listing_known";
-static const char q_known_put[] =
-	"INSERT OR IGNORE INTO temp.listing_known SELECT id FROM tip_listing_known_ids(?1)";
 /* The written entries (settle_written): ?1 the sorter's merge as a row table (each distinct key
  * once, in (type, value) order), ?2 the source, ?3 the mark, ?4 now. An indicator known before
  * the pass (another source's, or this one's with new attributes or coming back) hands its id to
@@ -122,30 +113,26 @@ static const char q_written_sightings[] =
 	" SELECT ?2, id, ?4, ?4, ?3, category, threat, tags, listed_since"
 	" FROM tip_listing_written_sightings(?1) WHERE true" SETTLE_SIGHTING_UPSERT;
 /* a removed sighting that comes back: its removal becomes an event, then 'returned' (the
- * sighting's removed is cleared by the write that follows) */
-static const char q_settle_unremoved[] =
-	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT ?1, l.id, s.removed, 'removed' FROM temp.listing_ids l"
-	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
-	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL";
+ * sighting's removed is cleared by the write that follows), both from one look-up of the
+ * sighting, next to each other in the events' B-tree. ?1 the known indicators' ids as a row
+ * table (sorted: the sightings' B-tree order), ?2 the source, ?3 the mark, ?4 now;
+ * tip_listing_returned(?4) is ?4, and counts the sightings that come back. */
 static const char q_settle_returned[] =
 	"INSERT OR IGNORE INTO sighting_event (source_id, indicator_id, at, event)"
-	" SELECT ?1, l.id, ?3, 'returned' FROM temp.listing_ids l"
-	" CROSS JOIN sighting s ON s.source_id = ?1 AND s.indicator_id = l.id"
-	" WHERE s.removed IS NOT NULL AND ?2 IS NOT NULL";
+	" SELECT ?2, l.id, CASE e.k WHEN 0 THEN s.removed ELSE tip_listing_returned(?4) END,"
+	" CASE e.k WHEN 0 THEN 'removed' ELSE 'returned' END FROM tip_listing_ids(?1) l"
+	" CROSS JOIN sighting s ON s.source_id = ?2 AND s.indicator_id = l.id"
+	" CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) e"
+	" WHERE s.removed IS NOT NULL AND ?3 IS NOT NULL";
 static const char q_any_removed[] =
 	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
 	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
-/* removal, set-based over the ids the C diff found gone (sorted: B-tree order) */
-static const char q_gone_create[] =
-	"DROP TABLE IF EXISTS temp.listing_gone;"
-	"CREATE TEMP TABLE listing_gone (id INTEGER PRIMARY KEY)";
-static const char q_gone_put[] = "INSERT INTO temp.listing_gone VALUES (?1)";
+/* removal, set-based over the ids the C diff found gone (sorted: B-tree order): ?1 their row
+ * table, ?2 the source, ?3 the previous successful pass, ?4 now */
 static const char q_gone_update[] =
-	"UPDATE sighting SET removed = ?3, last_seen = max(last_seen, ?2)"
-	" WHERE source_id = ?1 AND indicator_id IN (SELECT id FROM temp.listing_gone)"
+	"UPDATE sighting SET removed = ?4, last_seen = max(last_seen, ?3)"
+	" WHERE source_id = ?2 AND indicator_id IN (SELECT id FROM tip_listing_ids(?1))"
 	" AND removed IS NULL";
-static const char q_gone_drop[] = "DROP TABLE temp.listing_gone";
 int sq_feed_put(struct tip_store *st, const char *name, const char *url, const char *format,
 		int64_t interval_s, const char *options, const char *origin, bool enabled,
 		tip_time_t now, int64_t *id, struct tip_error *err)
@@ -361,10 +348,10 @@ struct sq_listing {
 	int64_t *known;       /* the ids of the written entries' indicators known before, kept */
 	size_t n_known, cap_known; /* only if keep_known (the source has removed sightings) */
 	bool keep_known;
+	int64_t n_returned;   /* removed sightings that come back (tip_listing_returned) */
 	/* the written entries, sorted (store_sqlite_sort.c), and the merge's entry in the
 	 * statement at work (settle_written) with the id of the indicator it met, if known before;
-	 * the rows given so far by the row table at work that reads an array (the known ids, the
-	 * sightings' ids) */
+	 * the rows the sightings' row table has given so far */
 	struct sq_sort *sort;
 	const struct sq_sort_ent *cur;
 	int64_t cur_known;
@@ -719,6 +706,19 @@ static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv
 	sqlite3_result_int(cx, 0);
 }
 
+/* tip_listing_returned(at): at, counting a sighting that comes back (q_settle_returned) */
+static void listing_returned_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sq_listing *l = ((struct sq_store *)sqlite3_user_data(cx))->listing;
+	(void)argc;
+	if (!l) {
+		sqlite3_result_error(cx, "tip_listing_returned outside a listing settle", -1);
+		return;
+	}
+	l->n_returned++;
+	sqlite3_result_value(cx, argv[0]);
+}
+
 int sq_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool *same_tag,
 		     struct tip_error *err)
 {
@@ -730,7 +730,10 @@ int sq_listing_begin(struct tip_store *st, int64_t source_id, uint64_t tag, bool
 	if (!s->listing_fn) {
 		if (sqlite3_create_function_v2(s->db, "tip_listing_known", 3,
 					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s, listing_known_fn,
-					       NULL, NULL, NULL) != SQLITE_OK)
+					       NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_create_function_v2(s->db, "tip_listing_returned", 1,
+					       SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
+					       listing_returned_fn, NULL, NULL, NULL) != SQLITE_OK)
 			return sq_fail(s, err, "listing begin");
 		s->listing_fn = true;
 	}
@@ -1014,31 +1017,37 @@ static void written_sightings_column(void *arg, sqlite3_context *cx, int col)
 		sqlite3_result_null(cx);
 }
 
-/* The ids of the known indicators met (l->known), as a row table */
-static const struct sq_rows_def known_ids_def = {
-	"tip_listing_known_ids",
+/* An array of ids as a row table (the known indicators met, the old entries gone), sorted by
+ * the caller */
+static const struct sq_rows_def ids_def = {
+	"tip_listing_ids",
 	"CREATE TABLE x (id INTEGER, rows HIDDEN)",
 	"i",
 };
+struct id_rows {
+	const int64_t *v;
+	size_t n, i;
+};
 
-static int known_next(void *arg, char **msg)
+static int ids_next(void *arg, char **msg)
 {
-	struct sq_listing *l = arg;
+	struct id_rows *r = arg;
 	(void)msg;
-	return l->n_given++ < l->n_known;
+	return r->i++ < r->n;
 }
 
-static void known_column(void *arg, sqlite3_context *cx, int col)
+static void ids_column(void *arg, sqlite3_context *cx, int col)
 {
-	const struct sq_listing *l = arg;
+	const struct id_rows *r = arg;
 	(void)col;
-	sqlite3_result_int64(cx, l->known[l->n_given - 1]);
+	sqlite3_result_int64(cx, r->v[r->i - 1]);
 }
 
-/* One statement of settle_written over the rows, ?2 source, ?3 mark, ?4 now (if it has them). */
+/* One statement of settle_written over the rows, ?2 source, ?3 mark, ?4 now (if it has them);
+ * *changes (may be NULL): the rows it changed. */
 static int written_step(struct sq_store *s, const char *sql, const struct sq_rows_def *def,
 			const struct sq_rows *rows, int64_t mark, tip_time_t now,
-			struct tip_error *err)
+			int64_t *changes, struct tip_error *err)
 {
 	sqlite3_stmt *q = sq_rows_query(s, sql, def, rows, err);
 	tip_time_t t0 = tip_monotonic();
@@ -1052,6 +1061,8 @@ static int written_step(struct sq_store *s, const char *sql, const struct sq_row
 		sq_bind_int(q, 4, now);
 	}
 	rc = sq_done(s, q, err, "listing diff");
+	if (rc == 0 && changes)
+		*changes = sqlite3_changes(s->db);
 	sqlite3_bind_null(q, 1);
 	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
 		  (double)(tip_monotonic() - t0) / TIP_SEC, tip_thread_cpu() - c0, sql);
@@ -1064,7 +1075,6 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 {
 	struct sq_rows rows = { .next = written_next, .column = written_column, .arg = l };
 	int64_t max1, any_removed = 1;
-	tip_time_t t0;
 	int rc;
 
 	/* Known indicators: their sightings may exist, and removed ones return. Only a source
@@ -1077,7 +1087,8 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 	l->n_ord = 0;
 	l->cur = NULL;
 	if ((rc = max_indicator(s, &l->base, err)) < 0 || (rc = sq_sort_rewind(l->sort, err)) < 0 ||
-	    (rc = written_step(s, q_written_indicators, &written_def, &rows, mark, now, err)) < 0 ||
+	    (rc = written_step(s, q_written_indicators, &written_def, &rows, mark, now, NULL,
+			      err)) < 0 ||
 	    (rc = max_indicator(s, &max1, err)) < 0)
 		return rc;
 	if (max1 - l->base != l->n_ord || l->n_ord + (int64_t)l->n_known != (int64_t)l->n_got)
@@ -1086,25 +1097,21 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 				     (long long)(max1 - l->base), (long long)l->base + 1,
 				     (long long)(l->base + l->n_ord));
 	if (l->n_known && l->keep_known) {
-		struct sq_rows ids = { .next = known_next, .column = known_column, .arg = l };
-		t0 = tip_monotonic();
-		l->n_given = 0;
-		if ((rc = sq_exec(s, q_known_create, err)) < 0 ||
-		    (rc = written_step(s, q_known_put, &known_ids_def, &ids, mark, now, err)) < 0)
+		struct id_rows r = { .v = l->known, .n = l->n_known };
+		struct sq_rows ids = { .next = ids_next, .column = ids_column, .arg = &r };
+		qsort(l->known, l->n_known, sizeof(*l->known), id_cmp); /* the sightings' order */
+		l->n_returned = 0;
+		if ((rc = written_step(s, q_settle_returned, &ids_def, &ids, mark, now, NULL, err)) <
+		    0)
 			return rc;
-		tip_debug("listing settle: %.3f s: %zu known indicators",
-			  (double)(tip_monotonic() - t0) / TIP_SEC, l->n_known);
-		if ((rc = settle_step(s, q_settle_unremoved, l->source_id, mark, now, NULL, err)) <
-			    0 ||
-		    (rc = settle_step(s, q_settle_returned, l->source_id, mark, now, returned, err)) <
-			    0)
-			return rc;
+		*returned = l->n_returned;
 	}
 	rows.next = written_sightings_next;
 	rows.column = written_sightings_column;
 	l->n_given = 0;
 	if ((l->attrs && (rc = sq_sort_rewind(l->sort, err)) < 0) ||
-	    (rc = written_step(s, q_written_sightings, &written_sightings_def, &rows, mark, now, err)) < 0)
+	    (rc = written_step(s, q_written_sightings, &written_sightings_def, &rows, mark, now,
+			       NULL, err)) < 0)
 		return rc;
 	if (l->n_given != l->n_got)
 		return tip_error_set(err, TIP_ESTORE, "listing diff: %zu sightings for %zu keys",
@@ -1117,13 +1124,13 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t now,
 			  int64_t *removed, struct tip_error *err)
 {
-	int64_t *ids = l->gone, prev = 0;
-	size_t n = l->n_gone;
+	struct id_rows r = { .v = l->gone, .n = l->n_gone };
+	struct sq_rows ids = { .next = ids_next, .column = ids_column, .arg = &r };
+	int64_t prev = 0;
 	sqlite3_stmt *q;
-	int rc = 0;
 
 	*removed = 0;
-	if (!n)
+	if (!l->n_gone)
 		return 0;
 	if (!(q = sq_prep(s, q_prev_success, err)))
 		return TIP_ESTORE;
@@ -1131,24 +1138,10 @@ static int settle_removed(struct sq_store *s, struct sq_listing *l, tip_time_t n
 	if (sqlite3_step(q) == SQLITE_ROW)
 		prev = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
-	qsort(ids, n, sizeof(*ids), id_cmp); /* B-tree order */
-	if ((rc = sq_exec(s, q_gone_create, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (!(q = sq_prep(s, q_gone_put, err))) {
-			rc = TIP_ESTORE;
-			goto out;
-		}
-		sq_bind_int(q, 1, ids[i]);
-		if ((rc = sq_done(s, q, err, "listing removal")) < 0)
-			goto out;
-	}
-	/* the removal is the sighting's removed (an event only once it returns) */
-	if ((rc = settle_step(s, q_gone_update, l->source_id, prev, now, removed, err)) < 0)
-		goto out;
-	rc = sq_exec(s, q_gone_drop, err);
-out:
-	return rc;
+	qsort(l->gone, l->n_gone, sizeof(*l->gone), id_cmp); /* B-tree order */
+	/* the removal is the sighting's removed (an event only once it returns); written_step's
+	 * "mark" is the previous successful pass here */
+	return written_step(s, q_gone_update, &ids_def, &ids, prev, now, removed, err);
 }
 
 int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip_time_t now,
@@ -1170,8 +1163,6 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	if (!l->n_changed && l->stored && l->same_tag && !memchr(l->seen, 0, l->n_old)) {
 		c->total = (int64_t)l->n_old;
 		tip_debug("listing settle: snapshot of %zu unchanged", l->n_old);
-		if ((rc = sq_exec(s, q_listing_drop, err)) < 0)
-			return rc;
 		sq_listing_free(l);
 		s->listing = NULL;
 		return 0;
@@ -1225,8 +1216,6 @@ int sq_listing_settle(struct tip_store *st, int64_t source_id, int64_t mark, tip
 	c->added = c->total - n_kept - c->returned;
 	tip_debug("listing settle: %.3f s: new snapshot of %zu", (double)(tip_monotonic() - t0) / TIP_SEC,
 		  w);
-	if ((rc = sq_exec(s, q_listing_drop, err)) < 0)
-		return rc;
 	sq_listing_free(l);
 	s->listing = NULL;
 	return 0;

@@ -459,6 +459,14 @@ int sq_sort_rewind(struct sq_sort *so, struct tip_error *err)
 		if ((rc = wait_idle(so, err)) < 0)
 			return rc;
 		stop_thread(so);
+		/* the other chunk is done with (its run is written, no entry comes after a merge
+		 * began): its memory goes before the merge's read buffers come */
+		for (int k = 0; k < 2; k++)
+			if (&so->ch[k] != so->cur) {
+				free(so->ch[k].buf);
+				free(so->ch[k].items);
+				memset(&so->ch[k], 0, sizeof(so->ch[k]));
+			}
 		find_registrable(so->cur);
 		qsort(c->items, c->n_items, sizeof(*c->items), item_cmp);
 		so->n_rd = so->n_runs + (c->n_items ? 1 : 0);
