@@ -285,7 +285,7 @@ static tip_time_t proc_started(int64_t pid)
 	fclose(f);
 	buf[n] = 0;
 	/* the command name (field 2) is in parentheses and may hold anything: after its last ')'.
-	 * Field 3, the state: a zombie (Z) or a dead process (X, x) runs nothing any more. */
+	 * Field 3, the state: a zombie (Z) or a dead process (X, x) has ended. */
 	if (!(p = strrchr(buf, ')')))
 		return 0;
 	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X' || p[2] == 'x'))
@@ -310,9 +310,11 @@ static tip_time_t proc_started(int64_t pid)
 /* The process a 'running' row names still runs that run: its pid exists and, where /proc
  * tells, the process started when the run did (the supervisor records `started` right after
  * the fork; btime is whole seconds), so that a pid taken again by another process reads as
- * gone. */
+ * gone. A child that has ended but is not reaped yet (a zombie) runs on if zombie_runs: beside
+ * a live master, which reaps its children and records their end at once; not when no master
+ * runs (the master that started it died: init or a subreaper reaps it). */
 #define RUN_START_SLACK (10 * TIP_SEC)
-static bool run_alive(int64_t pid, tip_time_t started)
+static bool run_alive(int64_t pid, tip_time_t started, bool zombie_runs)
 {
 	tip_time_t t;
 	if (!pid_alive(pid))
@@ -320,7 +322,7 @@ static bool run_alive(int64_t pid, tip_time_t started)
 	if (!(t = proc_started(pid)))
 		return true;
 	if (t < 0)
-		return false;
+		return zombie_runs;
 	return t - started <= RUN_START_SLACK && started - t <= RUN_START_SLACK;
 }
 
@@ -335,7 +337,7 @@ static int restore_row(void *arg, const struct tip_run *r)
 		 * `tip feed fetch`, whose supervisor writes its end. (One killed with SIGKILL leaves
 		 * its row 'running', and its child dies with it, PR_SET_PDEATHSIG.) `tip status`
 		 * shows the newest such run as running; a master starting leaves it alone. */
-		if (run_alive(r->pid, r->started)) {
+		if (run_alive(r->pid, r->started, rs->mode == TIP_RESTORE_VIEW_LIVE)) {
 			if (rs->seen == 0 && rs->mode != TIP_RESTORE_MASTER) {
 				e->running = true;
 				e->run_started = r->started;

@@ -159,6 +159,8 @@ assert_match "$(cat "$T/log6")" "quick: a quick run" "-v: the children's debug l
 assert_match "$after" "quick: a quick run" "and still after SIGHUP read the config again (log_level info there)"
 assert_rc 0 "-q: run --once quick" -- "$TESTD" -q run --once quick
 assert_eq "$(grep -c 'quick' <<< "$ERR")" 0 "-q: nothing of the run on stderr (neither the cli's nor the child's info)"
+conf "[module quick]
+interval = 1h"
 
 # --- daemon mode ---------------------------------------------------------------------------
 assert_rc 0 "tip run daemonises and returns" -- "$TESTD" run
