@@ -554,7 +554,7 @@ static inline bool snap_guess(const struct sq_listing *l, const struct snap_ent 
 static struct snap_ent *snap_find(struct sq_listing *l, const struct snap_ent *k)
 {
 	size_t lo, hi, i;
-	if (!l->n_old || !snap_guess(l, k, &lo, &hi, &i))
+	if (!l->n_old || !l->dir || !snap_guess(l, k, &lo, &hi, &i))
 		return NULL;
 	if (l->old[i].h < k->h) {
 		while (i < hi && l->old[i].h < k->h)
@@ -777,7 +777,7 @@ void sq_listing_hint(struct tip_store *st, enum tip_ind_type type, const char *v
 	struct sq_listing *l = sq_of(st)->listing;
 	struct snap_ent k;
 	size_t lo, hi, i;
-	if (!l || !l->n_old)
+	if (!l || !l->n_old || !l->dir) /* none, or settle began */
 		return;
 	key_hash(&l->head, type, value, &k);
 	if (snap_guess(l, &k, &lo, &hi, &i)) {
@@ -824,6 +824,8 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	(void)now, (void)mark;
 	if (!l || l->source_id != source_id)
 		return tip_error_set(err, TIP_EINVAL, "listing entry outside a listing pass");
+	if (!l->seen)
+		return tip_error_set(err, TIP_EINVAL, "listing entry after the pass's settle began");
 	entry_key(l, ind, &k);
 	k.ah = attrs ? attr_hash(attrs->category, attrs->threat, attrs->tags, attrs->listed_since)
 		     : attr_hash(NULL, NULL, NULL, 0);
