@@ -338,16 +338,16 @@ static int restore_row(void *arg, const struct tip_run *r)
 		 * its row 'running', and its child dies with it, PR_SET_PDEATHSIG.) `tip status`
 		 * shows the newest such run as running; a master starting leaves it alone. */
 		if (run_alive(r->pid, r->started, rs->mode == TIP_RESTORE_VIEW_LIVE)) {
-			if (rs->seen == 0 && rs->mode != TIP_RESTORE_MASTER) {
+			if (rs->mode == TIP_RESTORE_MASTER) {
+				tip_info("module %s: run %lld (pid %lld) runs beside this master, "
+					 "under another supervisor: left to it", e->m->name,
+					 (long long)r->id, (long long)r->pid);
+			} else if (rs->seen == 0) {
 				e->running = true;
 				e->run_started = r->started;
 				e->run_id = r->id;
 				e->last_start = r->started;
 				rs->seen++;
-			} else if (rs->mode == TIP_RESTORE_MASTER) {
-				tip_info("module %s: run %lld (pid %lld) runs beside this master, "
-					 "under another supervisor: left to it", e->m->name,
-					 (long long)r->id, (long long)r->pid);
 			}
 			return 0;
 		}

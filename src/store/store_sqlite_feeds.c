@@ -124,9 +124,9 @@ static const char q_settle_returned[] =
 	" CROSS JOIN sighting s ON s.source_id = ?2 AND s.indicator_id = l.id"
 	" CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) e"
 	" WHERE s.removed IS NOT NULL AND ?3 IS NOT NULL";
+/* the source has removed sightings (one may come back in this pass) */
 static const char q_any_removed[] =
-	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL"
-	" AND ?2 IS NOT NULL AND ?3 IS NOT NULL)";
+	"SELECT EXISTS (SELECT 1 FROM sighting WHERE source_id = ?1 AND removed IS NOT NULL)";
 /* removal, set-based over the ids the C diff found gone (sorted: B-tree order): ?1 their row
  * table, ?2 the source, ?3 the previous successful pass, ?4 now */
 static const char q_gone_update[] =
@@ -696,12 +696,13 @@ static void listing_known_fn(sqlite3_context *cx, int argc, sqlite3_value **argv
 		return;
 	}
 	l->cur_known = id;
-	if (l->keep_known && l->n_known == l->cap_known) {
-		l->cap_known = l->cap_known ? 2 * l->cap_known : 1024;
-		l->known = tip_xrealloc(l->known, l->cap_known * sizeof(*l->known));
-	}
-	if (l->keep_known)
+	if (l->keep_known) {
+		if (l->n_known == l->cap_known) {
+			l->cap_known = l->cap_known ? 2 * l->cap_known : 1024;
+			l->known = tip_xrealloc(l->known, l->cap_known * sizeof(*l->known));
+		}
 		l->known[l->n_known] = id;
+	}
 	l->n_known++;
 	sqlite3_result_int(cx, 0);
 }
@@ -868,34 +869,20 @@ int sq_listing_seen(struct tip_store *st, int64_t source_id, const struct tip_in
 	}
 }
 
-static int settle_step(struct sq_store *s, const char *sql, int64_t source_id, int64_t mark,
-		       tip_time_t now, int64_t *changes, struct tip_error *err)
+static int any_removed(struct sq_store *s, int64_t source_id, bool *any, struct tip_error *err)
 {
-	sqlite3_stmt *q = sq_prep(s, sql, err);
+	sqlite3_stmt *q = sq_prep(s, q_any_removed, err);
 	tip_time_t t0 = tip_monotonic();
-	double c0 = tip_thread_cpu();
 	int rc;
 	if (!q)
 		return TIP_ESTORE;
 	sq_bind_int(q, 1, source_id);
-	sq_bind_int(q, 2, mark);
-	sq_bind_int(q, 3, now);
-	if (sqlite3_bind_parameter_count(q) >= 4)
-		sq_bind_int(q, 4, s->listing ? s->listing->base : 0);
 	rc = sqlite3_step(q);
-	tip_debug("listing settle: %.3f s (CPU %.3f s): %.60s",
-		  (double)(tip_monotonic() - t0) / TIP_SEC, tip_thread_cpu() - c0, sql);
-	if (rc == SQLITE_ROW && changes) {
-		*changes = sqlite3_column_int64(q, 0);
-		sqlite3_reset(q);
-		return 0;
-	}
+	*any = rc == SQLITE_ROW && sqlite3_column_int(q, 0);
 	sqlite3_reset(q);
-	if (rc != SQLITE_DONE)
-		return sq_fail(s, err, "listing diff");
-	if (changes)
-		*changes = sqlite3_changes(s->db);
-	return 0;
+	tip_debug("listing settle: %.3f s: the source has %sremoved sightings",
+		  (double)(tip_monotonic() - t0) / TIP_SEC, *any ? "" : "no ");
+	return rc == SQLITE_ROW ? 0 : sq_fail(s, err, "listing diff");
 }
 
 static int max_indicator(struct sq_store *s, int64_t *max, struct tip_error *err)
@@ -1076,15 +1063,14 @@ static int settle_written(struct sq_store *s, struct sq_listing *l, int64_t mark
 			  int64_t *returned, struct tip_error *err)
 {
 	struct sq_rows rows = { .next = written_next, .column = written_column, .arg = l };
-	int64_t max1, any_removed = 1;
+	int64_t max1;
 	int rc;
 
 	/* Known indicators: their sightings may exist, and removed ones return. Only a source
 	 * with removed sightings needs their ids (as a table): not a first load of entries other
 	 * sources list (for 1M of them: 8 MB of ids, 0.45 s and the temporary table's cache). */
-	if ((rc = settle_step(s, q_any_removed, l->source_id, mark, now, &any_removed, err)) < 0)
+	if ((rc = any_removed(s, l->source_id, &l->keep_known, err)) < 0)
 		return rc;
-	l->keep_known = any_removed != 0;
 	l->n_known = 0;
 	l->n_ord = 0;
 	l->cur = NULL;

@@ -179,6 +179,13 @@ static void stop_thread(struct sq_sort *so)
 	so->th_on = false;
 }
 
+static void chunk_free(struct chunk *c)
+{
+	free(c->items);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+}
+
 void sq_sort_free(struct sq_sort *so)
 {
 	if (!so)
@@ -196,10 +203,8 @@ void sq_sort_free(struct sq_sort *so)
 	free(so->heap);
 	free(so->out);
 	free(so->runs);
-	for (int i = 0; i < 2; i++) {
-		free(so->ch[i].items);
-		free(so->ch[i].buf);
-	}
+	chunk_free(&so->ch[0]);
+	chunk_free(&so->ch[1]);
 	free(so);
 }
 
@@ -461,12 +466,7 @@ int sq_sort_rewind(struct sq_sort *so, struct tip_error *err)
 		stop_thread(so);
 		/* the other chunk is done with (its run is written, no entry comes after a merge
 		 * began): its memory goes before the merge's read buffers come */
-		for (int k = 0; k < 2; k++)
-			if (&so->ch[k] != so->cur) {
-				free(so->ch[k].buf);
-				free(so->ch[k].items);
-				memset(&so->ch[k], 0, sizeof(so->ch[k]));
-			}
+		chunk_free(so->cur == &so->ch[0] ? &so->ch[1] : &so->ch[0]);
 		find_registrable(so->cur);
 		qsort(c->items, c->n_items, sizeof(*c->items), item_cmp);
 		so->n_rd = so->n_runs + (c->n_items ? 1 : 0);
